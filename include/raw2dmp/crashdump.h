@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* Writing Windows 64-bit kernel crash dumps (full, DumpType 1; bitmap, DumpType 5) from an image and a plan. */
+#ifndef RAW2DMP_CRASHDUMP_H
+#define RAW2DMP_CRASHDUMP_H
+
+#include <stdint.h>
+
+#include "raw2dmp/ctx.h"
+#include "raw2dmp/image.h"
+#include "raw2dmp/output.h"
+#include "raw2dmp/plan.h"
+
+struct r2d_write_result {
+    uint64_t size;          /* bytes in the output file (== RequiredDumpSpace) */
+    uint32_t dump_type;     /* 1 or 5 as written */
+    uint32_t header_runs;   /* runs in the header's PHYSICAL_MEMORY_DESCRIPTOR64 */
+    uint64_t pages;         /* pages written */
+    uint64_t hole_pages;    /* pages of the plan no image run covered (written as zeros) */
+    uint64_t patched_bytes; /* bytes overlaid by patches */
+    char digest[65];        /* hex SHA-256 of the output ("" when hashing is off) */
+};
+
+/**
+ * Stream img's pages selected by plan's ranges into a crash dump at path, applying the plan's patches.
+ * The dump type is the plan's, or (R2D_DUMP_AUTO) full when the ranges fit 42 header runs, else bitmap.
+ * Written to a temporary file and renamed when complete; on any failure nothing is left at path.
+ */
+R2D_API int r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
+                                const char *path, int force, enum r2d_hash_kind hash,
+                                struct r2d_write_result *res);
+
+#endif

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* Status codes returned by every libraw2dmp function. */
+#ifndef RAW2DMP_ERROR_H
+#define RAW2DMP_ERROR_H
+
+/*
+ * Every function returns 0 on success or one of these negative codes. The
+ * human-readable message (file, offset, what is wrong) is in the context:
+ * r2d_errmsg(ctx).
+ */
+enum r2d_status {
+    R2D_OK = 0,
+    R2D_ENOMEM = -1,     /* allocation failed */
+    R2D_EIO = -2,        /* a system call failed; the message ends with strerror(errno) */
+    R2D_EFORMAT = -3,    /* input is corrupt or not what it claims to be */
+    R2D_ETRUNC = -4,     /* a structure runs past the end of the file */
+    R2D_EHOLE = -5,      /* physical address backed by no run */
+    R2D_EINVAL = -6,     /* bad argument or option */
+    R2D_ENOTFOUND = -7,  /* a symbol, type, field, file or kernel was not found */
+    R2D_EUNSUPPORTED = -8, /* a valid input using a feature we do not handle */
+    R2D_EEXIST = -9,     /* output exists and --force was not given */
+    R2D_ECANCELED = -10, /* interrupted by the user (SIGINT/SIGTERM) */
+    R2D_ENOVA = -11,     /* virtual address does not translate */
+    R2D_EMISMATCH = -12, /* symbols do not match the kernel (GUID/age) */
+    R2D_ENETWORK = -13,  /* symbol download failed */
+    R2D_EVERIFY = -14,   /* verification found differences (e.g. tampered KDBG) */
+    R2D_ENOSPC = -15,    /* output device full or file size limit reached */
+};
+
+/* A short constant name for a status code ("R2D_EFORMAT"), for logs and reports. */
+const char *r2d_status_name(int status);
+
+#endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Writing an output file safely: a temporary file beside the target, hashed while written, renamed into
+ * place only when complete, removed on any failure. An existing target is replaced only with force.
+ */
+#ifndef RAW2DMP_OUTPUT_H
+#define RAW2DMP_OUTPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raw2dmp/ctx.h"
+
+struct r2d_output;
+
+enum r2d_hash_kind {
+    R2D_HASH_NONE = 0,
+    R2D_HASH_SHA256 = 1,
+};
+
+/**
+ * Create "<dir>/.<name>.XXXXXX.part" for path. Fails with R2D_EEXIST when path exists and force is 0
+ * (checked now and again at commit). hash selects the digest computed over every byte written.
+ */
+R2D_API int r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, enum r2d_hash_kind hash,
+                            struct r2d_output **out);
+/** Append len bytes. ENOSPC/EFBIG become R2D_ENOSPC naming the output. */
+R2D_API int r2d_output_write(struct r2d_ctx *ctx, struct r2d_output *o, const void *buf, size_t len);
+/**
+ * Append len bytes read from in_fd at in_off. Uses copy_file_range when no hash is computed (the data
+ * never passes through user space), else a large buffer that is hashed on the way.
+ */
+R2D_API int r2d_output_copy(struct r2d_ctx *ctx, struct r2d_output *o, int in_fd, const char *in_path,
+                            uint64_t in_off, uint64_t len);
+/** Overwrite len bytes at offset off of what was already written (the header, once sizes are known). */
+R2D_API int r2d_output_pwrite(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t off, const void *buf,
+                              size_t len);
+R2D_API uint64_t r2d_output_size(const struct r2d_output *o);
+/**
+ * fsync, rename into place, free. On success the hex digest (when hashing) is copied to hex_digest
+ * (65 bytes). Note: pwrite after streaming invalidates a streamed hash; the writer therefore writes the
+ * header first and never rewrites it.
+ */
+R2D_API int r2d_output_commit(struct r2d_ctx *ctx, struct r2d_output *o, char *hex_digest);
+/** Remove the temporary file and free; NULL is a no-op. Keeps the context's error message. */
+R2D_API void r2d_output_abort(struct r2d_output *o);
+
+#endif

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The dump plan: everything a writer needs besides the image. Header values, the page ranges to write, and
+ * the patch list -- byte overlays (decoded KDBG, cleared flag, CPU contexts) applied while streaming. The
+ * source image is never modified; every changed byte is a patch and every patch is reported.
+ */
+#ifndef RAW2DMP_PLAN_H
+#define RAW2DMP_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raw2dmp/ctx.h"
+#include "raw2dmp/image.h"
+
+#define R2D_CONTEXT_SIZE 0x4d0   /* AMD64 CONTEXT, every x64 build 7601-22000 */
+#define R2D_EXCEPTION_SIZE 0x98  /* EXCEPTION_RECORD64 */
+#define R2D_COMMENT_SIZE 128
+#define R2D_MAX_HEADER_RUNS 42   /* (700 - 16) / 16: never write a 43rd run */
+
+enum r2d_dump_type {
+    R2D_DUMP_AUTO = 0,   /* full when the ranges fit the header, else bitmap */
+    R2D_DUMP_FULL = 1,   /* run based */
+    R2D_DUMP_BITMAP = 5, /* BITMAP_FULL */
+};
+
+/* A change to the output relative to the source memory. */
+struct r2d_patch {
+    uint64_t pa;
+    uint32_t len;
+    uint64_t va;         /* virtual address the patch was meant for (0 when not applicable) */
+    uint8_t *after;      /* the bytes written (owned by the plan) */
+    uint8_t *before;     /* the source bytes they replace (zeros where the source has a hole) */
+    char reason[96];     /* "KDBG decoded", "KdpDataBlockEncoded cleared", "CPU 1 CONTEXT" */
+};
+
+/* Physical pages [base_page, base_page + page_count). */
+struct r2d_page_range {
+    uint64_t base_page;
+    uint64_t page_count;
+};
+
+/* Values of DUMP_HEADER64 (crashdump-format.md section 2); the writer sets every other byte itself. */
+struct r2d_header_values {
+    uint32_t major_version;
+    uint32_t minor_version;
+    uint64_t dtb;
+    uint64_t pfn_database;
+    uint64_t ps_loaded_module_list;
+    uint64_t ps_active_process_head;
+    uint32_t machine_image_type;
+    uint32_t number_processors;
+    uint32_t bugcheck_code;
+    uint64_t bugcheck_params[4];
+    uint64_t kdbg_va;
+    uint8_t context[R2D_CONTEXT_SIZE];
+    uint8_t exception[R2D_EXCEPTION_SIZE];
+    uint64_t system_time;
+    uint64_t system_uptime;
+    uint32_t product_type;
+    uint32_t suite_mask;
+    uint8_t kd_secondary_version;
+    char comment[R2D_COMMENT_SIZE];
+};
+
+struct r2d_plan;
+
+R2D_API struct r2d_plan *r2d_plan_new(void);
+R2D_API void r2d_plan_free(struct r2d_plan *plan);
+
+/** The header values; the caller fills them in place. */
+R2D_API struct r2d_header_values *r2d_plan_header(struct r2d_plan *plan);
+R2D_API const struct r2d_header_values *r2d_plan_header_const(const struct r2d_plan *plan);
+
+R2D_API void r2d_plan_set_dump_type(struct r2d_plan *plan, enum r2d_dump_type type);
+R2D_API enum r2d_dump_type r2d_plan_dump_type(const struct r2d_plan *plan);
+
+/**
+ * Add physical pages to write. Ranges may be added in any order; touching or overlapping ranges are
+ * merged. Pages the image does not cover are written as zeros (and counted by the writer).
+ */
+R2D_API int r2d_plan_add_range(struct r2d_ctx *ctx, struct r2d_plan *plan, uint64_t base_page,
+                               uint64_t page_count);
+/** Add the page-rounded cover of every run of img. */
+R2D_API int r2d_plan_add_image_runs(struct r2d_ctx *ctx, struct r2d_plan *plan, const struct r2d_image *img);
+/** Forget all ranges (e.g. to replace a padded raw file's single run by the kernel's true runs). */
+R2D_API void r2d_plan_clear_ranges(struct r2d_plan *plan);
+R2D_API size_t r2d_plan_range_count(const struct r2d_plan *plan);
+R2D_API const struct r2d_page_range *r2d_plan_range(const struct r2d_plan *plan, size_t i);
+R2D_API uint64_t r2d_plan_page_count(const struct r2d_plan *plan);
+
+/**
+ * Overlay len bytes at physical address pa. The patch must lie inside one page (callers split a virtual
+ * range page by page, since consecutive virtual pages need not be physically adjacent) and must not
+ * overlap an earlier patch. The replaced bytes are read from img for the report.
+ */
+R2D_API int r2d_plan_add_patch(struct r2d_ctx *ctx, struct r2d_plan *plan, const struct r2d_image *img,
+                               uint64_t pa, const void *bytes, uint32_t len, uint64_t va, const char *reason);
+R2D_API size_t r2d_plan_patch_count(const struct r2d_plan *plan);
+/** Patches sorted by physical address. */
+R2D_API const struct r2d_patch *r2d_plan_patch(const struct r2d_plan *plan, size_t i);
+/**
+ * Apply every patch overlapping [pa, pa + len) to buf, which holds the source bytes of that range.
+ * *cursor is a hint for sequential use (start at 0).
+ */
+R2D_API void r2d_plan_apply(const struct r2d_plan *plan, uint64_t pa, uint8_t *buf, size_t len, size_t *cursor);
+
+/* A warning line for the report ("KiProcessorBlock[3] is 0; CPU 3 context not written"). */
+R2D_API int r2d_plan_add_warning(struct r2d_ctx *ctx, struct r2d_plan *plan, const char *fmt, ...)
+    R2D_PRINTF(3, 4);
+R2D_API size_t r2d_plan_warning_count(const struct r2d_plan *plan);
+R2D_API const char *r2d_plan_warning(const struct r2d_plan *plan, size_t i);
+
+#endif

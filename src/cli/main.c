@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* PLACEHOLDER */
+int main(void) { return 0; }

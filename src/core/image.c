@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: MIT */
+/* The sparse physical image: run table, CPU states, notes, physical reads, and opening through a format. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "raw2dmp/format.h"
+
+struct image_note {
+    char *key;
+    char *value;
+};
+
+struct r2d_image {
+    char *path;
+    int fd;
+    uint64_t file_size;
+    const struct r2d_format *format;
+    char probe_reason[256];
+
+    struct r2d_run *runs;
+    size_t nruns, cap_runs;
+    struct r2d_cpu_state *cpus;
+    size_t ncpus;
+    struct image_note *notes;
+    size_t nnotes;
+
+    const struct r2d_source_ops *src_ops;
+    void *src;
+};
+
+void
+r2d_image_free(struct r2d_image *img)
+{
+    if (!img)
+        return;
+    if (img->src_ops && img->src_ops->free)
+        img->src_ops->free(img->src);
+    if (img->fd >= 0)
+        close(img->fd);
+    for (size_t i = 0; i < img->nnotes; i++) {
+        free(img->notes[i].key);
+        free(img->notes[i].value);
+    }
+    free(img->notes);
+    free(img->cpus);
+    free(img->runs);
+    free(img->path);
+    free(img);
+}
+
+const char *
+r2d_image_path(const struct r2d_image *img)
+{
+    return img->path;
+}
+
+const char *
+r2d_image_format_name(const struct r2d_image *img)
+{
+    return img->format ? img->format->name : "?";
+}
+
+const char *
+r2d_image_probe_reason(const struct r2d_image *img)
+{
+    return img->probe_reason;
+}
+
+uint64_t
+r2d_image_file_size(const struct r2d_image *img)
+{
+    return img->file_size;
+}
+
+int
+r2d_image_fd(const struct r2d_image *img)
+{
+    return img->fd;
+}
+
+size_t
+r2d_image_run_count(const struct r2d_image *img)
+{
+    return img->nruns;
+}
+
+const struct r2d_run *
+r2d_image_run(const struct r2d_image *img, size_t i)
+{
+    return i < img->nruns ? &img->runs[i] : NULL;
+}
+
+uint64_t
+r2d_image_total_bytes(const struct r2d_image *img)
+{
+    uint64_t total = 0;
+
+    for (size_t i = 0; i < img->nruns; i++)
+        total += img->runs[i].len;
+    return total;
+}
+
+size_t
+r2d_image_cpu_count(const struct r2d_image *img)
+{
+    return img->ncpus;
+}
+
+const struct r2d_cpu_state *
+r2d_image_cpu(const struct r2d_image *img, size_t i)
+{
+    return i < img->ncpus ? &img->cpus[i] : NULL;
+}
+
+size_t
+r2d_image_note_count(const struct r2d_image *img)
+{
+    return img->nnotes;
+}
+
+void
+r2d_image_note(const struct r2d_image *img, size_t i, const char **key, const char **value)
+{
+    *key = i < img->nnotes ? img->notes[i].key : NULL;
+    *value = i < img->nnotes ? img->notes[i].value : NULL;
+}
+
+static int
+image_add_run(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_run *run)
+{
+    if (run->len == 0)
+        return 0;
+    R2D_CHECK(run->pa + run->len < run->pa, ctx, R2D_EFORMAT,
+              "%s: run at physical 0x%" PRIx64 " of 0x%" PRIx64 " bytes wraps the address space", img->path,
+              run->pa, run->len);
+    if (img->nruns == img->cap_runs) {
+        size_t cap = img->cap_runs ? img->cap_runs * 2 : 16;
+        struct r2d_run *n = realloc(img->runs, cap * sizeof(*n));
+
+        if (!n)
+            return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the run table", img->path);
+        img->runs = n;
+        img->cap_runs = cap;
+    }
+    img->runs[img->nruns++] = *run;
+    return 0;
+}
+
+int
+r2d_image_add_file_run(struct r2d_ctx *ctx, struct r2d_image *img, uint64_t pa, uint64_t len, uint64_t file_off)
+{
+    const struct r2d_run run = {.pa = pa, .len = len, .file_off = file_off};
+
+    R2D_CHECK(file_off > img->file_size || len > img->file_size - file_off, ctx, R2D_ETRUNC,
+              "%s: offset 0x%" PRIx64 ": data of 0x%" PRIx64 " bytes for physical 0x%" PRIx64
+              " runs past end of file (size 0x%" PRIx64 ")",
+              img->path, file_off, len, pa, img->file_size);
+    return image_add_run(ctx, img, &run);
+}
+
+int
+r2d_image_set_source(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_source_ops *ops, void *src)
+{
+    if (img->src_ops) {
+        if (ops->free)
+            ops->free(src);
+        return r2d_err(ctx, R2D_EINVAL, "%s: image already has a decoding source", img->path);
+    }
+    img->src_ops = ops;
+    img->src = src;
+    return 0;
+}
+
+int
+r2d_image_add_source_run(struct r2d_ctx *ctx, struct r2d_image *img, uint64_t pa, uint64_t len, uint64_t src_off)
+{
+    const struct r2d_run run = {.pa = pa, .len = len, .ops = img->src_ops, .src_off = src_off};
+
+    R2D_CHECK(!img->src_ops, ctx, R2D_EINVAL, "%s: source run added before the source", img->path);
+    return image_add_run(ctx, img, &run);
+}
+
+int
+r2d_image_add_cpu(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_cpu_state *cpu)
+{
+    struct r2d_cpu_state *n = realloc(img->cpus, (img->ncpus + 1) * sizeof(*n));
+
+    if (!n)
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for CPU states", img->path);
+    img->cpus = n;
+    img->cpus[img->ncpus++] = *cpu;
+    return 0;
+}
+
+int
+r2d_image_add_note(struct r2d_ctx *ctx, struct r2d_image *img, const char *key, const char *value)
+{
+    struct image_note *n = realloc(img->notes, (img->nnotes + 1) * sizeof(*n));
+
+    if (!n)
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for notes", img->path);
+    img->notes = n;
+    n[img->nnotes].key = strdup(key);
+    n[img->nnotes].value = strdup(value);
+    if (!n[img->nnotes].key || !n[img->nnotes].value) {
+        free(n[img->nnotes].key);
+        free(n[img->nnotes].value);
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for notes", img->path);
+    }
+    img->nnotes++;
+    return 0;
+}
+
+int
+r2d_pread_full(struct r2d_ctx *ctx, int fd, const char *path, uint64_t off, void *buf, size_t len,
+               const char *what)
+{
+    uint8_t *p = buf;
+
+    while (len > 0) {
+        const size_t chunk = len > (1u << 30) ? (1u << 30) : len;
+        ssize_t n = pread(fd, p, chunk, (off_t)off);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return r2d_err_errno(ctx, "%s: offset 0x%" PRIx64 ": reading %s", path, off, what);
+        }
+        if (n == 0)
+            return r2d_err(ctx, R2D_ETRUNC, "%s: offset 0x%" PRIx64 ": %s runs past end of file", path, off,
+                           what);
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int
+r2d_image_pread(struct r2d_ctx *ctx, const struct r2d_image *img, uint64_t off, void *buf, size_t len,
+                const char *what)
+{
+    R2D_CHECK(off > img->file_size || len > img->file_size - off, ctx, R2D_ETRUNC,
+              "%s: offset 0x%" PRIx64 ": %s of 0x%zx bytes runs past end of file (size 0x%" PRIx64 ")",
+              img->path, off, what, len, img->file_size);
+    return r2d_pread_full(ctx, img->fd, img->path, off, buf, len, what);
+}
+
+/* Index of the last run starting at or below pa, or (size_t)-1. */
+static size_t
+image_find_run(const struct r2d_image *img, uint64_t pa)
+{
+    size_t lo = 0, hi = img->nruns;
+
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+
+        if (img->runs[mid].pa <= pa)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == 0 ? (size_t)-1 : lo - 1;
+}
+
+int
+r2d_image_covers(const struct r2d_image *img, uint64_t pa, uint64_t len)
+{
+    size_t i = image_find_run(img, pa);
+
+    while (len > 0) {
+        const struct r2d_run *r;
+        uint64_t avail;
+
+        if (i == (size_t)-1 || i >= img->nruns)
+            return 0;
+        r = &img->runs[i];
+        if (pa < r->pa || pa - r->pa >= r->len)
+            return 0;
+        avail = r->len - (pa - r->pa);
+        if (avail >= len)
+            return 1;
+        pa += avail;
+        len -= avail;
+        i++;
+    }
+    return 1;
+}
+
+int
+r2d_image_read(struct r2d_ctx *ctx, const struct r2d_image *img, uint64_t pa, void *buf, size_t len,
+               enum r2d_hole_policy holes)
+{
+    uint8_t *p = buf;
+
+    while (len > 0) {
+        const size_t i = image_find_run(img, pa);
+        const struct r2d_run *r = i != (size_t)-1 ? &img->runs[i] : NULL;
+        uint64_t n;
+
+        if (r && pa - r->pa < r->len) {
+            const uint64_t delta = pa - r->pa;
+            int rc;
+
+            n = r->len - delta < len ? r->len - delta : len;
+            if (r->ops)
+                rc = r->ops->read(ctx, img->src, r->src_off + delta, p, (size_t)n);
+            else
+                rc = r2d_pread_full(ctx, img->fd, img->path, r->file_off + delta, p, (size_t)n, "run data");
+            if (rc)
+                return rc;
+        } else {
+            const size_t next = i == (size_t)-1 ? 0 : i + 1;
+
+            if (holes == R2D_HOLE_ERROR)
+                return r2d_err(ctx, R2D_EHOLE, "%s: physical address 0x%" PRIx64 " is not in the image",
+                               img->path, pa);
+            n = len;
+            if (next < img->nruns && img->runs[next].pa - pa < len)
+                n = img->runs[next].pa - pa;
+            memset(p, 0, (size_t)n);
+        }
+        p += n;
+        pa += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int
+image_run_cmp(const void *a, const void *b)
+{
+    const struct r2d_run *x = a, *y = b;
+
+    return x->pa < y->pa ? -1 : x->pa > y->pa;
+}
+
+/* Sort the run table and refuse overlaps: two sources claiming one address cannot both be right. */
+static int
+image_finish(struct r2d_ctx *ctx, struct r2d_image *img)
+{
+    qsort(img->runs, img->nruns, sizeof(*img->runs), image_run_cmp);
+    for (size_t i = 1; i < img->nruns; i++) {
+        const struct r2d_run *a = &img->runs[i - 1], *b = &img->runs[i];
+
+        R2D_CHECK(b->pa - a->pa < a->len, ctx, R2D_EFORMAT,
+                  "%s: memory ranges overlap: physical 0x%" PRIx64 "-0x%" PRIx64 " and 0x%" PRIx64 "-0x%" PRIx64,
+                  img->path, a->pa, a->pa + a->len - 1, b->pa, b->pa + b->len - 1);
+    }
+    return 0;
+}
+
+static int
+image_choose_format(struct r2d_ctx *ctx, struct r2d_image *img, const uint8_t *head, size_t hlen)
+{
+    const struct r2d_format *best = NULL, *tie = NULL;
+    const char *best_why = NULL;
+    int best_conf = 0;
+
+    for (size_t i = 0; r2d_formats[i]; i++) {
+        const struct r2d_format *f = r2d_formats[i];
+        const char *why = NULL;
+        const int conf = f->probe ? f->probe(head, hlen < f->probe_bytes ? hlen : f->probe_bytes,
+                                             img->file_size, &why)
+                                  : 0;
+
+        r2d_log(ctx, R2D_LOG_DEBUG, "probe %s: confidence %d%s%s", f->name, conf, why ? ", " : "",
+                why ? why : "");
+        if (conf > best_conf) {
+            best = f;
+            best_conf = conf;
+            best_why = why;
+            tie = NULL;
+        } else if (conf == best_conf && conf > 0) {
+            tie = f;
+        }
+    }
+    R2D_CHECK(!best, ctx, R2D_EFORMAT, "%s: no input format recognises this file", img->path);
+    R2D_CHECK(tie, ctx, R2D_EFORMAT, "%s: both %s and %s claim this file; choose with --input-format",
+              img->path, best->name, tie->name);
+    img->format = best;
+    snprintf(img->probe_reason, sizeof(img->probe_reason), "auto: %s (confidence %d%s%s)", best->name,
+             best_conf, best_why ? ", " : "", best_why ? best_why : "");
+    r2d_log(ctx, R2D_LOG_INFO, "%s: input format %s", img->path, img->probe_reason);
+    return 0;
+}
+
+int
+r2d_image_open(struct r2d_ctx *ctx, const char *path, const char *format, struct r2d_image **out)
+{
+    struct r2d_image *img;
+    struct stat st;
+    uint8_t head[8192];
+    size_t hlen;
+    int rc;
+
+    *out = NULL;
+    img = calloc(1, sizeof(*img));
+    if (!img || !(img->path = strdup(path))) {
+        free(img);
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", path);
+    }
+    /* Evidence is opened read-only, always. */
+    img->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (img->fd < 0) {
+        rc = r2d_err_errno(ctx, "%s: cannot open input", path);
+        goto fail;
+    }
+    if (fstat(img->fd, &st) != 0) {
+        rc = r2d_err_errno(ctx, "%s: cannot stat input", path);
+        goto fail;
+    }
+    if (S_ISREG(st.st_mode)) {
+        img->file_size = (uint64_t)st.st_size;
+    } else if (S_ISBLK(st.st_mode)) {
+        const off_t end = lseek(img->fd, 0, SEEK_END);
+
+        if (end < 0) {
+            rc = r2d_err_errno(ctx, "%s: cannot size block device", path);
+            goto fail;
+        }
+        img->file_size = (uint64_t)end;
+    } else {
+        rc = r2d_err(ctx, R2D_EINVAL, "%s: not a regular file or block device", path);
+        goto fail;
+    }
+    hlen = img->file_size < sizeof(head) ? (size_t)img->file_size : sizeof(head);
+    rc = r2d_pread_full(ctx, img->fd, path, 0, head, hlen, "file header");
+    if (rc)
+        goto fail;
+
+    if (!format || strcmp(format, "auto") == 0) {
+        rc = image_choose_format(ctx, img, head, hlen);
+        if (rc)
+            goto fail;
+    } else {
+        img->format = r2d_format_find(format);
+        if (!img->format) {
+            rc = r2d_err(ctx, R2D_EINVAL, "unknown input format '%s' (see --list-formats)", format);
+            goto fail;
+        }
+        snprintf(img->probe_reason, sizeof(img->probe_reason), "chosen with --input-format %s", format);
+    }
+    rc = img->format->open(ctx, img);
+    if (!rc)
+        rc = image_finish(ctx, img);
+    if (rc)
+        goto fail;
+    *out = img;
+    return 0;
+fail:
+    r2d_image_free(img);
+    return rc;
+}

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* PLACEHOLDER: replaced by the real module. */
+typedef int r2d_placeholder_pdb;
