@@ -1,11 +1,31 @@
 /* SPDX-License-Identifier: MIT */
-/* PLACEHOLDER until the reader lands: claims nothing. */
+/*
+ * Raw padded images (winpmem, DumpIt, dd of /dev/mem, pmemsave, LiME format=padded): file offset equals
+ * physical address. Nothing in the file says where RAM really is, so the honest description is one run
+ * over the whole file; the engine may narrow it with the kernel's MmPhysicalMemoryBlock.
+ */
 #include "raw2dmp/format.h"
+
+static int
+raw_probe(const uint8_t *head, size_t len, uint64_t file_size, const char **why)
+{
+    *why = "no other format recognised it; raw is the fallback";
+    return file_size > 0 ? R2D_PROBE_FALLBACK : R2D_PROBE_NO;
+}
 
 static int
 raw_open(struct r2d_ctx *ctx, struct r2d_image *img)
 {
-    return r2d_err(ctx, R2D_EUNSUPPORTED, "%s: raw reader not built yet", r2d_image_path(img));
+    const uint64_t size = r2d_image_file_size(img);
+
+    R2D_CHECK(size == 0, ctx, R2D_EFORMAT, "%s: empty file", r2d_image_path(img));
+    return r2d_image_add_file_run(ctx, img, 0, size, 0);
 }
 
-const struct r2d_format r2d_format_raw = {.name = "raw", .summary = "placeholder", .probe_bytes = 0, .open = raw_open};
+const struct r2d_format r2d_format_raw = {
+    .name = "raw",
+    .summary = "raw padded image: file offset = physical address (dd, winpmem, pmemsave)",
+    .probe_bytes = 0,
+    .probe = raw_probe,
+    .open = raw_open,
+};
