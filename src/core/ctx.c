@@ -101,7 +101,7 @@ r2d_err_prefix(struct r2d_ctx *ctx, int code, const char *fmt, ...)
     vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
     memcpy(old, ctx->errmsg, sizeof(old));
-    snprintf(ctx->errmsg, sizeof(ctx->errmsg), "%s: %s", prefix, old);
+    snprintf(ctx->errmsg, sizeof(ctx->errmsg), "%.500s: %.1500s", prefix, old);
     return code;
 }
 

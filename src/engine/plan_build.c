@@ -1,3 +1,213 @@
 /* SPDX-License-Identifier: MIT */
-/* PLACEHOLDER: replaced by the real module. */
-typedef int r2d_placeholder_plan_build;
+/*
+ * From what the engine learnt to a dump plan: every header value taken from the guest (crashdump-format.md
+ * section 10), and every byte we change recorded as a patch.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine.h"
+#include "kdbg_fields.h"
+#include "raw2dmp/bytes.h"
+
+#define KUSER_INTERRUPT_TIME 0x08
+#define KUSER_SYSTEM_TIME 0x14
+#define KUSER_NT_BUILD_NUMBER 0x260
+#define KUSER_NT_PRODUCT_TYPE 0x264
+#define KUSER_SUITE_MASK 0x2d0
+#define KDVB_MAJOR 0x00
+#define KDVB_MINOR 0x02
+#define KDVB_KD_SECONDARY 0x05
+#define KDVB_MACHINE 0x08
+#define KDVB_KERNBASE 0x10
+#define KDVB_SIZE 0x28
+#define BUGCHECK_LIVE_SYSTEM_DUMP 0x161u
+#define MACHINE_AMD64 0x8664u
+
+int
+r2d_plan_patch_virtual(struct r2d_analysis *a, struct r2d_plan *plan, uint64_t va, const uint8_t *bytes,
+                       uint32_t len, const char *reason)
+{
+    /* Consecutive virtual pages need not be physically adjacent: one patch per page. */
+    while (len > 0) {
+        const uint32_t in_page = R2D_PAGE_SIZE - (uint32_t)(va & (R2D_PAGE_SIZE - 1));
+        const uint32_t n = in_page < len ? in_page : len;
+        uint64_t pa;
+        int rc = r2d_mmu_translate(&a->mmu, va, &pa, NULL);
+
+        if (!rc && !r2d_image_covers(a->img, pa, n))
+            rc = r2d_err(a->ctx, R2D_EHOLE, "%s: physical 0x%" PRIx64 " (virtual 0x%" PRIx64 ") is not in the image",
+                         r2d_image_path(a->img), pa, va);
+        if (!rc)
+            rc = r2d_plan_add_patch(a->ctx, plan, a->img, pa, bytes, n, va, reason);
+        if (rc)
+            return rc;
+        va += n;
+        bytes += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* A KSYSTEM_TIME is consistent when High1Time == High2Time (the writer updates them around LowPart). */
+static int
+plan_read_ksystem_time(struct r2d_analysis *a, uint64_t va, uint64_t *out)
+{
+    uint8_t b[12];
+
+    if (r2d_mmu_read(&a->mmu, va, b, sizeof(b)) || r2d_le32(b + 4) != r2d_le32(b + 8))
+        return 0;
+    *out = (uint64_t)r2d_le32(b + 4) << 32 | r2d_le32(b);
+    return 1;
+}
+
+static int
+plan_version(struct r2d_analysis *a, struct r2d_plan *plan)
+{
+    uint8_t vb[KDVB_SIZE];
+    uint64_t va;
+
+    if (r2d_kernel_symbol(a, "KdVersionBlock", &va) == 0 && r2d_mmu_read(&a->mmu, va, vb, sizeof(vb)) == 0) {
+        a->major_version = r2d_le16(vb + KDVB_MAJOR);
+        a->minor_version = r2d_le16(vb + KDVB_MINOR);
+        a->kd_secondary_version = vb[KDVB_KD_SECONDARY];
+        a->machine_type = r2d_le16(vb + KDVB_MACHINE);
+        a->have_version = 1;
+        if (r2d_le64(vb + KDVB_KERNBASE) != a->kernel_base)
+            return r2d_plan_add_warning(a->ctx, plan, "KdVersionBlock.KernBase 0x%" PRIx64 " differs from the kernel "
+                                        "base 0x%" PRIx64, r2d_le64(vb + KDVB_KERNBASE), a->kernel_base);
+        return 0;
+    }
+    /* Fall back to KUSER_SHARED_DATA's build number (absent before Windows 10). */
+    {
+        uint32_t build = 0;
+
+        r2d_mmu_read_u32(&a->mmu, R2D_KUSER_SHARED_DATA + KUSER_NT_BUILD_NUMBER, &build);
+        a->major_version = 0xf;
+        a->minor_version = (uint16_t)build;
+        a->kd_secondary_version = 2;
+        a->machine_type = MACHINE_AMD64;
+        return r2d_plan_add_warning(a->ctx, plan, "KdVersionBlock unreadable; version %u.%u taken from "
+                                    "KUSER_SHARED_DATA", a->major_version, a->minor_version);
+    }
+}
+
+/* Read a kernel list head or pointer from the KDBG when it has it, else from the symbol. */
+static uint64_t
+plan_kdbg_ptr(struct r2d_analysis *a, uint16_t off, const char *sym)
+{
+    uint64_t va = 0;
+
+    if (a->kdbg.size >= off + 8u && r2d_le64(a->kdbg.bytes + off))
+        return r2d_le64(a->kdbg.bytes + off);
+    r2d_kernel_symbol(a, sym, &va);
+    return va;
+}
+
+static void
+plan_bugcheck(struct r2d_analysis *a, struct r2d_header_values *h)
+{
+    const uint64_t va = plan_kdbg_ptr(a, R2D_KDBG_KI_BUGCHECK_DATA, "KiBugCheckData");
+    uint8_t b[40];
+
+    h->bugcheck_code = BUGCHECK_LIVE_SYSTEM_DUMP;
+    if (va && r2d_mmu_read(&a->mmu, va, b, sizeof(b)) == 0 && r2d_le32(b) != 0) {
+        h->bugcheck_code = r2d_le32(b);
+        for (int i = 0; i < 4; i++)
+            h->bugcheck_params[i] = r2d_le64(b + 8 + 8 * i);
+    }
+    if (a->opts->have_bugcheck) {
+        h->bugcheck_code = a->opts->bugcheck_code;
+        memset(h->bugcheck_params, 0, sizeof(h->bugcheck_params));
+    }
+}
+
+static void
+plan_header_context(struct r2d_analysis *a, struct r2d_header_values *h)
+{
+    const size_t ncpu = r2d_image_cpu_count(a->img);
+
+    for (size_t i = 0; i < ncpu && i < R2D_MAX_CPUS; i++)
+        if (a->cpus[i].processor == 0) {
+            r2d_context_from_cpu(r2d_image_cpu(a->img, i), h->context);
+            return;
+        }
+    if (ncpu > 0 && (r2d_image_cpu(a->img, 0)->flags & R2D_CPU_LONG_MODE))
+        r2d_context_from_cpu(r2d_image_cpu(a->img, 0), h->context);
+    else
+        r2d_context_minimal(a->system_dtb, h->context);
+}
+
+static const char *
+plan_kdbg_mode_name(enum r2d_kdbg_mode mode)
+{
+    switch (mode) {
+    case R2D_KDBG_PLAIN: return "plain";
+    case R2D_KDBG_DECODED: return "decoded";
+    case R2D_KDBG_REBUILT: return "rebuilt";
+    default: return "none";
+    }
+}
+
+static int
+plan_kdbg_patches(struct r2d_analysis *a, struct r2d_plan *plan)
+{
+    struct r2d_kdbg *k = &a->kdbg;
+    static const uint8_t zero = 0;
+    int rc = 0;
+
+    if (k->mode == R2D_KDBG_DECODED || k->mode == R2D_KDBG_REBUILT) {
+        rc = r2d_plan_patch_virtual(a, plan, k->va, k->bytes, k->size,
+                                    k->mode == R2D_KDBG_DECODED ? "KDBG decoded" : "KDBG rebuilt from symbols");
+        /* The flag says "encoded"; the block in the dump no longer is (kdbg.md section 6). */
+        if (!rc && k->have_flag && k->flag != 0)
+            rc = r2d_plan_patch_virtual(a, plan, k->flag_va, &zero, 1, "KdpDataBlockEncoded cleared");
+    }
+    return rc;
+}
+
+int
+r2d_build_plan_version(struct r2d_analysis *a, struct r2d_plan *plan)
+{
+    return plan_version(a, plan);
+}
+
+int
+r2d_build_plan(struct r2d_analysis *a, struct r2d_plan *plan)
+{
+    struct r2d_header_values *h = r2d_plan_header(plan);
+    int rc;
+
+    rc = plan_version(a, plan);
+    if (rc)
+        return rc;
+    h->major_version = a->major_version;
+    h->minor_version = a->minor_version;
+    h->kd_secondary_version = a->kd_secondary_version;
+    h->machine_image_type = a->machine_type ? a->machine_type : MACHINE_AMD64;
+    h->dtb = a->system_dtb;
+    h->kdbg_va = a->kdbg.va;
+    h->pfn_database = plan_kdbg_ptr(a, R2D_KDBG_MM_PFN_DATABASE, "MmPfnDatabase");
+    h->ps_loaded_module_list = plan_kdbg_ptr(a, R2D_KDBG_PS_LOADED_MODULE_LIST, "PsLoadedModuleList");
+    h->ps_active_process_head = plan_kdbg_ptr(a, R2D_KDBG_PS_ACTIVE_PROCESS_HEAD, "PsActiveProcessHead");
+    h->number_processors = a->nprocessors;
+    plan_bugcheck(a, h);
+    plan_header_context(a, h);
+    if (!plan_read_ksystem_time(a, R2D_KUSER_SHARED_DATA + KUSER_SYSTEM_TIME, &h->system_time))
+        r2d_plan_add_warning(a->ctx, plan, "KUSER_SHARED_DATA.SystemTime unreadable or torn; SystemTime left 0");
+    if (!plan_read_ksystem_time(a, R2D_KUSER_SHARED_DATA + KUSER_INTERRUPT_TIME, &h->system_uptime))
+        r2d_plan_add_warning(a->ctx, plan, "KUSER_SHARED_DATA.InterruptTime unreadable or torn; SystemUpTime left 0");
+    r2d_mmu_read_u32(&a->mmu, R2D_KUSER_SHARED_DATA + KUSER_NT_PRODUCT_TYPE, &h->product_type);
+    r2d_mmu_read_u32(&a->mmu, R2D_KUSER_SHARED_DATA + KUSER_SUITE_MASK, &h->suite_mask);
+    snprintf(h->comment, sizeof(h->comment), "raw2dmp %s: from %s, KDBG %s", R2D_VERSION,
+             r2d_image_format_name(a->img), plan_kdbg_mode_name(a->kdbg.mode));
+    r2d_plan_set_dump_type(plan, a->opts->dump_type);
+
+    rc = r2d_plan_add_image_runs(a->ctx, plan, a->img);
+    if (!rc)
+        rc = plan_kdbg_patches(a, plan);
+    if (!rc)
+        rc = r2d_patch_contexts(a, plan);
+    return rc;
+}

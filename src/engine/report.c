@@ -1,3 +1,352 @@
 /* SPDX-License-Identifier: MIT */
-/* PLACEHOLDER: replaced by the real module. */
-typedef int r2d_placeholder_report;
+/* JSON descriptions of images, analyses and plans; generated from the objects, never collected on the side. */
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kdbg_fields.h"
+#include "raw2dmp/bytes.h"
+#include "raw2dmp/format.h"
+#include "raw2dmp/output.h"
+#include "report.h"
+
+json_t *
+r2d_json_hex(uint64_t v)
+{
+    char buf[24];
+
+    snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+    return json_string(buf);
+}
+
+static json_t *
+report_sha256(const uint8_t *p, size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
+
+    if (!EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL))
+        return json_null();
+    for (unsigned i = 0; i < mdlen; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return json_string(hex);
+}
+
+static json_t *
+report_hex_bytes(const uint8_t *p, size_t len)
+{
+    char *s = malloc(2 * len + 1);
+    json_t *j;
+
+    if (!s)
+        return json_null();
+    for (size_t i = 0; i < len; i++)
+        snprintf(s + 2 * i, 3, "%02x", p[i]);
+    s[2 * len] = 0;
+    j = json_string(s);
+    free(s);
+    return j;
+}
+
+static json_t *
+report_cpu(const struct r2d_cpu_state *c)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "rip", r2d_json_hex(c->rip));
+    json_object_set_new(o, "rsp", r2d_json_hex(c->rsp));
+    json_object_set_new(o, "rflags", r2d_json_hex(c->rflags));
+    json_object_set_new(o, "cr0", r2d_json_hex(c->cr0));
+    json_object_set_new(o, "cr3", r2d_json_hex(c->cr3));
+    json_object_set_new(o, "cr4", r2d_json_hex(c->cr4));
+    json_object_set_new(o, "cs", json_integer(c->cs.selector));
+    json_object_set_new(o, "ss", json_integer(c->ss.selector));
+    json_object_set_new(o, "gs_base", r2d_json_hex(c->gs.base));
+    json_object_set_new(o, "kernel_gs_base",
+                        (c->flags & R2D_CPU_HAVE_KGSBASE) ? r2d_json_hex(c->kernel_gs_base) : json_null());
+    json_object_set_new(o, "idt_base", r2d_json_hex(c->idt.base));
+    json_object_set_new(o, "gdt_base", r2d_json_hex(c->gdt.base));
+    json_object_set_new(o, "long_mode", json_boolean(c->flags & R2D_CPU_LONG_MODE));
+    return o;
+}
+
+json_t *
+r2d_report_image(const struct r2d_image *img)
+{
+    json_t *o = json_object(), *runs = json_array(), *cpus = json_array(), *notes = json_object();
+
+    json_object_set_new(o, "path", json_string(r2d_image_path(img)));
+    json_object_set_new(o, "size", json_integer((json_int_t)r2d_image_file_size(img)));
+    json_object_set_new(o, "format", json_string(r2d_image_format_name(img)));
+    json_object_set_new(o, "format_reason", json_string(r2d_image_probe_reason(img)));
+    for (size_t i = 0; i < r2d_image_run_count(img); i++) {
+        const struct r2d_run *r = r2d_image_run(img, i);
+        json_t *run = json_object();
+
+        json_object_set_new(run, "pa", r2d_json_hex(r->pa));
+        json_object_set_new(run, "length", r2d_json_hex(r->len));
+        if (r->ops)
+            json_object_set_new(run, "source", json_string(r->ops->name));
+        else
+            json_object_set_new(run, "file_offset", r2d_json_hex(r->file_off));
+        json_array_append_new(runs, run);
+    }
+    json_object_set_new(o, "runs", runs);
+    json_object_set_new(o, "bytes_in_runs", json_integer((json_int_t)r2d_image_total_bytes(img)));
+    for (size_t i = 0; i < r2d_image_cpu_count(img); i++)
+        json_array_append_new(cpus, report_cpu(r2d_image_cpu(img, i)));
+    json_object_set_new(o, "cpus", cpus);
+    for (size_t i = 0; i < r2d_image_note_count(img); i++) {
+        const char *k, *v;
+
+        r2d_image_note(img, i, &k, &v);
+        json_object_set_new(notes, k, json_string(v));
+    }
+    json_object_set_new(o, "notes", notes);
+    return o;
+}
+
+static const char *
+report_kdbg_mode(enum r2d_kdbg_mode m)
+{
+    static const char *const names[] = {"none", "plain", "decoded", "rebuilt"};
+
+    return (unsigned)m < 4 ? names[m] : "?";
+}
+
+json_t *
+r2d_report_analysis(const struct r2d_analysis *a)
+{
+    json_t *o = json_object();
+
+    if (a->dtb) {
+        json_object_set_new(o, "dtb", r2d_json_hex(a->dtb));
+        json_object_set_new(o, "dtb_how", json_string(a->dtb_how));
+    }
+    if (a->system_dtb)
+        json_object_set_new(o, "system_dtb", r2d_json_hex(a->system_dtb));
+    if (a->kernel_base) {
+        char guid[R2D_GUID_HEX_LEN + 1];
+        json_t *k = json_object();
+
+        r2d_guid_format(a->pe.pdb.guid, guid);
+        json_object_set_new(k, "base", r2d_json_hex(a->kernel_base));
+        json_object_set_new(k, "how", json_string(a->kernel_how));
+        json_object_set_new(k, "size_of_image", r2d_json_hex(a->pe.size_of_image));
+        json_object_set_new(k, "export_name", json_string(a->pe.export_name));
+        json_object_set_new(k, "pdb_name", json_string(a->pe.pdb.name));
+        json_object_set_new(k, "pdb_guid", json_string(guid));
+        json_object_set_new(k, "pdb_age", json_integer(a->pe.pdb.age));
+        json_object_set_new(o, "kernel", k);
+    }
+    if (a->syms) {
+        json_t *s = json_object();
+
+        json_object_set_new(s, "kind", json_string(a->syms->ops->kind));
+        json_object_set_new(s, "origin", json_string(a->syms->origin));
+        json_object_set_new(o, "symbols", s);
+    }
+    if (a->have_version) {
+        json_t *v = json_object();
+
+        json_object_set_new(v, "major", json_integer(a->major_version));
+        json_object_set_new(v, "build", json_integer(a->minor_version));
+        json_object_set_new(v, "kd_secondary_version", json_integer(a->kd_secondary_version));
+        json_object_set_new(v, "machine", r2d_json_hex(a->machine_type));
+        json_object_set_new(o, "version", v);
+    }
+    if (a->kdbg.va) {
+        json_t *k = json_object();
+
+        json_object_set_new(k, "va", r2d_json_hex(a->kdbg.va));
+        json_object_set_new(k, "mode", json_string(report_kdbg_mode(a->kdbg.mode)));
+        json_object_set_new(k, "why", json_string(a->kdbg.why));
+        json_object_set_new(k, "size", r2d_json_hex(a->kdbg.size));
+        if (a->kdbg.have_flag)
+            json_object_set_new(k, "KdpDataBlockEncoded", json_integer(a->kdbg.flag));
+        if (a->kdbg.size)
+            json_object_set_new(k, "bytes", report_hex_bytes(a->kdbg.bytes, a->kdbg.size));
+        json_object_set_new(o, "kdbg", k);
+    }
+    if (a->nprocessors) {
+        json_t *cpus = json_array();
+
+        json_object_set_new(o, "processors", json_integer(a->nprocessors));
+        for (size_t i = 0; i < r2d_image_cpu_count(a->img) && i < R2D_MAX_CPUS; i++) {
+            json_t *c = json_object();
+
+            json_object_set_new(c, "cpu", json_integer((json_int_t)i));
+            json_object_set_new(c, "processor", a->cpus[i].processor >= 0 ? json_integer(a->cpus[i].processor)
+                                                                         : json_null());
+            json_object_set_new(c, "how", json_string(a->cpus[i].how));
+            if (a->cpus[i].processor >= 0) {
+                json_object_set_new(c, "kprcb", r2d_json_hex(a->cpus[i].kprcb));
+                json_object_set_new(c, "context_va", r2d_json_hex(a->cpus[i].context_va));
+            }
+            json_array_append_new(cpus, c);
+        }
+        json_object_set_new(o, "cpu_matches", cpus);
+    }
+    return o;
+}
+
+json_t *
+r2d_report_plan(const struct r2d_plan *plan)
+{
+    const struct r2d_header_values *h = r2d_plan_header_const(plan);
+    json_t *o = json_object(), *hdr = json_object(), *ranges = json_array(), *patches = json_array();
+    json_t *warnings = json_array();
+
+    json_object_set_new(hdr, "major_version", json_integer(h->major_version));
+    json_object_set_new(hdr, "minor_version", json_integer(h->minor_version));
+    json_object_set_new(hdr, "dtb", r2d_json_hex(h->dtb));
+    json_object_set_new(hdr, "pfn_database", r2d_json_hex(h->pfn_database));
+    json_object_set_new(hdr, "ps_loaded_module_list", r2d_json_hex(h->ps_loaded_module_list));
+    json_object_set_new(hdr, "ps_active_process_head", r2d_json_hex(h->ps_active_process_head));
+    json_object_set_new(hdr, "machine_image_type", r2d_json_hex(h->machine_image_type));
+    json_object_set_new(hdr, "number_processors", json_integer(h->number_processors));
+    json_object_set_new(hdr, "bugcheck_code", r2d_json_hex(h->bugcheck_code));
+    json_object_set_new(hdr, "kdbg_va", r2d_json_hex(h->kdbg_va));
+    json_object_set_new(hdr, "system_time", r2d_json_hex(h->system_time));
+    json_object_set_new(hdr, "system_uptime", r2d_json_hex(h->system_uptime));
+    json_object_set_new(hdr, "product_type", json_integer(h->product_type));
+    json_object_set_new(hdr, "suite_mask", r2d_json_hex(h->suite_mask));
+    json_object_set_new(hdr, "kd_secondary_version", json_integer(h->kd_secondary_version));
+    json_object_set_new(hdr, "comment", json_string(h->comment));
+    json_object_set_new(o, "header", hdr);
+    for (size_t i = 0; i < r2d_plan_range_count(plan); i++) {
+        const struct r2d_page_range *r = r2d_plan_range(plan, i);
+        json_t *j = json_object();
+
+        json_object_set_new(j, "base_page", r2d_json_hex(r->base_page));
+        json_object_set_new(j, "page_count", r2d_json_hex(r->page_count));
+        json_array_append_new(ranges, j);
+    }
+    json_object_set_new(o, "ranges", ranges);
+    json_object_set_new(o, "pages", json_integer((json_int_t)r2d_plan_page_count(plan)));
+    for (size_t i = 0; i < r2d_plan_patch_count(plan); i++) {
+        const struct r2d_patch *p = r2d_plan_patch(plan, i);
+        json_t *j = json_object();
+
+        json_object_set_new(j, "pa", r2d_json_hex(p->pa));
+        json_object_set_new(j, "va", r2d_json_hex(p->va));
+        json_object_set_new(j, "length", json_integer(p->len));
+        json_object_set_new(j, "reason", json_string(p->reason));
+        json_object_set_new(j, "sha256_before", report_sha256(p->before, p->len));
+        json_object_set_new(j, "sha256_after", report_sha256(p->after, p->len));
+        json_array_append_new(patches, j);
+    }
+    json_object_set_new(o, "patches", patches);
+    for (size_t i = 0; i < r2d_plan_warning_count(plan); i++)
+        json_array_append_new(warnings, json_string(r2d_plan_warning(plan, i)));
+    json_object_set_new(o, "warnings", warnings);
+    return o;
+}
+
+int
+r2d_report_write(struct r2d_ctx *ctx, json_t *obj, const char *path, int force)
+{
+    struct r2d_output *out;
+    char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    int rc;
+
+    if (!text)
+        return r2d_err(ctx, R2D_ENOMEM, "%s: cannot serialise the report", path);
+    rc = r2d_output_open(ctx, path, force, R2D_HASH_NONE, &out);
+    if (!rc) {
+        rc = r2d_output_write(ctx, out, text, strlen(text));
+        if (!rc)
+            rc = r2d_output_write(ctx, out, "\n", 1);
+        if (!rc)
+            rc = r2d_output_commit(ctx, out, NULL);
+        else
+            r2d_output_abort(out);
+    }
+    free(text);
+    return rc;
+}
+
+static void
+report_print_value(FILE *out, int indent, const char *key, json_t *v);
+
+static void
+report_print_object(FILE *out, int indent, json_t *obj)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach(obj, key, v) report_print_value(out, indent, key, v);
+}
+
+static void
+report_print_value(FILE *out, int indent, const char *key, json_t *v)
+{
+    size_t i;
+    json_t *e;
+
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        fprintf(out, "%*s%s:\n", indent, "", key);
+        report_print_object(out, indent + 2, v);
+        break;
+    case JSON_ARRAY:
+        fprintf(out, "%*s%s: %zu\n", indent, "", key, json_array_size(v));
+        json_array_foreach(v, i, e)
+        {
+            char idx[32];
+
+            snprintf(idx, sizeof(idx), "[%zu]", i);
+            if (json_is_object(e)) {
+                /* One line per element keeps run and patch tables readable. */
+                const char *k;
+                json_t *f;
+
+                fprintf(out, "%*s%s", indent + 2, "", idx);
+                json_object_foreach(e, k, f)
+                {
+                    if (json_is_string(f) && strlen(json_string_value(f)) > 80)
+                        continue;
+                    if (json_is_string(f))
+                        fprintf(out, " %s=%s", k, json_string_value(f));
+                    else if (json_is_integer(f))
+                        fprintf(out, " %s=%" JSON_INTEGER_FORMAT, k, json_integer_value(f));
+                    else if (json_is_boolean(f))
+                        fprintf(out, " %s=%s", k, json_is_true(f) ? "yes" : "no");
+                    else if (json_is_null(f))
+                        fprintf(out, " %s=-", k);
+                }
+                fputc('\n', out);
+            } else {
+                report_print_value(out, indent + 2, idx, e);
+            }
+        }
+        break;
+    case JSON_STRING:
+        if (strlen(json_string_value(v)) > 200)
+            fprintf(out, "%*s%s: (%zu characters; see --json)\n", indent, "", key, strlen(json_string_value(v)));
+        else
+            fprintf(out, "%*s%s: %s\n", indent, "", key, json_string_value(v));
+        break;
+    case JSON_INTEGER:
+        fprintf(out, "%*s%s: %" JSON_INTEGER_FORMAT "\n", indent, "", key, json_integer_value(v));
+        break;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        fprintf(out, "%*s%s: %s\n", indent, "", key, json_is_true(v) ? "yes" : "no");
+        break;
+    case JSON_NULL:
+        fprintf(out, "%*s%s: -\n", indent, "", key);
+        break;
+    default:
+        break;
+    }
+}
+
+void
+r2d_report_print_text(json_t *obj, FILE *out)
+{
+    report_print_object(out, 0, obj);
+}

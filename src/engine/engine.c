@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* The analysis state, kernel symbols for the kernel found, and the kernel's version block. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "raw2dmp/bytes.h"
+#include "symstore.h"
+
+void
+r2d_analysis_init(struct r2d_analysis *a, struct r2d_ctx *ctx, const struct r2d_options *opts,
+                  const struct r2d_image *img)
+{
+    memset(a, 0, sizeof(*a));
+    a->ctx = ctx;
+    a->opts = opts;
+    a->img = img;
+    for (size_t i = 0; i < R2D_MAX_CPUS; i++)
+        a->cpus[i].processor = -1;
+}
+
+void
+r2d_analysis_free(struct r2d_analysis *a)
+{
+    r2d_symbols_free(a->syms);
+    a->syms = NULL;
+}
+
+static int
+engine_open_from_path(struct r2d_analysis *a)
+{
+    char defpath[4096];
+    const char *path = a->opts->symbol_path;
+    char *found = NULL, *origin = NULL;
+    int rc;
+
+    if (!path || !*path)
+        path = getenv("_NT_SYMBOL_PATH");
+    if (!path || !*path)
+        path = r2d_symstore_default_path(defpath, sizeof(defpath));
+    rc = r2d_symstore_find(a->ctx, path, a->opts->offline, &a->pe.pdb, &found, &origin);
+    if (rc)
+        return rc;
+    rc = r2d_pdb_open(a->ctx, found, &a->syms);
+    if (!rc)
+        snprintf(a->syms->origin, sizeof(a->syms->origin), "%s", origin);
+    free(found);
+    free(origin);
+    return rc;
+}
+
+int
+r2d_load_kernel_symbols(struct r2d_analysis *a)
+{
+    char guid[R2D_GUID_HEX_LEN + 1];
+    int rc;
+
+    R2D_CHECK(!a->pe.have_rsds, a->ctx, R2D_ENOTFOUND,
+              "%s: the kernel at 0x%" PRIx64 " has no readable CodeView record; cannot choose symbols",
+              r2d_image_path(a->img), a->kernel_base);
+    r2d_guid_format(a->pe.pdb.guid, guid);
+    if (a->opts->isf_path)
+        rc = r2d_isf_open(a->ctx, a->opts->isf_path, &a->syms);
+    else if (a->opts->pdb_path)
+        rc = r2d_pdb_open(a->ctx, a->opts->pdb_path, &a->syms);
+    else
+        rc = engine_open_from_path(a);
+    if (rc)
+        return r2d_err_prefix(a->ctx, rc, "symbols for %s %s/%" PRIX32, a->pe.pdb.name, guid, a->pe.pdb.age);
+    rc = r2d_symbols_match(a->ctx, a->syms, &a->pe.pdb, a->opts->force_symbols);
+    if (rc)
+        return rc;
+    snprintf(a->symbols_how, sizeof(a->symbols_how), "%.300s (%s, %.100s %s age %" PRIu32 ")", a->syms->origin,
+             a->syms->ops->kind, a->pe.pdb.name, guid, a->pe.pdb.age);
+    r2d_log(a->ctx, R2D_LOG_INFO, "symbols: %s", a->symbols_how);
+    return 0;
+}
+
+int
+r2d_kernel_symbol(struct r2d_analysis *a, const char *name, uint64_t *va)
+{
+    uint64_t rva;
+    const int rc = r2d_symbols_rva(a->ctx, a->syms, name, &rva);
+
+    if (!rc)
+        *va = a->kernel_base + rva;
+    return rc;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* The _KDDEBUGGER_DATA64 layout as a table (kdbg.md section 2): what each field is and where it comes from. */
+#ifndef R2D_ENGINE_KDBG_FIELDS_H
+#define R2D_ENGINE_KDBG_FIELDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum r2d_kdbg_kind {
+    R2D_KF_SYMBOL,  /* u64: kernel base + RVA of a symbol */
+    R2D_KF_OFFSET,  /* u16/u32: offset of a (nested) field of a type */
+    R2D_KF_SIZEOF,  /* u16: size of a type */
+    R2D_KF_VALUE,   /* a value derived otherwise (KernBase, MmPageSize, PteBase) */
+    R2D_KF_UNKNOWN, /* not derivable from symbols and types */
+};
+
+struct r2d_kdbg_field {
+    uint16_t offset;
+    uint8_t width;          /* bytes: 1, 2, 4 or 8 */
+    uint8_t kind;           /* enum r2d_kdbg_kind */
+    const char *name;       /* the field's name in _KDDEBUGGER_DATA64 */
+    const char *source;     /* symbol name, or type name */
+    const char *path;       /* field path inside source for R2D_KF_OFFSET */
+};
+
+extern const struct r2d_kdbg_field r2d_kdbg_fields[];
+extern const size_t r2d_kdbg_field_count;
+
+/* Header offsets. */
+#define R2D_KDBG_FLINK 0x00
+#define R2D_KDBG_BLINK 0x08
+#define R2D_KDBG_OWNER_TAG 0x10
+#define R2D_KDBG_SIZE 0x14
+#define R2D_KDBG_KERNBASE 0x18
+#define R2D_KDBG_TAG 0x4742444bu /* "KDBG" */
+/* Fields the converter itself consumes. */
+#define R2D_KDBG_PS_LOADED_MODULE_LIST 0x48
+#define R2D_KDBG_PS_ACTIVE_PROCESS_HEAD 0x50
+#define R2D_KDBG_KI_BUGCHECK_DATA 0x88
+#define R2D_KDBG_MM_PFN_DATABASE 0xc0
+#define R2D_KDBG_KI_PROCESSOR_BLOCK 0x218
+#define R2D_KDBG_MM_PHYSICAL_MEMORY_BLOCK 0x270
+#define R2D_KDBG_OFFSET_PRCB_NUMBER 0x2be
+#define R2D_KDBG_OFFSET_PCR_CONTAINED_PRCB 0x2e6
+#define R2D_KDBG_OFFSET_PRCB_CONTEXT 0x338
+
+#endif
