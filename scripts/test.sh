@@ -1,0 +1,42 @@
+#!/bin/sh
+# Build raw2dmp twice (plain with -Werror, and with AddressSanitizer + UndefinedBehaviorSanitizer) and run
+# the whole test suite in both. Prints "N passed, N failed" last; exits non-zero on any failure.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+sh "$top/scripts/setup-deps.sh" || exit 1
+passed=0 failed=0 skipped=0
+run_suite() { # name, meson options...
+    name=$1; shift
+    dir="$top/build-$name"
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$top" --werror "$@" >"$top/build-$name.setup.log" 2>&1 ||
+            { cat "$top/build-$name.setup.log"; failed=$((failed + 1)); return; }
+    fi
+    if ! ninja -C "$dir" >"$dir/ninja.log" 2>&1; then
+        tail -50 "$dir/ninja.log"; echo "$name: build failed"; failed=$((failed + 1)); return
+    fi
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        meson test -C "$dir" --print-errorlogs --num-processes 2 >"$dir/test.log" 2>&1
+    grep -E '^ *[0-9]+/[0-9]+ ' "$dir/test.log" | sed "s/^/[$name] /"
+    ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$dir/test.log" | tail -1)
+    xfail=$(sed -n 's/^Expected Fail: *\([0-9]*\).*/\1/p' "$dir/test.log" | tail -1)
+    fail=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$dir/test.log" | tail -1)
+    upass=$(sed -n 's/^Unexpected Pass: *\([0-9]*\).*/\1/p' "$dir/test.log" | tail -1)
+    skip=$(sed -n 's/^Skipped: *\([0-9]*\).*/\1/p' "$dir/test.log" | tail -1)
+    timeout=$(sed -n 's/^Timeout: *\([0-9]*\).*/\1/p' "$dir/test.log" | tail -1)
+    if [ -z "$ok" ]; then
+        tail -30 "$dir/test.log"; echo "$name: no test summary"; failed=$((failed + 1)); return
+    fi
+    [ "${fail:-0}" -gt 0 ] || [ "${timeout:-0}" -gt 0 ] && grep -A40 -E '(FAIL|TIMEOUT) ' "$dir/test.log" | head -200
+    passed=$((passed + ok + ${xfail:-0}))
+    failed=$((failed + ${fail:-0} + ${upass:-0} + ${timeout:-0}))
+    skipped=$((skipped + ${skip:-0}))
+}
+run_suite release -Dbuildtype=debugoptimized
+run_suite asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
