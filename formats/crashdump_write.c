@@ -1,3 +1,580 @@
 /* SPDX-License-Identifier: MIT */
-/* PLACEHOLDER: replaced by the real module. */
-typedef int r2d_placeholder_crashdump_write;
+/*
+ * Writing Windows 64-bit kernel crash dumps: DUMP_HEADER64 from the plan, then the pages of the plan's
+ * ranges streamed from the image with the plan's patches overlaid -- run based (DumpType 1) or with a
+ * bitmap (DumpType 5). Layout: docs/formats/crashdump.md and shared/reference/crashdump-format.md.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "raw2dmp/bytes.h"
+#include "raw2dmp/crashdump.h"
+#include "raw2dmp/format.h"
+
+/* DUMP_HEADER64 (crashdump-format.md section 2). */
+#define DMP_HEADER_SIZE 0x2000
+#define DMP_OFF_SIGNATURE 0x000           /* u32 'PAGE' */
+#define DMP_OFF_VALID_DUMP 0x004          /* u32 'DU64' */
+#define DMP_OFF_MAJOR_VERSION 0x008       /* u32 */
+#define DMP_OFF_MINOR_VERSION 0x00c       /* u32, build number */
+#define DMP_OFF_DTB 0x010                 /* u64 */
+#define DMP_OFF_PFN_DATABASE 0x018        /* u64 */
+#define DMP_OFF_PS_LOADED_MODULES 0x020   /* u64 */
+#define DMP_OFF_PS_ACTIVE_PROCESSES 0x028 /* u64 */
+#define DMP_OFF_MACHINE_TYPE 0x030        /* u32 */
+#define DMP_OFF_NUMBER_PROCESSORS 0x034   /* u32 */
+#define DMP_OFF_BUGCHECK_CODE 0x038       /* u32 */
+#define DMP_OFF_PAD_03C 0x03c             /* u32 */
+#define DMP_OFF_BUGCHECK_PARAMS 0x040     /* 4 x u64 */
+#define DMP_OFF_VERSION_USER 0x060        /* 32 bytes */
+#define DMP_VERSION_USER_SIZE 32
+#define DMP_OFF_KDBG 0x080 /* u64 */
+#define DMP_OFF_PMD 0x088  /* PHYSICAL_MEMORY_DESCRIPTOR64, 700 bytes */
+#define DMP_PMD_SIZE 700
+#define DMP_OFF_PMD_RUNS 0x088  /* u32 NumberOfRuns */
+#define DMP_OFF_PMD_PAD 0x08c   /* u32 */
+#define DMP_OFF_PMD_PAGES 0x090 /* u64 NumberOfPages */
+#define DMP_OFF_PMD_RUN0 0x098  /* runs: u64 BasePage, u64 PageCount */
+#define DMP_PMD_RUN_SIZE 16
+#define DMP_OFF_PAD_344 0x344 /* u32 */
+#define DMP_OFF_CONTEXT 0x348 /* ContextRecord, 3000 bytes of which the CONTEXT uses 0x4d0 */
+#define DMP_CONTEXT_FIELD_SIZE 3000
+#define DMP_OFF_EXCEPTION 0xf00        /* EXCEPTION_RECORD64, 0x98 bytes */
+#define DMP_OFF_DUMP_TYPE 0xf98        /* u32 */
+#define DMP_OFF_PAD_F9C 0xf9c          /* u32 */
+#define DMP_OFF_REQUIRED_SPACE 0xfa0   /* u64 */
+#define DMP_OFF_SYSTEM_TIME 0xfa8      /* u64 FILETIME */
+#define DMP_OFF_COMMENT 0xfb0          /* 128 bytes */
+#define DMP_OFF_SYSTEM_UPTIME 0x1030   /* u64 */
+#define DMP_OFF_MINIDUMP_FIELDS 0x1038 /* u32 */
+#define DMP_OFF_SECONDARY_STATE 0x103c /* u32 */
+#define DMP_OFF_PRODUCT_TYPE 0x1040    /* u32 */
+#define DMP_OFF_SUITE_MASK 0x1044      /* u32 */
+#define DMP_OFF_WRITER_STATUS 0x1048   /* u32 */
+#define DMP_OFF_UNUSED1 0x104c         /* u8 */
+#define DMP_OFF_KD_SECONDARY 0x104d    /* u8 */
+#define DMP_OFF_UNUSED2 0x104e         /* u16 */
+#define DMP_OFF_ATTRIBUTES 0x1050      /* u32 */
+#define DMP_OFF_BOOT_ID 0x1054         /* u32 */
+/* 0x1058..0x2000 reserved: keeps the 'PAGE' fill, as Windows' own dumps do. */
+
+/* Offsets inside the AMD64 CONTEXT. */
+#define CTX_OFF_MXCSR 0x34
+#define CTX_OFF_FLTSAVE_MXCSR 0x118
+
+#define DMP_SIGNATURE 0x45474150u    /* 'PAGE' */
+#define DMP_VALID_DUMP64 0x34365544u /* 'DU64' */
+
+/* Bitmap header at file offset 0x2000 (crashdump-format.md section 7). */
+#define BMP_OFF 0x2000
+#define BMP_OFF_SIGNATURE 0x00  /* u32 'FDMP' */
+#define BMP_OFF_VALID_DUMP 0x04 /* u32 'DUMP' */
+#define BMP_OFF_FIRST_PAGE 0x20 /* u64 absolute file offset of the first page */
+#define BMP_OFF_PAGES 0x28      /* u64 set bits */
+#define BMP_OFF_BITS 0x30       /* u64 bits */
+#define BMP_HEADER_SIZE 0x38
+#define BMP_SIG_FULL 0x504d4446u   /* 'FDMP' */
+#define BMP_VALID_DUMP 0x504d5544u /* 'DUMP' */
+/* cBits bound: 2^40 PFNs is the 52-bit physical address width of x86-64. */
+#define BMP_MAX_BITS (UINT64_C(1) << 40)
+/* LeechCore refuses FirstPage above 16 MiB (crashdump-format.md section 7): warn past it. */
+#define BMP_LEECHCORE_MAX_FIRST_PAGE (UINT64_C(16) << 20)
+
+#define CDW_CHUNK (8u << 20)            /* buffered read/patch/write chunk, also the bitmap chunk */
+#define CDW_COPY_PIECE (64u << 20)      /* copy_file_range pieces between progress reports */
+#define CDW_MAX_PFN (UINT64_C(1) << 52) /* PFN << 12 must fit 64 bits */
+
+struct cdw_state {
+    struct r2d_ctx *ctx;
+    const struct r2d_image *img;
+    const struct r2d_plan *plan;
+    struct r2d_output *out;
+    int hash;
+    uint8_t *buf;          /* CDW_CHUNK bytes */
+    uint64_t total;        /* final file size */
+    uint64_t header_pages; /* NumberOfPages of the header's run table */
+    uint32_t dump_type;
+    uint32_t nruns; /* header runs */
+    struct r2d_page_range runs[R2D_MAX_HEADER_RUNS];
+    uint64_t bmp_bits, bmp_first_page;
+    size_t patch_cursor;
+};
+
+/* Index of the first image run ending after pa (run count when none). */
+static size_t
+cdw_first_run_after(const struct r2d_image *img, uint64_t pa)
+{
+    size_t lo = 0, hi = r2d_image_run_count(img);
+
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        const struct r2d_run *r = r2d_image_run(img, mid);
+
+        if (r->pa + r->len <= pa)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Pages of the plan that no image run touches at all: they are written as zeros. */
+static uint64_t
+cdw_count_hole_pages(const struct r2d_image *img, const struct r2d_plan *plan)
+{
+    uint64_t touched = 0, last = 0;
+    int have_last = 0;
+
+    for (size_t k = 0; k < r2d_plan_range_count(plan); k++) {
+        const struct r2d_page_range *g = r2d_plan_range(plan, k);
+        const uint64_t rs = g->base_page << R2D_PAGE_SHIFT, re = (g->base_page + g->page_count)
+                                                                 << R2D_PAGE_SHIFT;
+
+        for (size_t i = cdw_first_run_after(img, rs); i < r2d_image_run_count(img); i++) {
+            const struct r2d_run *r = r2d_image_run(img, i);
+            const uint64_t s = r->pa > rs ? r->pa : rs;
+            const uint64_t e = r->pa + r->len < re ? r->pa + r->len : re;
+            uint64_t fp, lp;
+
+            if (r->pa >= re)
+                break;
+            fp = s >> R2D_PAGE_SHIFT;
+            lp = (e - 1) >> R2D_PAGE_SHIFT;
+            if (have_last && fp <= last)
+                fp = last + 1; /* two runs sharing one partial page count it once */
+            if (fp <= lp) {
+                touched += lp - fp + 1;
+                last = lp;
+                have_last = 1;
+            }
+        }
+    }
+    return r2d_plan_page_count(plan) - touched;
+}
+
+/* True when physical page pfn is in one of the plan's (sorted, merged) ranges. */
+static int
+cdw_plan_has_page(const struct r2d_plan *plan, uint64_t pfn)
+{
+    size_t lo = 0, hi = r2d_plan_range_count(plan);
+
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        const struct r2d_page_range *g = r2d_plan_range(plan, mid);
+
+        if (pfn < g->base_page)
+            hi = mid;
+        else if (pfn - g->base_page >= g->page_count)
+            lo = mid + 1;
+        else
+            return 1;
+    }
+    return 0;
+}
+
+/* Every patch must land in a written page: the report lists them all as applied. */
+static int
+cdw_check_patches(struct r2d_ctx *ctx, const struct r2d_plan *plan, uint64_t *patched_bytes)
+{
+    *patched_bytes = 0;
+    for (size_t i = 0; i < r2d_plan_patch_count(plan); i++) {
+        const struct r2d_patch *p = r2d_plan_patch(plan, i);
+
+        R2D_CHECK(!cdw_plan_has_page(plan, p->pa >> R2D_PAGE_SHIFT), ctx, R2D_EINVAL,
+                  "patch '%s' at physical 0x%" PRIx64 " lies outside the pages to be written", p->reason,
+                  p->pa);
+        *patched_bytes += p->len;
+    }
+    return 0;
+}
+
+/*
+ * The header run table for a bitmap dump: a cover of the ranges by at most 42 runs. Keeping the 41
+ * largest gaps as separators merges exactly the smallest ones; the bitmap stays the authority.
+ */
+static void
+cdw_merged_cover(struct cdw_state *st)
+{
+    const size_t n = r2d_plan_range_count(st->plan);
+    size_t keep[R2D_MAX_HEADER_RUNS - 1]; /* indices i: the gap between range i and i + 1 is kept */
+    uint64_t keep_gap[R2D_MAX_HEADER_RUNS - 1];
+    size_t nkeep = 0, start = 0;
+
+    for (size_t i = 0; i + 1 < n; i++) {
+        const struct r2d_page_range *a = r2d_plan_range(st->plan, i), *b = r2d_plan_range(st->plan, i + 1);
+        const uint64_t gap = b->base_page - (a->base_page + a->page_count);
+        size_t pos;
+
+        if (nkeep == R2D_MAX_HEADER_RUNS - 1 && gap <= keep_gap[nkeep - 1])
+            continue; /* on equal gaps the earlier one stays a separator: deterministic */
+        if (nkeep < R2D_MAX_HEADER_RUNS - 1)
+            nkeep++;
+        for (pos = nkeep - 1; pos > 0 && keep_gap[pos - 1] < gap; pos--) {
+            keep_gap[pos] = keep_gap[pos - 1];
+            keep[pos] = keep[pos - 1];
+        }
+        keep_gap[pos] = gap;
+        keep[pos] = i;
+    }
+    /* Separators in address order. */
+    for (size_t i = 1; i < nkeep; i++)
+        for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            const size_t t = keep[j];
+
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    st->nruns = 0;
+    for (size_t k = 0; k <= nkeep; k++) {
+        const size_t end = k < nkeep ? keep[k] : n - 1; /* last range of this run */
+        const struct r2d_page_range *a = r2d_plan_range(st->plan, start), *b = r2d_plan_range(st->plan, end);
+
+        st->runs[st->nruns].base_page = a->base_page;
+        st->runs[st->nruns].page_count = b->base_page + b->page_count - a->base_page;
+        st->nruns++;
+        start = end + 1;
+    }
+}
+
+/* Choose the dump type, the header runs and the file layout; everything the header needs. */
+static int
+cdw_layout(struct cdw_state *st)
+{
+    struct r2d_ctx *ctx = st->ctx;
+    const size_t n = r2d_plan_range_count(st->plan);
+    const uint64_t pages = r2d_plan_page_count(st->plan);
+    const enum r2d_dump_type want = r2d_plan_dump_type(st->plan);
+    const struct r2d_page_range *last;
+
+    R2D_CHECK(n == 0 || pages == 0, ctx, R2D_EINVAL, "crash dump: the plan has no pages to write");
+    last = r2d_plan_range(st->plan, n - 1);
+    R2D_CHECK(last->base_page + last->page_count > CDW_MAX_PFN, ctx, R2D_EINVAL,
+              "crash dump: page range 0x%" PRIx64 "+0x%" PRIx64 " lies beyond 52-bit physical addresses",
+              last->base_page, last->page_count);
+    if (want == R2D_DUMP_AUTO)
+        st->dump_type = n <= R2D_MAX_HEADER_RUNS ? R2D_DUMP_FULL : R2D_DUMP_BITMAP;
+    else if (want == R2D_DUMP_FULL || want == R2D_DUMP_BITMAP)
+        st->dump_type = want;
+    else
+        return r2d_err(ctx, R2D_EINVAL, "crash dump: DumpType %d cannot be written (only 1 and 5)",
+                       (int)want);
+    /*
+     * A full dump with more than 42 ranges is refused rather than merged: merging would claim gap pages
+     * (often MMIO holes) as zero-filled RAM. The engine may bridge small gaps in the plan itself.
+     */
+    R2D_CHECK(st->dump_type == R2D_DUMP_FULL && n > R2D_MAX_HEADER_RUNS, ctx, R2D_EINVAL,
+              "crash dump: DumpType 1 holds at most %d runs in its header but the plan has %zu ranges; "
+              "write a bitmap dump (DumpType 5) instead",
+              R2D_MAX_HEADER_RUNS, n);
+    if (n <= R2D_MAX_HEADER_RUNS) {
+        st->nruns = (uint32_t)n;
+        for (size_t i = 0; i < n; i++)
+            st->runs[i] = *r2d_plan_range(st->plan, i);
+    } else {
+        cdw_merged_cover(st);
+    }
+    st->header_pages = 0;
+    for (uint32_t i = 0; i < st->nruns; i++)
+        st->header_pages += st->runs[i].page_count;
+    if (st->dump_type == R2D_DUMP_FULL) {
+        st->total = DMP_HEADER_SIZE + pages * R2D_PAGE_SIZE;
+        return 0;
+    }
+    st->bmp_bits = (last->base_page + last->page_count + 63) & ~UINT64_C(63);
+    R2D_CHECK(st->bmp_bits > BMP_MAX_BITS, ctx, R2D_EINVAL,
+              "crash dump: bitmap of 0x%" PRIx64 " bits exceeds the maximum 0x%" PRIx64, st->bmp_bits,
+              BMP_MAX_BITS);
+    st->bmp_first_page =
+        (BMP_OFF + BMP_HEADER_SIZE + st->bmp_bits / 8 + R2D_PAGE_SIZE - 1) & ~(uint64_t)(R2D_PAGE_SIZE - 1);
+    if (st->bmp_first_page > BMP_LEECHCORE_MAX_FIRST_PAGE)
+        r2d_log(ctx, R2D_LOG_WARN,
+                "warning: bitmap dump: first page at 0x%" PRIx64 " is past 16 MiB; LeechCore/MemProcFS "
+                "refuse such files",
+                st->bmp_first_page);
+    st->total = st->bmp_first_page + pages * R2D_PAGE_SIZE;
+    return 0;
+}
+
+static void
+cdw_fill_page(uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        p[i] = (uint8_t) "PAGE"[i & 3];
+}
+
+/* DUMP_HEADER64: 'PAGE' fill, then every field of the table set explicitly. */
+static int
+cdw_build_header(struct cdw_state *st, uint8_t *h)
+{
+    const struct r2d_header_values *v = r2d_plan_header_const(st->plan);
+    const uint32_t mxcsr = r2d_le32(v->context + CTX_OFF_MXCSR);
+    const uint32_t flt_mxcsr = r2d_le32(v->context + CTX_OFF_FLTSAVE_MXCSR);
+    const uint64_t dtb = v->dtb & UINT64_C(0x000FFFFFFFFFF000);
+    size_t clen;
+
+    R2D_CHECK(mxcsr != flt_mxcsr, st->ctx, R2D_EINVAL,
+              "crash dump: CONTEXT MxCsr 0x%" PRIx32 " differs from FltSave.MxCsr 0x%" PRIx32
+              " (kdmp-parser refuses such dumps)",
+              mxcsr, flt_mxcsr);
+    if (dtb != v->dtb)
+        r2d_log(st->ctx, R2D_LOG_INFO, "crash dump: DTB 0x%" PRIx64 " written masked as 0x%" PRIx64, v->dtb,
+                dtb);
+    cdw_fill_page(h, DMP_HEADER_SIZE);
+    r2d_put_le32(h + DMP_OFF_SIGNATURE, DMP_SIGNATURE);
+    r2d_put_le32(h + DMP_OFF_VALID_DUMP, DMP_VALID_DUMP64);
+    r2d_put_le32(h + DMP_OFF_MAJOR_VERSION, v->major_version);
+    r2d_put_le32(h + DMP_OFF_MINOR_VERSION, v->minor_version);
+    r2d_put_le64(h + DMP_OFF_DTB, dtb);
+    r2d_put_le64(h + DMP_OFF_PFN_DATABASE, v->pfn_database);
+    r2d_put_le64(h + DMP_OFF_PS_LOADED_MODULES, v->ps_loaded_module_list);
+    r2d_put_le64(h + DMP_OFF_PS_ACTIVE_PROCESSES, v->ps_active_process_head);
+    r2d_put_le32(h + DMP_OFF_MACHINE_TYPE, v->machine_image_type);
+    r2d_put_le32(h + DMP_OFF_NUMBER_PROCESSORS, v->number_processors);
+    r2d_put_le32(h + DMP_OFF_BUGCHECK_CODE, v->bugcheck_code);
+    r2d_put_le32(h + DMP_OFF_PAD_03C, 0);
+    for (int i = 0; i < 4; i++)
+        r2d_put_le64(h + DMP_OFF_BUGCHECK_PARAMS + 8 * i, v->bugcheck_params[i]);
+    memset(h + DMP_OFF_VERSION_USER, 0, DMP_VERSION_USER_SIZE);
+    r2d_put_le64(h + DMP_OFF_KDBG, v->kdbg_va);
+    /* The whole descriptor, unused run slots included, is zero before the runs go in. */
+    memset(h + DMP_OFF_PMD, 0, DMP_PMD_SIZE);
+    r2d_put_le32(h + DMP_OFF_PMD_RUNS, st->nruns);
+    r2d_put_le32(h + DMP_OFF_PMD_PAD, 0);
+    r2d_put_le64(h + DMP_OFF_PMD_PAGES, st->header_pages);
+    for (uint32_t i = 0; i < st->nruns; i++) {
+        r2d_put_le64(h + DMP_OFF_PMD_RUN0 + DMP_PMD_RUN_SIZE * i, st->runs[i].base_page);
+        r2d_put_le64(h + DMP_OFF_PMD_RUN0 + DMP_PMD_RUN_SIZE * i + 8, st->runs[i].page_count);
+    }
+    r2d_put_le32(h + DMP_OFF_PAD_344, 0);
+    /* ContextRecord: the CONTEXT, then the rest of the 3000-byte field zeroed. */
+    memcpy(h + DMP_OFF_CONTEXT, v->context, R2D_CONTEXT_SIZE);
+    memset(h + DMP_OFF_CONTEXT + R2D_CONTEXT_SIZE, 0, DMP_CONTEXT_FIELD_SIZE - R2D_CONTEXT_SIZE);
+    memcpy(h + DMP_OFF_EXCEPTION, v->exception, R2D_EXCEPTION_SIZE);
+    r2d_put_le32(h + DMP_OFF_DUMP_TYPE, st->dump_type);
+    r2d_put_le32(h + DMP_OFF_PAD_F9C, 0);
+    r2d_put_le64(h + DMP_OFF_REQUIRED_SPACE, st->total);
+    r2d_put_le64(h + DMP_OFF_SYSTEM_TIME, v->system_time);
+    clen = strnlen(v->comment, R2D_COMMENT_SIZE - 1); /* always NUL-terminated */
+    memset(h + DMP_OFF_COMMENT, 0, R2D_COMMENT_SIZE);
+    memcpy(h + DMP_OFF_COMMENT, v->comment, clen);
+    r2d_put_le64(h + DMP_OFF_SYSTEM_UPTIME, v->system_uptime);
+    r2d_put_le32(h + DMP_OFF_MINIDUMP_FIELDS, 0);
+    r2d_put_le32(h + DMP_OFF_SECONDARY_STATE, 0);
+    r2d_put_le32(h + DMP_OFF_PRODUCT_TYPE, v->product_type);
+    r2d_put_le32(h + DMP_OFF_SUITE_MASK, v->suite_mask);
+    r2d_put_le32(h + DMP_OFF_WRITER_STATUS, 0);
+    h[DMP_OFF_UNUSED1] = 0;
+    h[DMP_OFF_KD_SECONDARY] = v->kd_secondary_version;
+    r2d_put_le16(h + DMP_OFF_UNUSED2, 0);
+    r2d_put_le32(h + DMP_OFF_ATTRIBUTES, 0);
+    r2d_put_le32(h + DMP_OFF_BOOT_ID, 0);
+    return 0;
+}
+
+/* Set bits [from, to) of a bitmap buffer whose bit 0 is PFN base (LSB first within each byte). */
+static void
+cdw_set_bits(uint8_t *bm, uint64_t from, uint64_t to)
+{
+    while (from < to && (from & 7)) {
+        bm[from >> 3] |= (uint8_t)(1u << (from & 7));
+        from++;
+    }
+    if (to - from >= 8) {
+        memset(bm + (from >> 3), 0xff, (size_t)((to - from) >> 3));
+        from += (to - from) & ~UINT64_C(7);
+    }
+    while (from < to) {
+        bm[from >> 3] |= (uint8_t)(1u << (from & 7));
+        from++;
+    }
+}
+
+/* The bitmap header, the bitmap (built chunk by chunk from the ranges) and zero padding to FirstPage. */
+static int
+cdw_write_bitmap(struct cdw_state *st)
+{
+    const uint64_t bytes = st->bmp_bits / 8;
+    const uint64_t chunk_bits = (uint64_t)CDW_CHUNK * 8;
+    size_t k = 0;
+    uint64_t pad;
+    int rc;
+
+    memset(st->buf, 0, BMP_HEADER_SIZE);
+    r2d_put_le32(st->buf + BMP_OFF_SIGNATURE, BMP_SIG_FULL);
+    r2d_put_le32(st->buf + BMP_OFF_VALID_DUMP, BMP_VALID_DUMP);
+    r2d_put_le64(st->buf + BMP_OFF_FIRST_PAGE, st->bmp_first_page);
+    r2d_put_le64(st->buf + BMP_OFF_PAGES, r2d_plan_page_count(st->plan));
+    r2d_put_le64(st->buf + BMP_OFF_BITS, st->bmp_bits);
+    rc = r2d_output_write(st->ctx, st->out, st->buf, BMP_HEADER_SIZE);
+    for (uint64_t b0 = 0; !rc && b0 < st->bmp_bits; b0 += chunk_bits) {
+        const uint64_t b1 = st->bmp_bits - b0 < chunk_bits ? st->bmp_bits : b0 + chunk_bits;
+
+        memset(st->buf, 0, (size_t)((b1 - b0) / 8));
+        /* Ranges are sorted: resume at the first one that may reach this chunk. */
+        for (; k < r2d_plan_range_count(st->plan); k++) {
+            const struct r2d_page_range *g = r2d_plan_range(st->plan, k);
+            const uint64_t s = g->base_page > b0 ? g->base_page : b0;
+            const uint64_t e = g->base_page + g->page_count < b1 ? g->base_page + g->page_count : b1;
+
+            if (g->base_page >= b1)
+                break;
+            if (s < e)
+                cdw_set_bits(st->buf, s - b0, e - b0);
+            if (g->base_page + g->page_count > b1)
+                break; /* continues in the next chunk */
+        }
+        rc = r2d_output_write(st->ctx, st->out, st->buf, (size_t)((b1 - b0) / 8));
+    }
+    pad = st->bmp_first_page - (BMP_OFF + BMP_HEADER_SIZE + bytes);
+    if (!rc && pad) {
+        memset(st->buf, 0, (size_t)pad); /* pad < one page */
+        rc = r2d_output_write(st->ctx, st->out, st->buf, (size_t)pad);
+    }
+    return rc;
+}
+
+/* Read [pa, pa + n) of the image (holes as zeros), overlay the patches, append. */
+static int
+cdw_write_buffered(struct cdw_state *st, uint64_t pa, size_t n)
+{
+    int rc = r2d_image_read(st->ctx, st->img, pa, st->buf, n, R2D_HOLE_ZERO);
+
+    if (rc)
+        return rc;
+    r2d_plan_apply(st->plan, pa, st->buf, n, &st->patch_cursor);
+    return r2d_output_write(st->ctx, st->out, st->buf, n);
+}
+
+/* The first patch ending after pa, or NULL. Patches are sorted and disjoint. */
+static const struct r2d_patch *
+cdw_next_patch(const struct r2d_plan *plan, uint64_t pa)
+{
+    size_t lo = 0, hi = r2d_plan_patch_count(plan);
+
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        const struct r2d_patch *p = r2d_plan_patch(plan, mid);
+
+        if (p->pa + p->len <= pa)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return r2d_plan_patch(plan, lo);
+}
+
+/*
+ * Stream physical [pa, end) piece by piece. A piece inside one file-slice run with no patch is handed to
+ * r2d_output_copy when not hashing (copy_file_range); everything else goes through the buffer.
+ */
+static int
+cdw_write_range(struct cdw_state *st, uint64_t pa, uint64_t end)
+{
+    const struct r2d_image *img = st->img;
+
+    while (pa < end) {
+        const size_t i = cdw_first_run_after(img, pa);
+        const struct r2d_run *r = i < r2d_image_run_count(img) ? r2d_image_run(img, i) : NULL;
+        const int inside = r && r->pa <= pa;
+        uint64_t seg_end = end, n;
+        int rc;
+
+        if (inside && r->pa + r->len < seg_end)
+            seg_end = r->pa + r->len;
+        else if (!inside && r && r->pa < seg_end)
+            seg_end = r->pa; /* a hole up to the next run */
+        if (inside && !r->ops && !st->hash) {
+            const struct r2d_patch *p = cdw_next_patch(st->plan, pa);
+
+            if (p && p->pa <= pa) {
+                /* A patch here: the rest of its page goes through the buffer, then copying resumes. */
+                const uint64_t page_end = (p->pa | (R2D_PAGE_SIZE - 1)) + 1;
+
+                n = (page_end < seg_end ? page_end : seg_end) - pa;
+                rc = cdw_write_buffered(st, pa, (size_t)n);
+            } else {
+                n = (p && p->pa < seg_end ? p->pa : seg_end) - pa;
+                if (n > CDW_COPY_PIECE)
+                    n = CDW_COPY_PIECE;
+                rc = r2d_output_copy(st->ctx, st->out, r2d_image_fd(img), r2d_image_path(img),
+                                     r->file_off + (pa - r->pa), n);
+            }
+        } else {
+            n = seg_end - pa < CDW_CHUNK ? seg_end - pa : CDW_CHUNK;
+            rc = cdw_write_buffered(st, pa, (size_t)n);
+        }
+        if (rc)
+            return rc;
+        pa += n;
+        r2d_progress(st->ctx, r2d_output_size(st->out), st->total);
+    }
+    return 0;
+}
+
+static int
+cdw_stream(struct cdw_state *st)
+{
+    uint8_t *h = st->buf;
+    int rc = cdw_build_header(st, h);
+
+    if (!rc)
+        rc = r2d_output_write(st->ctx, st->out, h, DMP_HEADER_SIZE);
+    if (!rc && st->dump_type == R2D_DUMP_BITMAP)
+        rc = cdw_write_bitmap(st);
+    if (rc)
+        return rc;
+    r2d_progress(st->ctx, r2d_output_size(st->out), st->total);
+    for (size_t k = 0; k < r2d_plan_range_count(st->plan); k++) {
+        const struct r2d_page_range *g = r2d_plan_range(st->plan, k);
+
+        rc = cdw_write_range(st, g->base_page << R2D_PAGE_SHIFT,
+                             (g->base_page + g->page_count) << R2D_PAGE_SHIFT);
+        if (rc)
+            return rc;
+    }
+    R2D_CHECK(r2d_output_size(st->out) != st->total, st->ctx, R2D_EIO,
+              "crash dump: internal error: wrote 0x%" PRIx64 " bytes but the header says 0x%" PRIx64,
+              r2d_output_size(st->out), st->total);
+    return 0;
+}
+
+int
+r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
+                    const char *path, int force, enum r2d_hash_kind hash, struct r2d_write_result *res)
+{
+    struct cdw_state st = {.ctx = ctx, .img = img, .plan = plan, .hash = hash != R2D_HASH_NONE};
+    uint64_t patched = 0;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    rc = cdw_layout(&st);
+    if (!rc)
+        rc = cdw_check_patches(ctx, plan, &patched);
+    if (rc)
+        return rc;
+    r2d_log(ctx, R2D_LOG_INFO,
+            "%s: DumpType %" PRIu32 ", %zu ranges, %" PRIu32 " header runs, 0x%" PRIx64 " pages, 0x%" PRIx64
+            " bytes",
+            path, st.dump_type, r2d_plan_range_count(plan), st.nruns, r2d_plan_page_count(plan), st.total);
+    if (!(st.buf = malloc(CDW_CHUNK)))
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the write buffer", path);
+    rc = r2d_output_open(ctx, path, force, hash, &st.out);
+    if (!rc)
+        rc = cdw_stream(&st);
+    if (!rc) {
+        rc = r2d_output_commit(ctx, st.out, res->digest);
+        st.out = NULL; /* commit frees it, also on failure */
+    }
+    r2d_output_abort(st.out);
+    free(st.buf);
+    if (rc)
+        return rc;
+    res->size = st.total;
+    res->dump_type = st.dump_type;
+    res->header_runs = st.nruns;
+    res->pages = r2d_plan_page_count(plan);
+    res->hole_pages = cdw_count_hole_pages(img, plan);
+    res->patched_bytes = patched;
+    return 0;
+}

@@ -19,12 +19,17 @@ enum r2d_hash_kind {
 };
 
 /**
- * Create "<dir>/.<name>.XXXXXX.part" for path. Fails with R2D_EEXIST when path exists and force is 0
- * (checked now and again at commit). hash selects the digest computed over every byte written.
+ * Create "<dir>/.<name>.XXXXXX.part" for path (O_EXCL, mode 0640 minus the umask: memory holds secrets;
+ * read-only evidence modes are left to the user). Fails with R2D_EEXIST when path exists and force is 0
+ * (checked now and again at commit, where an output that appeared meanwhile is never replaced), and with
+ * R2D_EINVAL when path is a directory. hash selects the digest computed over every byte written.
  */
 R2D_API int r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, enum r2d_hash_kind hash,
                             struct r2d_output **out);
-/** Append len bytes. ENOSPC/EFBIG become R2D_ENOSPC naming the output. */
+/**
+ * Append len bytes (looping on short writes, at most 1 GiB per call). ENOSPC/EFBIG/EDQUOT become R2D_ENOSPC
+ * ("<path>: offset 0x..: disk full while writing: <strerror>"); a set cancel flag R2D_ECANCELED.
+ */
 R2D_API int r2d_output_write(struct r2d_ctx *ctx, struct r2d_output *o, const void *buf, size_t len);
 /**
  * Append len bytes read from in_fd at in_off. Uses copy_file_range when no hash is computed (the data
@@ -32,14 +37,17 @@ R2D_API int r2d_output_write(struct r2d_ctx *ctx, struct r2d_output *o, const vo
  */
 R2D_API int r2d_output_copy(struct r2d_ctx *ctx, struct r2d_output *o, int in_fd, const char *in_path,
                             uint64_t in_off, uint64_t len);
-/** Overwrite len bytes at offset off of what was already written (the header, once sizes are known). */
+/**
+ * Overwrite len bytes at offset off of what was already written. Refused (R2D_EINVAL) when hashing, since
+ * the streamed digest would no longer match the file.
+ */
 R2D_API int r2d_output_pwrite(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t off, const void *buf,
                               size_t len);
 R2D_API uint64_t r2d_output_size(const struct r2d_output *o);
 /**
- * fsync, rename into place, free. On success the hex digest (when hashing) is copied to hex_digest
- * (65 bytes). Note: pwrite after streaming invalidates a streamed hash; the writer therefore writes the
- * header first and never rewrites it.
+ * fsync, rename into place, fsync the directory, free. On success the hex digest (when hashing, else "")
+ * is copied to hex_digest (65 bytes; may be NULL). o is freed in every case: on failure the temporary is
+ * removed and nothing is left at path. Note: the writer writes the header first and never rewrites it.
  */
 R2D_API int r2d_output_commit(struct r2d_ctx *ctx, struct r2d_output *o, char *hex_digest);
 /** Remove the temporary file and free; NULL is a no-op. Keeps the context's error message. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -344,7 +345,8 @@ image_run_cmp(const void *a, const void *b)
 static int
 image_finish(struct r2d_ctx *ctx, struct r2d_image *img)
 {
-    qsort(img->runs, img->nruns, sizeof(*img->runs), image_run_cmp);
+    if (img->nruns > 1) /* qsort(NULL, 0, ...) is undefined */
+        qsort(img->runs, img->nruns, sizeof(*img->runs), image_run_cmp);
     for (size_t i = 1; i < img->nruns; i++) {
         const struct r2d_run *a = &img->runs[i - 1], *b = &img->runs[i];
 
@@ -395,7 +397,7 @@ r2d_image_open(struct r2d_ctx *ctx, const char *path, const char *format, struct
 {
     struct r2d_image *img;
     struct stat st;
-    uint8_t head[8192];
+    uint8_t head[16384]; /* covers every format's probe_bytes (the largest is the crash dump bitmap header) */
     size_t hlen;
     int rc;
 
