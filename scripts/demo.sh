@@ -14,4 +14,4 @@ raw2dmp="$build/src/cli/raw2dmp"
 set -x
 "$raw2dmp" -v --offline --symbol-path "$top/tests/data/sample/symstore" --report "$work/report.json" \
     "$work/memory.elf" "$work/memory.dmp"
-"$raw2dmp" --info "$work/memory.dmp"
+"$raw2dmp" --info --offline --symbol-path "$top/tests/data/sample/symstore" "$work/memory.dmp"

@@ -184,7 +184,7 @@ r2d_discover_dtb(struct r2d_analysis *a)
 
             if ((pass == 0) != (kernel_mode == 1))
                 continue;
-            snprintf(source, sizeof(source), "CR3 of CPU %zu (%s mode)", i, kernel_mode ? "kernel" : "user");
+            snprintf(source, sizeof(source), "CR3 of CPU %zu%s", i, kernel_mode ? " (in kernel mode)" : "");
             if (discover_try_dtb(a, cpu->cr3, source))
                 return 0;
         }

@@ -325,7 +325,9 @@ report_print_value(FILE *out, int indent, const char *key, json_t *v)
         }
         break;
     case JSON_STRING:
-        if (strlen(json_string_value(v)) > 200)
+        /* Long hex blobs (KDBG bytes) belong to --json; messages are printed whole. */
+        if (strlen(json_string_value(v)) > 200 && strspn(json_string_value(v), "0123456789abcdef") ==
+                                                     strlen(json_string_value(v)))
             fprintf(out, "%*s%s: (%zu characters; see --json)\n", indent, "", key, strlen(json_string_value(v)));
         else
             fprintf(out, "%*s%s: %s\n", indent, "", key, json_string_value(v));
