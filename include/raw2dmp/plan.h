@@ -111,4 +111,14 @@ R2D_API int r2d_plan_add_warning(struct r2d_ctx *ctx, struct r2d_plan *plan, con
 R2D_API size_t r2d_plan_warning_count(const struct r2d_plan *plan);
 R2D_API const char *r2d_plan_warning(const struct r2d_plan *plan, size_t i);
 
+/**
+ * A fact for the report, as a key and a formatted value ("padding_pages_dropped" = "49152"). Setting a key
+ * again replaces its value. Facts keep the order they were first set in. R2D_ENOMEM on allocation failure.
+ */
+R2D_API int r2d_plan_add_fact(struct r2d_ctx *ctx, struct r2d_plan *plan, const char *key, const char *fmt, ...)
+    R2D_PRINTF(4, 5);
+R2D_API size_t r2d_plan_fact_count(const struct r2d_plan *plan);
+/** Fact i (0 <= i < count); *key and *value stay owned by the plan. Returns 0, or R2D_EINVAL out of range. */
+R2D_API int r2d_plan_fact(const struct r2d_plan *plan, size_t i, const char **key, const char **value);
+
 #endif

@@ -17,6 +17,8 @@ struct r2d_plan {
     size_t npatches, cap_patches;
     char **warnings;
     size_t nwarnings;
+    char **fact_keys, **fact_values;
+    size_t nfacts;
 };
 
 struct r2d_plan *
@@ -37,6 +39,12 @@ r2d_plan_free(struct r2d_plan *plan)
     for (size_t i = 0; i < plan->nwarnings; i++)
         free(plan->warnings[i]);
     free(plan->warnings);
+    for (size_t i = 0; i < plan->nfacts; i++) {
+        free(plan->fact_keys[i]);
+        free(plan->fact_values[i]);
+    }
+    free(plan->fact_keys);
+    free(plan->fact_values);
     free(plan->patches);
     free(plan->ranges);
     free(plan);
@@ -280,4 +288,51 @@ const char *
 r2d_plan_warning(const struct r2d_plan *plan, size_t i)
 {
     return i < plan->nwarnings ? plan->warnings[i] : NULL;
+}
+
+int
+r2d_plan_add_fact(struct r2d_ctx *ctx, struct r2d_plan *plan, const char *key, const char *fmt, ...)
+{
+    char msg[1024], *value, **k, **v;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!(value = strdup(msg)))
+        return r2d_err(ctx, R2D_ENOMEM, "out of memory for report facts");
+    for (size_t i = 0; i < plan->nfacts; i++)
+        if (strcmp(plan->fact_keys[i], key) == 0) {
+            free(plan->fact_values[i]);
+            plan->fact_values[i] = value;
+            return 0;
+        }
+    k = realloc(plan->fact_keys, (plan->nfacts + 1) * sizeof(*k));
+    if (k)
+        plan->fact_keys = k;
+    v = k ? realloc(plan->fact_values, (plan->nfacts + 1) * sizeof(*v)) : NULL;
+    if (v)
+        plan->fact_values = v;
+    if (!k || !v || !(plan->fact_keys[plan->nfacts] = strdup(key))) {
+        free(value);
+        return r2d_err(ctx, R2D_ENOMEM, "out of memory for report facts");
+    }
+    plan->fact_values[plan->nfacts++] = value;
+    return 0;
+}
+
+size_t
+r2d_plan_fact_count(const struct r2d_plan *plan)
+{
+    return plan->nfacts;
+}
+
+int
+r2d_plan_fact(const struct r2d_plan *plan, size_t i, const char **key, const char **value)
+{
+    if (i >= plan->nfacts)
+        return R2D_EINVAL;
+    *key = plan->fact_keys[i];
+    *value = plan->fact_values[i];
+    return 0;
 }

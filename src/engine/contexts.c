@@ -21,6 +21,7 @@
 #define CTX_SEGGS 0x40
 #define CTX_SEGSS 0x42
 #define CTX_EFLAGS 0x44
+#define CTX_RSP 0x98
 #define CTX_RAX 0x78
 #define CTX_RIP 0xf8
 #define CTX_FLTSAVE_MXCSR 0x118
@@ -30,6 +31,8 @@
 #define CONTEXT_SEGMENTS 0x4u
 #define MXCSR_RESET 0x1f80u
 #define KPCR_PRCB_DEFAULT 0x180 /* _KPCR.Prcb in every x64 build 7601-22000 */
+#define KDBG_OFFSET_PRCB_PROC_STATE_CONTEXT 0x2bc /* OffsetPrcbProcStateContext (kdbg.md section 2) */
+#define KERNEL_HALF 0xffff800000000000ull
 
 /* QEMU notes carry integer, control and segment state, no FPU/XMM/debug registers: claim only those. */
 void
@@ -85,6 +88,72 @@ contexts_offset(struct r2d_analysis *a, uint16_t kdbg_off, const char *type, con
     return fallback;
 }
 
+/*
+ * No register source (raw, LiME): there is no vCPU to match, so entry j describes processor j itself, as
+ * KiProcessorBlock gives it; r2d_patch_contexts then writes saved or minimal contexts.
+ */
+static int
+contexts_match_memory(struct r2d_analysis *a, const uint64_t *kprcb, uint64_t context_off)
+{
+    for (uint32_t j = 0; j < a->nprocessors; j++) {
+        struct r2d_cpu_match *m = &a->cpus[j];
+
+        if (kprcb[j] == 0) {
+            r2d_log(a->ctx, R2D_LOG_WARN, "warning: KiProcessorBlock[%" PRIu32 "] is 0", j);
+            continue;
+        }
+        m->processor = (int)j;
+        m->kprcb = kprcb[j];
+        snprintf(m->how, sizeof(m->how), "no CPU registers in the input: KiProcessorBlock[%" PRIu32 "]", j);
+        if (r2d_mmu_read_u64(&a->mmu, m->kprcb + context_off, &m->context_va))
+            m->context_va = 0;
+        r2d_log(a->ctx, R2D_LOG_INFO, "processor %" PRIu32 ": KPRCB 0x%" PRIx64 ", CONTEXT at 0x%" PRIx64, j, m->kprcb,
+                m->context_va);
+    }
+    return 0;
+}
+
+int
+r2d_context_saved(struct r2d_analysis *a, uint32_t j, uint8_t ctx[R2D_CONTEXT_SIZE], char *why, size_t whylen)
+{
+    const uint64_t off = contexts_offset(a, KDBG_OFFSET_PRCB_PROC_STATE_CONTEXT, "_KPRCB",
+                                        "ProcessorState.ContextFrame", 0);
+    uint64_t rip, rsp;
+    uint32_t flags, mxcsr;
+    uint16_t cs, ss;
+
+    if (j >= R2D_MAX_CPUS || a->cpus[j].processor != (int)j || a->cpus[j].kprcb == 0) {
+        snprintf(why, whylen, "processor %" PRIu32 " has no KPRCB", j);
+        return 0;
+    }
+    if (off == 0) {
+        snprintf(why, whylen, "neither the KDBG nor the symbols give _KPRCB.ProcessorState.ContextFrame");
+        return 0;
+    }
+    if (r2d_mmu_read(&a->mmu, a->cpus[j].kprcb + off, ctx, R2D_CONTEXT_SIZE)) {
+        snprintf(why, whylen, "%s", r2d_errmsg(a->ctx));
+        return 0;
+    }
+    rip = r2d_le64(ctx + CTX_RIP);
+    rsp = r2d_le64(ctx + CTX_RSP);
+    cs = r2d_le16(ctx + CTX_SEGCS);
+    ss = r2d_le16(ctx + CTX_SEGSS);
+    mxcsr = r2d_le32(ctx + CTX_MXCSR);
+    /* A kernel-mode frame: RIP in the kernel half, a canonical stack, kernel selectors, a sane MxCsr. */
+    if (rip < KERNEL_HALF || rsp == 0 || ((int64_t)rsp >> 47 != 0 && (int64_t)rsp >> 47 != -1) || cs != 0x10 ||
+        (ss != 0x18 && ss != 0) || (mxcsr & 0xffff0000u)) {
+        snprintf(why, whylen, "Rip 0x%" PRIx64 ", Rsp 0x%" PRIx64 ", SegCs 0x%x, SegSs 0x%x, MxCsr 0x%" PRIx32
+                 " is not a kernel-mode frame", rip, rsp, cs, ss, mxcsr);
+        return 0;
+    }
+    flags = r2d_le32(ctx + CTX_FLAGS);
+    if (!(flags & CONTEXT_AMD64))
+        r2d_put_le32(ctx + CTX_FLAGS, CONTEXT_AMD64 | CONTEXT_CONTROL | CONTEXT_INTEGER | CONTEXT_SEGMENTS);
+    r2d_put_le32(ctx + CTX_FLTSAVE_MXCSR, mxcsr); /* readers expect both copies to agree */
+    snprintf(why, whylen, "saved ProcessorState.ContextFrame at KPRCB+0x%" PRIx64 " (Rip 0x%" PRIx64 ")", off, rip);
+    return 1;
+}
+
 int
 r2d_match_cpus(struct r2d_analysis *a)
 {
@@ -118,6 +187,8 @@ r2d_match_cpus(struct r2d_analysis *a)
     for (uint32_t j = 0; j < nproc; j++)
         if (r2d_mmu_read_u64(&a->mmu, block + 8ull * j, &kprcb[j]))
             kprcb[j] = 0;
+    if (ncpu == 0)
+        return contexts_match_memory(a, kprcb, context_off);
 
     for (size_t i = 0; i < ncpu && i < R2D_MAX_CPUS; i++) {
         const struct r2d_cpu_state *cpu = r2d_image_cpu(a->img, i);
@@ -158,9 +229,78 @@ r2d_match_cpus(struct r2d_analysis *a)
     return 0;
 }
 
+/* Patch one CONTEXT at processor j's KPRCB.Context; a target outside the image is a warning. */
+static int
+contexts_patch_one(struct r2d_analysis *a, struct r2d_plan *plan, const struct r2d_cpu_match *m,
+                   const uint8_t ctx[R2D_CONTEXT_SIZE], const char *reason)
+{
+    int rc = r2d_plan_patch_virtual(a, plan, m->context_va, ctx, R2D_CONTEXT_SIZE, reason);
+
+    if (rc == R2D_ENOVA || rc == R2D_EHOLE)
+        rc = r2d_plan_add_warning(a->ctx, plan, "processor %d: CONTEXT at 0x%" PRIx64 " is not in the image (%s)",
+                                  m->processor, m->context_va, r2d_errmsg(a->ctx));
+    return rc;
+}
+
+/*
+ * No register source: each processor's saved frame where it is plausible; else, for processor 0 only, a
+ * minimal context (kernel selectors), as MemProcFS and Vol2 do. Both are said in the report.
+ */
+static int
+contexts_patch_memory(struct r2d_analysis *a, struct r2d_plan *plan)
+{
+    char why[512], skipped[256] = "";
+    uint32_t nsaved = 0, nskipped = 0;
+    int minimal = 0, rc = 0;
+
+    for (uint32_t j = 0; j < a->nprocessors && j < R2D_MAX_CPUS && !rc; j++) {
+        const struct r2d_cpu_match *m = &a->cpus[j];
+        uint8_t ctx[R2D_CONTEXT_SIZE];
+        char reason[80];
+
+        if (m->processor != (int)j)
+            continue;
+        if (m->context_va == 0) {
+            rc = r2d_plan_add_warning(a->ctx, plan, "processor %" PRIu32 ": KPRCB.Context is NULL; no CONTEXT "
+                                      "written", j);
+            continue;
+        }
+        if (r2d_context_saved(a, j, ctx, why, sizeof(why))) {
+            snprintf(reason, sizeof(reason), "processor %" PRIu32 " CONTEXT (saved ProcessorState)", j);
+            r2d_log(a->ctx, R2D_LOG_INFO, "processor %" PRIu32 ": %s", j, why);
+            rc = contexts_patch_one(a, plan, m, ctx, reason);
+            nsaved++;
+        } else if (j == 0) {
+            r2d_context_minimal(a->system_dtb, ctx);
+            rc = r2d_plan_add_warning(a->ctx, plan, "no CPU registers in the input and processor 0's saved state is "
+                                      "unusable (%s); wrote a minimal CONTEXT (kernel selectors only)", why);
+            if (!rc)
+                rc = contexts_patch_one(a, plan, m, ctx, "processor 0 CONTEXT (minimal)");
+            minimal = 1;
+        } else {
+            r2d_log(a->ctx, R2D_LOG_INFO, "processor %" PRIu32 ": %s", j, why);
+            if (strlen(skipped) < sizeof(skipped) - 16)
+                snprintf(skipped + strlen(skipped), sizeof(skipped) - strlen(skipped), "%s%" PRIu32,
+                         nskipped ? ", " : "", j);
+            nskipped++;
+        }
+    }
+    if (!rc && nskipped)
+        rc = r2d_plan_add_warning(a->ctx, plan, "no CPU registers in the input; the saved state of processor%s %s "
+                                  "is not plausible, so %s CONTEXT is left as memory holds it",
+                                  nskipped == 1 ? "" : "s", skipped, nskipped == 1 ? "its" : "their");
+    if (!rc)
+        rc = r2d_plan_add_fact(a->ctx, plan, "contexts", "no CPU registers in the input: %" PRIu32 " of %" PRIu32
+                               " processors from their saved ProcessorState.ContextFrame%s", nsaved,
+                               a->nprocessors, minimal ? ", processor 0 minimal (kernel selectors only)" : "");
+    return rc;
+}
+
 int
 r2d_patch_contexts(struct r2d_analysis *a, struct r2d_plan *plan)
 {
+    if (r2d_image_cpu_count(a->img) == 0)
+        return contexts_patch_memory(a, plan);
     for (size_t i = 0; i < r2d_image_cpu_count(a->img) && i < R2D_MAX_CPUS; i++) {
         const struct r2d_cpu_match *m = &a->cpus[i];
         uint8_t ctx[R2D_CONTEXT_SIZE];

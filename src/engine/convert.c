@@ -1,15 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /* The pipeline: image -> discovery -> symbols -> KDBG -> processors -> plan -> dump (+ report), and --info. */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "raw2dmp/crashdump.h"
+#include "raw2dmp/format.h"
 #include "raw2dmp/image.h"
 #include "report.h"
+
+/* Buffer of the input hasher: constant memory whatever the input's size. */
+#define CONVERT_HASH_BUF (4u << 20)
 
 void
 r2d_options_init(struct r2d_options *opts)
@@ -27,6 +38,120 @@ convert_now(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * The input's SHA-256. The writer reads only the runs: not ELF headers and notes, not LiME range headers,
+ * not the unused parts of a padded raw file. So the digest of the evidence file is computed by a second
+ * thread that reads the whole file once, front to back, through the image's descriptor (the bytes the
+ * conversion used, even if the path is replaced meanwhile), while the conversion runs. Memory is one
+ * CONVERT_HASH_BUF buffer. The thread never touches the context's error message: it records its own
+ * failure, which r2d_convert turns into a warning and a null digest.
+ */
+struct convert_hasher {
+    const struct r2d_ctx *ctx; /* only to poll the cancel flag */
+    const char *path;          /* for messages */
+    int fd;
+    uint64_t size;
+    pthread_t thread;
+    int started;
+    atomic_int stop;       /* set by r2d_convert when the conversion failed: the digest is not needed */
+    int err;               /* errno of a failed read, -1 short file, -2 stopped, -3 OpenSSL or memory */
+    uint64_t err_off;
+    char hex[65];          /* "" until done */
+    double seconds;
+};
+
+static void *
+convert_hash_main(void *arg)
+{
+    struct convert_hasher *h = arg;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint8_t *buf = malloc(CONVERT_HASH_BUF), digest[EVP_MAX_MD_SIZE];
+    unsigned dlen = 0;
+    uint64_t off = 0;
+    const double t0 = convert_now();
+
+    if (!md || !buf || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+        h->err = -3;
+    (void)posix_fadvise(h->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    while (!h->err && off < h->size) {
+        const size_t want = h->size - off < CONVERT_HASH_BUF ? (size_t)(h->size - off) : CONVERT_HASH_BUF;
+        const ssize_t n = pread(h->fd, buf, want, (off_t)off);
+
+        if (atomic_load(&h->stop) || r2d_cancelled(h->ctx))
+            h->err = -2;
+        else if (n < 0 && errno != EINTR)
+            h->err = errno;
+        else if (n == 0)
+            h->err = -1;
+        else if (n > 0 && EVP_DigestUpdate(md, buf, (size_t)n) != 1)
+            h->err = -3;
+        else if (n > 0)
+            off += (uint64_t)n;
+    }
+    h->err_off = off;
+    if (!h->err && EVP_DigestFinal_ex(md, digest, &dlen) == 1) {
+        for (unsigned i = 0; i < dlen; i++)
+            snprintf(h->hex + 2 * i, 3, "%02x", digest[i]);
+    } else if (!h->err) {
+        h->err = -3;
+    }
+    h->seconds = convert_now() - t0;
+    EVP_MD_CTX_free(md);
+    free(buf);
+    return NULL;
+}
+
+/* Start hashing img's input file; without a thread (rare) the digest is missing, which is reported. */
+static void
+convert_hash_start(struct r2d_ctx *ctx, const struct r2d_image *img, struct convert_hasher *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->ctx = ctx;
+    h->path = r2d_image_path(img);
+    h->fd = r2d_image_fd(img);
+    h->size = r2d_image_file_size(img);
+    atomic_init(&h->stop, 0);
+    h->started = pthread_create(&h->thread, NULL, convert_hash_main, h) == 0;
+    if (!h->started)
+        r2d_log(ctx, R2D_LOG_WARN, "%s: cannot start the input hashing thread; no input SHA-256",
+                r2d_image_path(img));
+}
+
+/*
+ * Wait for the hasher (or stop it when the digest is not needed), then record the digest, or null and the
+ * reason, in the input object, and the time spent waiting in timings.
+ */
+static void
+convert_hash_finish(struct r2d_ctx *ctx, struct convert_hasher *h, int needed, json_t *input, json_t *timings)
+{
+    const double t0 = convert_now();
+    char why[256];
+
+    if (!h->started)
+        return;
+    if (!needed)
+        atomic_store(&h->stop, 1);
+    pthread_join(h->thread, NULL);
+    h->started = 0;
+    if (!needed || !input)
+        return;
+    json_object_set_new(timings, "input_hash_s", json_real(h->seconds));
+    json_object_set_new(timings, "input_hash_wait_s", json_real(convert_now() - t0));
+    if (h->hex[0]) {
+        json_object_set_new(input, "sha256", json_string(h->hex));
+        return;
+    }
+    if (h->err > 0)
+        snprintf(why, sizeof(why), "offset 0x%" PRIx64 ": read failed: %s", h->err_off, strerror(h->err));
+    else if (h->err == -1)
+        snprintf(why, sizeof(why), "offset 0x%" PRIx64 ": file ended early (size at open 0x%" PRIx64 ")",
+                 h->err_off, h->size);
+    else
+        snprintf(why, sizeof(why), "%s", h->err == -2 ? "interrupted" : "SHA-256 setup or memory failed");
+    json_object_set_new(input, "sha256_error", json_string(why));
+    r2d_log(ctx, R2D_LOG_WARN, "%s: no input SHA-256: %s", h->path, why);
 }
 
 /* Run the engine steps in order; stop at the first failure (its message is in the context). */
@@ -90,7 +215,9 @@ convert_options_json(const struct r2d_options *o)
     json_object_set_new(j, "rebuild_kdbg", json_boolean(o->rebuild_kdbg));
     json_object_set_new(j, "verify_kdbg", json_boolean(o->verify_kdbg));
     json_object_set_new(j, "bugcheck", o->have_bugcheck ? r2d_json_hex(o->bugcheck_code) : json_null());
-    json_object_set_new(j, "dump_type", json_integer(o->dump_type));
+    json_object_set_new(j, "dump_type", json_string(o->dump_type == R2D_DUMP_FULL     ? "full"
+                                                    : o->dump_type == R2D_DUMP_BITMAP ? "bitmap"
+                                                                                      : "auto"));
     json_object_set_new(j, "force", json_boolean(o->force));
     json_object_set_new(j, "hash", json_string(o->hash == R2D_HASH_SHA256 ? "sha256" : "none"));
     return j;
@@ -121,6 +248,34 @@ convert_verify(struct r2d_analysis *a, json_t *report, int *differences)
     return 0;
 }
 
+/* Without force, refuse an existing output or report before any work (the writers check again). */
+static int
+convert_check_targets(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *output)
+{
+    struct stat st;
+
+    if (opts->force)
+        return 0;
+    R2D_CHECK(output && lstat(output, &st) == 0, ctx, R2D_EEXIST,
+              "%s: output exists (use --force to replace it)", output);
+    R2D_CHECK(opts->report_path && lstat(opts->report_path, &st) == 0, ctx, R2D_EEXIST,
+              "%s: report exists (use --force to replace it)", opts->report_path);
+    return 0;
+}
+
+/* UTC wall-clock time as ISO 8601 ("2024-05-01T12:00:00Z"); only the report holds it, never the dump. */
+static json_t *
+convert_utc_now(void)
+{
+    char buf[32];
+    struct tm tm;
+    const time_t now = time(NULL);
+
+    if (!gmtime_r(&now, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
+        return json_null();
+    return json_string(buf);
+}
+
 int
 r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input, const char *output)
 {
@@ -128,17 +283,24 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     struct r2d_analysis *a = NULL;
     struct r2d_plan *plan = NULL;
     struct r2d_write_result res;
-    json_t *report = json_object(), *out = NULL, *timings = json_object();
+    struct convert_hasher hasher = {0};
+    json_t *report = json_object(), *out = NULL, *timings = json_object(), *in_json = NULL;
     double t0 = convert_now(), t1;
-    int rc, differences = 0, verify_rc = 0;
+    int rc, differences = 0, verify_rc = 0, refused;
 
     json_object_set_new(report, "schema", json_integer(R2D_REPORT_SCHEMA));
     json_object_set_new(report, "raw2dmp", json_string(R2D_VERSION));
+    json_object_set_new(report, "started", convert_utc_now());
     json_object_set_new(report, "options", convert_options_json(opts));
-    rc = r2d_image_open(ctx, input, opts->input_format, &img);
+    rc = refused = convert_check_targets(ctx, opts, output);
+    if (!rc)
+        rc = r2d_image_open(ctx, input, opts->input_format, &img);
     if (rc)
         goto done;
-    json_object_set_new(report, "input", r2d_report_image(img));
+    in_json = r2d_report_image(img);
+    json_object_set_new(report, "input", in_json);
+    if (opts->hash == R2D_HASH_SHA256)
+        convert_hash_start(ctx, img, &hasher);
     a = malloc(sizeof(*a));
     plan = r2d_plan_new();
     if (!a || !plan) {
@@ -151,6 +313,8 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     json_object_set_new(timings, "analysis_s", json_real(t1 - t0));
     if (!rc && opts->verify_kdbg)
         verify_rc = convert_verify(a, report, &differences);
+    else if (!rc)
+        json_object_set_new(report, "kdbg_verification", json_pack("{s:s}", "result", "not_requested"));
     if (!rc)
         rc = r2d_build_plan(a, plan);
     json_object_set_new(report, "analysis", r2d_report_analysis(a));
@@ -161,6 +325,7 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     if (rc)
         goto done;
     json_object_set_new(timings, "write_s", json_real(convert_now() - t1));
+    convert_hash_finish(ctx, &hasher, 1, in_json, timings);
     out = json_object();
     json_object_set_new(out, "path", json_string(output));
     json_object_set_new(out, "size", json_integer((json_int_t)res.size));
@@ -173,18 +338,28 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     r2d_log(ctx, R2D_LOG_WARN, "%s: %s dump, %" PRIu64 " pages, %zu patch%s, KDBG %s", output,
             res.dump_type == 5 ? "bitmap" : "full", res.pages, r2d_plan_patch_count(plan),
             r2d_plan_patch_count(plan) == 1 ? "" : "es", a->kdbg.why);
-    if (differences)
+    if (differences) {
+        /* Name the first difference in the one-line error; the log has them all. */
+        json_t *d0 = json_array_get(json_object_get(json_object_get(report, "kdbg_verification"), "differences"), 0);
+
         rc = verify_rc ? verify_rc
-                       : r2d_err(ctx, R2D_EVERIFY, "%s: the KDBG differs from the symbols in %d field%s (see the log)",
-                                 input, differences, differences == 1 ? "" : "s");
+                       : r2d_err(ctx, R2D_EVERIFY, "%s: the KDBG differs from the symbols in %d field%s: %s (+%s): "
+                                 "image %s, symbols %s%s", input, differences, differences == 1 ? "" : "s",
+                                 json_string_value(json_object_get(d0, "field")),
+                                 json_string_value(json_object_get(d0, "offset")),
+                                 json_string_value(json_object_get(d0, "image")),
+                                 json_string_value(json_object_get(d0, "symbols")),
+                                 differences > 1 ? " (and more: see the log)" : "");
+    }
 done:
+    convert_hash_finish(ctx, &hasher, 0, NULL, NULL); /* stops a hasher still running after a failure */
     json_object_set_new(timings, "total_s", json_real(convert_now() - t0));
     json_object_set_new(report, "timings", timings);
     json_object_set_new(report, "result", json_string(rc ? r2d_status_name(rc) : "ok"));
     if (rc)
         json_object_set_new(report, "error", json_string(r2d_errmsg(ctx)));
-    if (opts->report_path) {
-        /* A failed conversion still documents what was tried; keep the first error message. */
+    if (opts->report_path && !refused) {
+        /* A failed conversion still documents what was tried (a refusal to overwrite tried nothing). */
         char saved[2048];
         int rrc;
 

@@ -2,9 +2,24 @@
 /*
  * Finding the page tables and the kernel (discovery.md sections 3-8): every candidate is validated, every
  * rejection is logged, every scan is bounded, and failure is an error, never a guess.
+ *
+ * Bounds when the input has no CPU registers (also in docs/design.md, "Discovery"):
+ *  - low stub (PROCESSOR_START_BLOCK): physical [0x1000, 0xA0000), 636 KiB, read in one piece;
+ *  - self-referencing PML4: Vol3's windows 0x150000-0x2A0000 and 0x650000-0x6F0000 first, then the rest of
+ *    [0x1000, 64 MiB); only if nothing validated there, [64 MiB, 256 MiB). Read SCAN_CHUNK (2 MiB) at a
+ *    time and only where runs exist. A page costs one pass over its kernel half unless an entry maps the
+ *    page itself. At most SELFMAP_MAX_CHECKED pages that pass the structure test are validated through
+ *    KUSER_SHARED_DATA (a few 4-byte reads each); the scan stops once R2D_DTB_MAX_CANDIDATES candidates
+ *    validated. So the scan reads 64 MiB when Windows is there and at most ~257 MiB otherwise, whatever
+ *    the image size (64 GiB or 64 MiB).
+ *  - kernel, per DTB candidate: from a hint (low-stub entry point, IDT handler, RIP) at most 64 MiB of VA
+ *    down, 2 MiB boundaries first; then the mappings of the KASLR window 0xFFFFF800'00000000-
+ *    0xFFFFF808'00000000: 2 MiB-aligned VAs first, then every page, each pass visiting at most
+ *    KERNEL_WALK_MAX_LEAVES tables and leaves and KERNEL_WALK_MAX_PAGES pages.
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
@@ -12,21 +27,57 @@
 
 #define KUSER_NT_MAJOR 0x26c
 #define KUSER_NT_MINOR 0x270
-#define IDT_SCAN_LIMIT (64ull << 20)      /* how far below a handler the kernel header may be */
-#define KERNEL_WALK_MAX_LEAVES 4000000ull /* leaves visited when scanning the KASLR window */
+#define KUSER_RESERVED1 0x2b4             /* 0x7FFEFFFF on every x64 build (Vol2's test) */
+#define KUSER_USER_VA 0x7ffe0000ull       /* the same page at its user VA, in process tables */
+#define LARGE_PAGE (2ull << 20)
+#define IDT_SCAN_LIMIT (64ull << 20)      /* how far below a hint the kernel header may be */
+#define KERNEL_WALK_MAX_LEAVES 1000000ull /* tables + leaves per walk of the KASLR window */
+#define KERNEL_WALK_MAX_PAGES 1000000ull  /* pages whose first bytes a walk reads */
+#define LOW_STUB_START 0x1000ull
 #define LOW_STUB_END 0xa0000ull
-#define SELFMAP_SCAN_END (64ull << 20)     /* self-map PML4 candidates are looked for below this */
+#define SCAN_CHUNK (2u << 20)
+#define SELFMAP_FIRST_END (64ull << 20)   /* stage 1 */
+#define SELFMAP_SCAN_END (256ull << 20)   /* stage 2, only when stage 1 found nothing */
+#define SELFMAP_MAX_CHECKED 256           /* structurally plausible pages validated at most */
+#define PML4_SELF_FIRST 0x100
+#define PML4_SELF_LAST 0x1fe              /* Vol3: the self-map slot lies in [0x100, 0x1FF) */
+#define PML4_MIN_EMPTY 0x40               /* MemProcFS: more than this many empty entries per half */
+#define PML4_MIN_KERNEL_TABLES 6          /* MemProcFS: present, RW, supervisor, no PS, no XD */
+#define PML4E_TABLE_MASK 0x8000000000000087ull
+#define PML4E_SELF_MASK 0x0000fffffffff083ull
+
+/* Ranking (higher first; ties keep the scan order, which tries Vol3's windows first). */
+#define SCORE_LOW_STUB 1000
+#define SCORE_SELF_MAP 100
+#define SCORE_VOL3_WINDOW 20
+#define SCORE_RESERVED1 10
+#define SCORE_NO_USER 5                   /* an empty user half looks like the System process's tables */
+#define SCORE_BEYOND (-30)                /* per entry pointing past the image */
 
 /* KPCR offsets of KPRCB.KernelDirectoryTableBase observed per build family (discovery.md 3.3). */
 static const uint32_t discover_kgs_dtb_offsets[] = {0x9000, 0xa000, 0x7000, 0x6000};
 
-/* A DTB is usable when KUSER_SHARED_DATA translates and holds a Windows NT version (discovery.md 6). */
+/* Physical windows of the self-map scan, in scan order: Vol3's preferred ones, then the rest. */
+static const struct {
+    uint64_t start, end;
+    int vol3;
+    int stage;
+} discover_windows[] = {
+    {0x150000, 0x2a0000, 1, 1}, {0x650000, 0x6f0000, 1, 1}, {0x1000, 0x150000, 0, 1},
+    {0x2a0000, 0x650000, 0, 1}, {0x6f0000, SELFMAP_FIRST_END, 0, 1}, {SELFMAP_FIRST_END, SELFMAP_SCAN_END, 0, 2},
+};
+
+/*
+ * A DTB is usable when KUSER_SHARED_DATA translates and holds a Windows NT version (discovery.md 6).
+ * *bonus (may be NULL) gets the ranking points of the optional tests.
+ */
 static int
-discover_validate_dtb(struct r2d_analysis *a, uint64_t dtb, char *why, size_t whylen)
+discover_validate_dtb(struct r2d_analysis *a, uint64_t dtb, char *why, size_t whylen, int *bonus)
 {
     struct r2d_mmu mmu;
-    uint32_t major, minor;
-    int rc;
+    uint32_t major, minor, reserved1 = 0;
+    uint64_t kpa, upa;
+    int rc, same_user;
 
     r2d_mmu_init(&mmu, a->ctx, a->img, dtb, 4);
     rc = r2d_mmu_read_u32(&mmu, R2D_KUSER_SHARED_DATA + KUSER_NT_MAJOR, &major);
@@ -40,14 +91,62 @@ discover_validate_dtb(struct r2d_analysis *a, uint64_t dtb, char *why, size_t wh
         snprintf(why, whylen, "KUSER_SHARED_DATA says NT %" PRIu32 ".%" PRIu32 ", not Windows", major, minor);
         return 0;
     }
-    snprintf(why, whylen, "maps KUSER_SHARED_DATA (NT %" PRIu32 ".%" PRIu32 ")", major, minor);
+    r2d_mmu_read_u32(&mmu, R2D_KUSER_SHARED_DATA + KUSER_RESERVED1, &reserved1);
+    same_user = r2d_mmu_translate(&mmu, R2D_KUSER_SHARED_DATA, &kpa, NULL) == 0 &&
+                r2d_mmu_translate(&mmu, KUSER_USER_VA, &upa, NULL) == 0 && kpa == upa;
+    snprintf(why, whylen, "maps KUSER_SHARED_DATA (NT %" PRIu32 ".%" PRIu32 "%s%s)", major, minor,
+             reserved1 == 0x7ffeffffu ? ", Reserved1 0x7FFEFFFF" : "",
+             same_user ? ", also at user VA 0x7FFE0000" : "");
+    if (bonus)
+        *bonus = reserved1 == 0x7ffeffffu ? SCORE_RESERVED1 : 0;
     return 1;
 }
 
+/* Insert a validated candidate, best score first; the same page found twice keeps the better score. */
+static void
+discover_add_candidate(struct r2d_analysis *a, uint64_t pa, int score, const char *how)
+{
+    struct r2d_dtb_candidate *c = a->dtb_cands;
+    unsigned pos;
+
+    for (unsigned i = 0; i < a->ndtb_cands; i++)
+        if (c[i].pa == pa) {
+            if (c[i].score >= score)
+                return;
+            memmove(&c[i], &c[i + 1], (a->ndtb_cands - i - 1) * sizeof(*c));
+            a->ndtb_cands--;
+            break;
+        }
+    for (pos = 0; pos < a->ndtb_cands && c[pos].score >= score; pos++)
+        ;
+    if (pos >= R2D_DTB_MAX_CANDIDATES) {
+        r2d_log(a->ctx, R2D_LOG_DEBUG, "DTB candidate 0x%" PRIx64 " (%s): dropped, %u better ones kept", pa, how,
+                R2D_DTB_MAX_CANDIDATES);
+        return;
+    }
+    if (a->ndtb_cands == R2D_DTB_MAX_CANDIDATES)
+        a->ndtb_cands--;
+    memmove(&c[pos + 1], &c[pos], (a->ndtb_cands - pos) * sizeof(*c));
+    c[pos].pa = pa;
+    c[pos].score = score;
+    snprintf(c[pos].how, sizeof(c[pos].how), "%s", how);
+    a->ndtb_cands++;
+}
+
+/* Make candidate i the DTB used for translation. */
+static void
+discover_use(struct r2d_analysis *a, unsigned i)
+{
+    a->dtb = a->dtb_cands[i].pa;
+    r2d_mmu_init(&a->mmu, a->ctx, a->img, a->dtb, 4);
+    snprintf(a->dtb_how, sizeof(a->dtb_how), "%s", a->dtb_cands[i].how);
+}
+
+/* Register-sourced and --dtb candidates: the first that validates is the only one. */
 static int
 discover_try_dtb(struct r2d_analysis *a, uint64_t dtb, const char *source)
 {
-    char why[512];
+    char why[512], how[384];
 
     dtb &= R2D_DTB_MASK;
     if (dtb == 0 || !r2d_image_covers(a->img, dtb, R2D_PAGE_SIZE)) {
@@ -55,13 +154,14 @@ discover_try_dtb(struct r2d_analysis *a, uint64_t dtb, const char *source)
                 source);
         return 0;
     }
-    if (!discover_validate_dtb(a, dtb, why, sizeof(why))) {
+    if (!discover_validate_dtb(a, dtb, why, sizeof(why), NULL)) {
         r2d_log(a->ctx, R2D_LOG_INFO, "DTB candidate 0x%" PRIx64 " from %s: rejected, %s", dtb, source, why);
         return 0;
     }
-    a->dtb = dtb;
-    r2d_mmu_init(&a->mmu, a->ctx, a->img, dtb, 4);
-    snprintf(a->dtb_how, sizeof(a->dtb_how), "%.300s; %.600s", source, why);
+    snprintf(how, sizeof(how), "%.150s; %.200s", source, why);
+    a->ndtb_cands = 0;
+    discover_add_candidate(a, dtb, 0, how);
+    discover_use(a, 0);
     r2d_log(a->ctx, R2D_LOG_INFO, "DTB 0x%" PRIx64 " from %s", dtb, a->dtb_how);
     return 1;
 }
@@ -93,88 +193,220 @@ discover_dtb_from_kgs(struct r2d_analysis *a, const struct r2d_cpu_state *cpu, s
     return 0;
 }
 
-/*
- * Without registers: a PROCESSOR_START_BLOCK below 1 MiB names the PML4 (discovery.md 5.1). Physical
- * machines nearly always have it; virtual ones often do not.
- */
-static int
-discover_low_stub(struct r2d_analysis *a)
-{
-    uint8_t page[R2D_PAGE_SIZE];
-
-    for (uint64_t pa = 0x1000; pa < LOW_STUB_END; pa += R2D_PAGE_SIZE) {
-        char source[96];
-
-        if (!r2d_image_covers(a->img, pa, R2D_PAGE_SIZE) ||
-            r2d_image_read(a->ctx, a->img, pa, page, sizeof(page), R2D_HOLE_ERROR))
-            continue;
-        if ((r2d_le64(page) & 0xffffffffffff00ffull) != 0x00000001000600e9ull ||
-            (r2d_le64(page + 0x70) & 0xfffff80000000003ull) != 0xfffff80000000000ull ||
-            (r2d_le64(page + 0xa0) & 0xffffff0000000fffull) != 0)
-            continue;
-        snprintf(source, sizeof(source), "low stub (PROCESSOR_START_BLOCK) at physical 0x%" PRIx64, pa);
-        if (discover_try_dtb(a, r2d_le64(page + 0xa0), source))
-            return 1;
-    }
-    return 0;
-}
+/* Called for every scanned page; returns 0 to go on, 1 to stop the scan, or a negative status. */
+typedef int (*discover_page_fn)(struct r2d_analysis *a, uint64_t pa, const uint8_t *page, void *arg);
 
 /*
- * A PML4 that maps itself through exactly one kernel-half entry (discovery.md 4): the slot is 0x1ED before
- * Windows 10 1607 and random in 0x100-0x1FF after.
+ * Call fn for every whole page of [start, end) that a run covers, reading SCAN_CHUNK bytes at a time
+ * (one read per chunk, not per page). *scanned counts the bytes read.
  */
 static int
-discover_self_map(struct r2d_analysis *a)
+discover_scan_phys(struct r2d_analysis *a, uint8_t *buf, uint64_t start, uint64_t end, discover_page_fn fn,
+                   void *arg, uint64_t *scanned)
 {
-    uint8_t page[R2D_PAGE_SIZE];
-
     for (size_t r = 0; r < r2d_image_run_count(a->img); r++) {
         const struct r2d_run *run = r2d_image_run(a->img, r);
-        uint64_t pa = (run->pa + R2D_PAGE_SIZE - 1) & ~(uint64_t)(R2D_PAGE_SIZE - 1);
+        const uint64_t run_end = run->pa + run->len;
+        uint64_t lo = run->pa > start ? run->pa : start;
+        const uint64_t hi = (run_end < end ? run_end : end) & ~(uint64_t)(R2D_PAGE_SIZE - 1);
 
-        for (; pa + R2D_PAGE_SIZE <= run->pa + run->len && pa < SELFMAP_SCAN_END; pa += R2D_PAGE_SIZE) {
-            unsigned self = 0, slot = 0, kernel_present = 0;
-            char source[96];
+        lo = (lo + R2D_PAGE_SIZE - 1) & ~(uint64_t)(R2D_PAGE_SIZE - 1);
+        while (lo < hi) {
+            const size_t n = hi - lo < SCAN_CHUNK ? (size_t)(hi - lo) : SCAN_CHUNK;
+            int rc;
 
             if (r2d_cancelled(a->ctx))
                 return R2D_ECANCELED;
-            if (r2d_image_read(a->ctx, a->img, pa, page, sizeof(page), R2D_HOLE_ERROR))
-                continue;
-            for (unsigned i = 0x100; i < 0x200; i++) {
-                const uint64_t e = r2d_le64(page + 8 * i);
-
-                if (!(e & R2D_PTE_PRESENT))
-                    continue;
-                kernel_present++;
-                if ((e & R2D_PTE_FRAME) == pa) {
-                    self++;
-                    slot = i;
-                }
-            }
-            if (self != 1 || kernel_present < 2)
-                continue;
-            snprintf(source, sizeof(source), "self-referencing PML4 at physical 0x%" PRIx64 " (slot 0x%x)", pa,
-                     slot);
-            if (discover_try_dtb(a, pa, source))
-                return 1;
+            rc = r2d_image_read(a->ctx, a->img, lo, buf, n, R2D_HOLE_ERROR);
+            if (rc)
+                return rc;
+            *scanned += n;
+            for (size_t off = 0; off < n; off += R2D_PAGE_SIZE)
+                if ((rc = fn(a, lo + off, buf + off, arg)) != 0)
+                    return rc;
+            lo += n;
         }
     }
     return 0;
 }
 
-int
-r2d_discover_dtb(struct r2d_analysis *a)
+/*
+ * A PROCESSOR_START_BLOCK below 1 MiB names the PML4 and the kernel entry point (discovery.md 5.1; MemProcFS:
+ * nearly always there on physical machines, often absent in virtual ones). First valid match wins.
+ */
+static int
+discover_low_stub_page(struct r2d_analysis *a, uint64_t pa, const uint8_t *page, void *arg)
 {
-    const size_t ncpu = r2d_image_cpu_count(a->img);
+    const uint64_t entry = r2d_le64(page + 0x70), dtb = r2d_le64(page + 0xa0);
+    char why[512], how[384];
+    int bonus = 0;
+
+    (void)arg;
+    if ((r2d_le64(page) & 0xffffffffffff00ffull) != 0x00000001000600e9ull ||
+        (entry & 0xfffff80000000003ull) != 0xfffff80000000000ull || (dtb & 0xffffff0000000fffull) != 0)
+        return 0;
+    if (dtb == 0 || !r2d_image_covers(a->img, dtb, R2D_PAGE_SIZE) ||
+        !discover_validate_dtb(a, dtb, why, sizeof(why), &bonus)) {
+        r2d_log(a->ctx, R2D_LOG_DEBUG, "low stub at physical 0x%" PRIx64 ": PML4 0x%" PRIx64 " rejected, %s", pa,
+                dtb, dtb && r2d_image_covers(a->img, dtb, R2D_PAGE_SIZE) ? why : "page not in the image");
+        return 0;
+    }
+    snprintf(how, sizeof(how), "low stub (PROCESSOR_START_BLOCK) at physical 0x%" PRIx64 ", kernel entry 0x%"
+             PRIx64 "; %.250s", pa, entry, why);
+    discover_add_candidate(a, dtb, SCORE_LOW_STUB + bonus, how);
+    a->kernel_hint = entry;
+    return 1;
+}
+
+struct discover_shape {
+    unsigned slot;          /* the self-map slot */
+    unsigned kernel_tables; /* kernel-half entries that look like kernel page-table pointers */
+    unsigned user_present;  /* present user-half entries */
+    unsigned beyond;        /* present entries whose frame lies past the image */
+};
+
+/*
+ * The structure of a Windows x64 PML4 at physical pa (discovery.md 4, after Vol3's DtbSelfRef64bit and
+ * MemProcFS's VmmWinInit_DTB_FindValidate_X64): exactly one entry maps the page itself, from a kernel slot
+ * in 0x100-0x1FE, present and writable; no entry has PS; each half has more than 0x40 empty entries; at
+ * least 6 kernel entries are present writable supervisor tables without XD. Entries past the image only
+ * lower the rank (a capture may be short). Returns 1 when the page passes; why says what failed.
+ */
+static int
+discover_pml4_shape(const uint8_t *page, uint64_t pa, uint64_t max_pa, struct discover_shape *s, char *why,
+                    size_t whylen)
+{
+    unsigned empty[2] = {0, 0}, same = 0, self = 0;
+
+    memset(s, 0, sizeof(*s));
+    for (unsigned i = 0; i < 512; i++) {
+        const uint64_t e = r2d_le64(page + 8 * i);
+        const uint64_t frame = e & R2D_PTE_FRAME;
+
+        if (!(e & R2D_PTE_PRESENT)) {
+            empty[i >> 8]++;
+            continue;
+        }
+        if (e & R2D_PTE_PS) {
+            snprintf(why, whylen, "entry 0x%x has the PS bit set (0x%016" PRIx64 ")", i, e);
+            return 0;
+        }
+        if (frame >= max_pa)
+            s->beyond++;
+        if (i < 0x100) {
+            s->user_present++;
+        } else if (frame == pa) {
+            same++;
+            if (i >= PML4_SELF_FIRST && i <= PML4_SELF_LAST && (e & PML4E_SELF_MASK) == (pa | 3)) {
+                self++;
+                s->slot = i;
+            }
+        } else if ((e & PML4E_TABLE_MASK) == 3 && frame < max_pa) {
+            s->kernel_tables++;
+        }
+    }
+    if (same != 1 || self != 1)
+        snprintf(why, whylen, "%u kernel entries map the page itself, %u of them a writable slot in 0x100-0x1FE",
+                 same, self);
+    else if (empty[0] <= PML4_MIN_EMPTY || empty[1] <= PML4_MIN_EMPTY)
+        snprintf(why, whylen, "only %u user and %u kernel entries are empty (want more than %u each)", empty[0],
+                 empty[1], PML4_MIN_EMPTY);
+    else if (s->kernel_tables < PML4_MIN_KERNEL_TABLES)
+        snprintf(why, whylen, "only %u kernel entries are supervisor page-table pointers (want %u)",
+                 s->kernel_tables, PML4_MIN_KERNEL_TABLES);
+    else
+        return 1;
+    return 0;
+}
+
+struct discover_selfmap {
+    uint64_t max_pa;
+    unsigned checked;
+    int vol3;
+};
+
+/* Quick test first: almost every page has no kernel-half entry naming its own frame. */
+static int
+discover_self_ref(const uint8_t *page, uint64_t pa)
+{
+    for (unsigned i = 0x100; i < 0x200; i++) {
+        const uint64_t e = r2d_le64(page + 8 * i);
+
+        if ((e & R2D_PTE_PRESENT) && (e & R2D_PTE_FRAME) == pa)
+            return 1;
+    }
+    return 0;
+}
+
+static int
+discover_self_map_page(struct r2d_analysis *a, uint64_t pa, const uint8_t *page, void *arg)
+{
+    struct discover_selfmap *st = arg;
+    struct discover_shape s;
+    char why[512], how[384];
+    int score, bonus = 0;
+
+    if (!discover_self_ref(page, pa))
+        return 0;
+    if (!discover_pml4_shape(page, pa, st->max_pa, &s, why, sizeof(why))) {
+        r2d_log(a->ctx, R2D_LOG_DEBUG, "DTB candidate 0x%" PRIx64 " (self-map): rejected, %s", pa, why);
+        return 0;
+    }
+    if (++st->checked > SELFMAP_MAX_CHECKED) {
+        r2d_log(a->ctx, R2D_LOG_DEBUG, "self-map scan: %u plausible PML4s validated; stopping at 0x%" PRIx64,
+                SELFMAP_MAX_CHECKED, pa);
+        return 1;
+    }
+    if (!discover_validate_dtb(a, pa, why, sizeof(why), &bonus)) {
+        r2d_log(a->ctx, R2D_LOG_DEBUG, "DTB candidate 0x%" PRIx64 " (self-map slot 0x%x): rejected, %s", pa,
+                s.slot, why);
+        return 0;
+    }
+    score = SCORE_SELF_MAP + bonus + (st->vol3 ? SCORE_VOL3_WINDOW : 0) + (s.user_present ? 0 : SCORE_NO_USER) +
+            SCORE_BEYOND * (int)(s.beyond < 100 ? s.beyond : 100);
+    snprintf(how, sizeof(how), "self-referencing PML4 at physical 0x%" PRIx64 " (slot 0x%x, %u kernel tables, %u "
+             "user entries%s%s); %.200s", pa, s.slot, s.kernel_tables, s.user_present,
+             st->vol3 ? ", in Vol3's preferred window" : "", s.beyond ? ", entries past the image" : "", why);
+    discover_add_candidate(a, pa, score, how);
+    return a->ndtb_cands == R2D_DTB_MAX_CANDIDATES && a->dtb_cands[R2D_DTB_MAX_CANDIDATES - 1].score >= score;
+}
+
+/* Without registers: the low stub, then self-referencing PML4s (discovery.md 10, step 2). */
+static int
+discover_scan(struct r2d_analysis *a)
+{
+    const size_t nruns = r2d_image_run_count(a->img);
+    const struct r2d_run *last = nruns ? r2d_image_run(a->img, nruns - 1) : NULL;
+    struct discover_selfmap st = {last ? last->pa + last->len : 0, 0, 0};
+    uint64_t scanned = 0;
+    uint8_t *buf = malloc(SCAN_CHUNK);
     int rc;
 
-    if (a->opts->have_dtb) {
-        if (discover_try_dtb(a, a->opts->dtb, "--dtb"))
-            return 0;
-        return r2d_err(a->ctx, R2D_ENOTFOUND, "%s: --dtb 0x%" PRIx64 " does not map a Windows kernel "
-                       "(KUSER_SHARED_DATA at 0x%" PRIx64 " does not translate to NT version data)",
-                       r2d_image_path(a->img), a->opts->dtb, R2D_KUSER_SHARED_DATA);
+    if (!buf)
+        return r2d_err(a->ctx, R2D_ENOMEM, "out of memory for the page-table scan");
+    rc = discover_scan_phys(a, buf, LOW_STUB_START, LOW_STUB_END, discover_low_stub_page, NULL, &scanned);
+    if (rc == 0 && a->ndtb_cands == 0)
+        r2d_log(a->ctx, R2D_LOG_INFO, "no low stub (PROCESSOR_START_BLOCK) below 0x%llx", LOW_STUB_END);
+    for (size_t w = 0; rc >= 0 && w < sizeof(discover_windows) / sizeof(discover_windows[0]); w++) {
+        if (discover_windows[w].stage == 2 && a->ndtb_cands > 0)
+            break;
+        st.vol3 = discover_windows[w].vol3;
+        rc = discover_scan_phys(a, buf, discover_windows[w].start, discover_windows[w].end, discover_self_map_page,
+                                &st, &scanned);
+        if (rc > 0)
+            break;
     }
+    free(buf);
+    r2d_log(a->ctx, R2D_LOG_INFO, "page-table scan: read %" PRIu64 " KiB of physical memory, %u candidate%s "
+            "validated", scanned >> 10, a->ndtb_cands, a->ndtb_cands == 1 ? "" : "s");
+    return rc < 0 ? rc : 0;
+}
+
+static int
+discover_dtb_registers(struct r2d_analysis *a)
+{
+    const size_t ncpu = r2d_image_cpu_count(a->img);
+
     /* Kernel-mode CPUs first: their CR3 maps the kernel even with KVA shadowing. */
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < ncpu; i++) {
@@ -186,23 +418,47 @@ r2d_discover_dtb(struct r2d_analysis *a)
                 continue;
             snprintf(source, sizeof(source), "CR3 of CPU %zu%s", i, kernel_mode ? " (in kernel mode)" : "");
             if (discover_try_dtb(a, cpu->cr3, source))
-                return 0;
+                return 1;
         }
     }
     for (size_t i = 0; i < ncpu; i++)
         if (discover_dtb_from_kgs(a, r2d_image_cpu(a->img, i), i))
+            return 1;
+    return 0;
+}
+
+int
+r2d_discover_dtb(struct r2d_analysis *a)
+{
+    const size_t ncpu = r2d_image_cpu_count(a->img);
+    int rc;
+
+    a->ndtb_cands = 0;
+    if (a->opts->have_dtb) {
+        if (discover_try_dtb(a, a->opts->dtb, "--dtb"))
             return 0;
-    if (discover_low_stub(a))
+        return r2d_err(a->ctx, R2D_ENOTFOUND, "%s: --dtb 0x%" PRIx64 " does not map a Windows kernel "
+                       "(KUSER_SHARED_DATA at 0x%" PRIx64 " does not translate to NT version data)",
+                       r2d_image_path(a->img), a->opts->dtb, R2D_KUSER_SHARED_DATA);
+    }
+    if (discover_dtb_registers(a))
         return 0;
-    rc = discover_self_map(a);
-    if (rc < 0)
-        return rc;
+    rc = discover_scan(a);
     if (rc)
-        return 0;
-    return r2d_err(a->ctx, R2D_ENOTFOUND,
-                   "%s: no page table maps a Windows kernel (tried %zu CPU CR3 value%s, the low stub below 1 MiB "
-                   "and a self-map scan below 64 MiB); is this a 64-bit Windows memory image? Use --dtb to give one",
-                   r2d_image_path(a->img), ncpu, ncpu == 1 ? "" : "s");
+        return rc;
+    if (a->ndtb_cands == 0)
+        return r2d_err(a->ctx, R2D_ENOTFOUND,
+                       "%s: no page table maps a Windows kernel (tried %zu CPU CR3 value%s, the low stub below "
+                       "0x%llx and self-referencing PML4s below %llu MiB); is this a 64-bit Windows memory "
+                       "image? Use --dtb to give one", r2d_image_path(a->img), ncpu, ncpu == 1 ? "" : "s",
+                       LOW_STUB_END, SELFMAP_SCAN_END >> 20);
+    discover_use(a, 0);
+    for (unsigned i = 1; i < a->ndtb_cands; i++)
+        r2d_log(a->ctx, R2D_LOG_DEBUG, "DTB candidate %u: 0x%" PRIx64 " (score %d) from %s", i,
+                a->dtb_cands[i].pa, a->dtb_cands[i].score, a->dtb_cands[i].how);
+    r2d_log(a->ctx, R2D_LOG_INFO, "DTB 0x%" PRIx64 " (best of %u candidate%s, score %d) from %s", a->dtb,
+            a->ndtb_cands, a->ndtb_cands == 1 ? "" : "s", a->dtb_cands[0].score, a->dtb_how);
+    return 0;
 }
 
 /* A kernel image: a PE32+ whose CodeView record names a kernel PDB. */
@@ -226,23 +482,35 @@ discover_try_kernel(struct r2d_analysis *a, uint64_t base, const char *source)
     return 1;
 }
 
-/* Walk down from an address inside the kernel to its MZ header, page by page, bounded. */
+static int
+discover_mz_at(struct r2d_analysis *a, uint64_t va)
+{
+    uint8_t mz[2];
+
+    return r2d_mmu_read(&a->mmu, va, mz, 2) == 0 && mz[0] == 'M' && mz[1] == 'Z';
+}
+
+/*
+ * Walk down from an address inside the kernel to its MZ header, bounded: 2 MiB boundaries first (modern
+ * kernels are loaded on one), then every page (Windows 7's are page-aligned).
+ */
 static int
 discover_scan_down(struct r2d_analysis *a, uint64_t from, const char *what)
 {
-    uint64_t va = from & ~(uint64_t)(R2D_PAGE_SIZE - 1);
-    const uint64_t floor = va > R2D_KASLR_FLOOR + IDT_SCAN_LIMIT ? va - IDT_SCAN_LIMIT : R2D_KASLR_FLOOR;
+    const uint64_t top = from & ~(uint64_t)(R2D_PAGE_SIZE - 1);
+    const uint64_t floor = top > R2D_KASLR_FLOOR + IDT_SCAN_LIMIT ? top - IDT_SCAN_LIMIT : R2D_KASLR_FLOOR;
     char source[128];
 
     if (from < R2D_KASLR_FLOOR)
         return 0;
     snprintf(source, sizeof(source), "scan down from %s 0x%" PRIx64, what, from);
-    for (; va >= floor; va -= R2D_PAGE_SIZE) {
-        uint8_t mz[2];
-
-        if (r2d_mmu_read(&a->mmu, va, mz, 2) || mz[0] != 'M' || mz[1] != 'Z')
-            continue;
-        if (discover_try_kernel(a, va, source))
+    for (uint64_t va = from & ~(LARGE_PAGE - 1); va >= floor; va -= LARGE_PAGE)
+        if (discover_mz_at(a, va) && discover_try_kernel(a, va, source))
+            return 1;
+    for (uint64_t va = top; va >= floor; va -= R2D_PAGE_SIZE) {
+        if (r2d_cancelled(a->ctx))
+            return R2D_ECANCELED;
+        if ((va & (LARGE_PAGE - 1)) && discover_mz_at(a, va) && discover_try_kernel(a, va, source))
             return 1;
     }
     return 0;
@@ -250,6 +518,8 @@ discover_scan_down(struct r2d_analysis *a, uint64_t from, const char *what)
 
 struct discover_walk {
     struct r2d_analysis *a;
+    int aligned_only; /* pass 1: 2 MiB-aligned VAs only */
+    uint64_t pages;   /* page budget left */
     int found;
 };
 
@@ -257,13 +527,20 @@ static int
 discover_walk_leaf(void *arg, uint64_t va, uint64_t pa, uint64_t size)
 {
     struct discover_walk *w = arg;
+    const uint64_t step = w->aligned_only && size > R2D_PAGE_SIZE ? LARGE_PAGE : R2D_PAGE_SIZE;
 
-    for (uint64_t off = 0; off < size; off += R2D_PAGE_SIZE) {
+    if (w->aligned_only && (va & (LARGE_PAGE - 1)))
+        return 0;
+    for (uint64_t off = 0; off < size; off += step) {
         uint8_t mz[2];
 
+        if (w->pages == 0)
+            return 1;
+        w->pages--;
         if (r2d_image_read(w->a->ctx, w->a->img, pa + off, mz, 2, R2D_HOLE_ERROR) || mz[0] != 'M' || mz[1] != 'Z')
             continue;
-        if (discover_try_kernel(w->a, va + off, "page-table walk of the KASLR window")) {
+        if (discover_try_kernel(w->a, va + off, w->aligned_only ? "page-table walk of the KASLR window (2 MiB-"
+                                                                  "aligned)" : "page-table walk of the KASLR window")) {
             w->found = 1;
             return 1;
         }
@@ -271,19 +548,12 @@ discover_walk_leaf(void *arg, uint64_t va, uint64_t pa, uint64_t size)
     return r2d_cancelled(w->a->ctx) ? R2D_ECANCELED : 0;
 }
 
-int
-r2d_discover_kernel(struct r2d_analysis *a)
+/* Every kernel search through the current DTB. Returns 1 when found, 0 when not, or a negative status. */
+static int
+discover_kernel_here(struct r2d_analysis *a)
 {
-    struct discover_walk w = {a, 0};
     int rc;
 
-    if (a->opts->have_kernel_base) {
-        if (discover_try_kernel(a, a->opts->kernel_base, "--kernel-base"))
-            return 0;
-        return r2d_err(a->ctx, R2D_ENOTFOUND,
-                       "%s: --kernel-base 0x%" PRIx64 " is not a Windows kernel image (no PE32+ naming ntkrnlmp.pdb)",
-                       r2d_image_path(a->img), a->opts->kernel_base);
-    }
     for (size_t i = 0; i < r2d_image_cpu_count(a->img); i++) {
         const struct r2d_cpu_state *cpu = r2d_image_cpu(a->img, i);
         uint8_t gate[16];
@@ -294,22 +564,58 @@ r2d_discover_kernel(struct r2d_analysis *a)
                                      (uint64_t)r2d_le32(gate + 8) << 32;
 
             snprintf(what, sizeof(what), "CPU %zu IDT[0] handler", i);
-            if (discover_scan_down(a, handler, what))
-                return 0;
+            if ((rc = discover_scan_down(a, handler, what)) != 0)
+                return rc;
         }
         snprintf(what, sizeof(what), "CPU %zu RIP", i);
-        if (discover_scan_down(a, cpu->rip, what))
+        if ((rc = discover_scan_down(a, cpu->rip, what)) != 0)
+            return rc;
+    }
+    if (a->kernel_hint && (rc = discover_scan_down(a, a->kernel_hint, "the low stub's kernel entry point")) != 0)
+        return rc;
+    for (int pass = 0; pass < 2; pass++) {
+        struct discover_walk w = {a, pass == 0, KERNEL_WALK_MAX_PAGES, 0};
+
+        rc = r2d_mmu_walk(&a->mmu, R2D_KASLR_FLOOR, R2D_KASLR_CEIL, KERNEL_WALK_MAX_LEAVES, discover_walk_leaf, &w);
+        if (rc)
+            return rc;
+        if (w.found)
+            return 1;
+    }
+    return 0;
+}
+
+int
+r2d_discover_kernel(struct r2d_analysis *a)
+{
+    const unsigned ncands = a->ndtb_cands ? a->ndtb_cands : 1;
+    int rc;
+
+    if (a->opts->have_kernel_base) {
+        if (discover_try_kernel(a, a->opts->kernel_base, "--kernel-base"))
+            return 0;
+        return r2d_err(a->ctx, R2D_ENOTFOUND,
+                       "%s: --kernel-base 0x%" PRIx64 " is not a Windows kernel image (no PE32+ naming ntkrnlmp.pdb)",
+                       r2d_image_path(a->img), a->opts->kernel_base);
+    }
+    /* A candidate that maps KUSER_SHARED_DATA but no kernel is not the one: fall back along the ranking. */
+    for (unsigned i = 0; i < ncands; i++) {
+        if (i > 0) {
+            r2d_log(a->ctx, R2D_LOG_INFO, "no kernel through DTB 0x%" PRIx64 "; trying candidate 0x%" PRIx64
+                    " (%s)", a->dtb, a->dtb_cands[i].pa, a->dtb_cands[i].how);
+            discover_use(a, i);
+        }
+        rc = discover_kernel_here(a);
+        if (rc < 0)
+            return rc;
+        if (rc > 0)
             return 0;
     }
-    rc = r2d_mmu_walk(&a->mmu, R2D_KASLR_FLOOR, R2D_KASLR_CEIL, KERNEL_WALK_MAX_LEAVES, discover_walk_leaf, &w);
-    if (rc)
-        return rc;
-    if (w.found)
-        return 0;
     return r2d_err(a->ctx, R2D_ENOTFOUND,
-                   "%s: no Windows kernel image (PE naming ntkrnlmp.pdb) found through DTB 0x%" PRIx64
-                   " (IDT handlers, RIPs and the KASLR window 0x%" PRIx64 "-0x%" PRIx64 " searched); use --kernel-base",
-                   r2d_image_path(a->img), a->dtb, R2D_KASLR_FLOOR, R2D_KASLR_CEIL);
+                   "%s: no Windows kernel image (PE naming ntkrnlmp.pdb) found through %u DTB candidate%s (IDT "
+                   "handlers, RIPs, the low-stub hint and the KASLR window 0x%" PRIx64 "-0x%" PRIx64
+                   " searched); use --kernel-base", r2d_image_path(a->img), ncands, ncands == 1 ? "" : "s",
+                   R2D_KASLR_FLOOR, R2D_KASLR_CEIL);
 }
 
 int
@@ -328,7 +634,7 @@ r2d_discover_system_dtb(struct r2d_analysis *a)
     dtb &= R2D_DTB_MASK;
     if (dtb == a->dtb)
         return 0;
-    if (!discover_validate_dtb(a, dtb, why, sizeof(why))) {
+    if (!discover_validate_dtb(a, dtb, why, sizeof(why), NULL)) {
         r2d_log(a->ctx, R2D_LOG_WARN, "warning: System process DTB 0x%" PRIx64 " does not validate (%s); keeping 0x%" PRIx64,
                 dtb, why, a->dtb);
         return 0;

@@ -58,6 +58,14 @@ struct r2d_kdbg_diff {
     uint64_t symbols;
 };
 
+/* A page-table base that validated, ranked by discover.c (highest score first). */
+#define R2D_DTB_MAX_CANDIDATES 16
+struct r2d_dtb_candidate {
+    uint64_t pa;
+    int score;
+    char how[384];   /* where it was found and which tests it passed */
+};
+
 /* One vCPU of the input matched to a Windows processor. */
 struct r2d_cpu_match {
     int processor;        /* -1 when not matched */
@@ -75,6 +83,10 @@ struct r2d_analysis {
     uint64_t dtb;                 /* validated candidate used for translation */
     char dtb_how[1024];
     uint64_t system_dtb;          /* PsInitialSystemProcess->Pcb.DirectoryTableBase when symbols say so */
+    /* Every candidate that validated, best first; the kernel search falls back along this list. */
+    struct r2d_dtb_candidate dtb_cands[R2D_DTB_MAX_CANDIDATES];
+    unsigned ndtb_cands;
+    uint64_t kernel_hint;         /* a VA inside the kernel (low-stub entry point), 0 when none */
 
     uint64_t kernel_base;
     char kernel_how[1024];
@@ -126,6 +138,11 @@ int r2d_match_cpus(struct r2d_analysis *a);
 void r2d_context_from_cpu(const struct r2d_cpu_state *cpu, uint8_t ctx[R2D_CONTEXT_SIZE]);
 void r2d_context_minimal(uint64_t dtb, uint8_t ctx[R2D_CONTEXT_SIZE]);
 int r2d_patch_contexts(struct r2d_analysis *a, struct r2d_plan *plan);
+/*
+ * Without a register source: processor j's saved state (_KPRCB.ProcessorState.ContextFrame) when it is
+ * plausible (1, ctx filled), else 0 with why filled.
+ */
+int r2d_context_saved(struct r2d_analysis *a, uint32_t j, uint8_t ctx[R2D_CONTEXT_SIZE], char *why, size_t whylen);
 
 /* plan_build.c: everything the writer needs. */
 int r2d_build_plan(struct r2d_analysis *a, struct r2d_plan *plan);

@@ -11,6 +11,18 @@
 #include "engine.h"
 #include "kdbg_fields.h"
 #include "raw2dmp/bytes.h"
+#include "raw2dmp/image.h"
+
+#define KDBG_BUILD_MIN 2600      /* Windows XP; anything lower is not a build number */
+#define KDBG_BUILD_MAX 60000
+#define KDBG_SIZE_FALLBACK 0x340 /* the Windows 7 layout (Rekall's choice): every field converters use */
+#define KDVB_FLAGS 0x06          /* DBGKD_GET_VERSION64 (kdbg.md section 8) */
+#define KDVB_DEBUGGER_DATA_LIST 0x20
+#define KDVB_SIZE 0x28
+#define KDVB_FLAG_DEBUGGER_DATA_LIST 0x2
+#define KDBG_LIST_MAX_WALK 64    /* entries visited looking for the block in the debugger data list */
+#define KDBG_PTE_PFN_MASK UINT64_C(0x000ffffffffff000)
+#define KDBG_PTE_PRESENT 0x1
 
 static uint64_t
 kdbg_rotl(uint64_t v, unsigned n)
@@ -48,10 +60,16 @@ kdbg_size_sane(uint32_t size)
     return size >= R2D_KDBG_MIN_SIZE && size <= R2D_KDBG_MAX_SIZE && size % 8 == 0;
 }
 
-/* The Size Windows uses for a build (kdbg.md section 3) when no trustworthy block says it. */
+/*
+ * The Size Windows uses for a build (kdbg.md section 3), for a rebuilt block. The build is
+ * KdVersionBlock.MinorVersion, or KUSER_SHARED_DATA.NtBuildNumber when that is unreadable (both read by
+ * r2d_build_plan_version before the KDBG step). Returns 0 when the build is unknown.
+ */
 static uint32_t
 kdbg_size_for_build(uint32_t build)
 {
+    if (build < KDBG_BUILD_MIN || build > KDBG_BUILD_MAX)
+        return 0;
     if (build >= 17763)
         return 0x380;
     if (build >= 14393)
@@ -105,8 +123,9 @@ kdbg_from_image(struct r2d_analysis *a)
         uint8_t dec[0x18];
 
         if (!k->have_flag || k->flag == 0) {
-            snprintf(k->why, sizeof(k->why), "OwnerTag is 0x%08" PRIx32 ", not KDBG, and KdpDataBlockEncoded is %s",
-                     tag, k->have_flag ? "0" : "unknown");
+            snprintf(k->why, sizeof(k->why),
+                     "OwnerTag is 0x%08" PRIx32 ", not KDBG, and KdpDataBlockEncoded is %s", tag,
+                     k->have_flag ? "0" : "unknown");
             return 0;
         }
         if (k->wait_never == 0 && k->wait_always == 0) {
@@ -177,73 +196,19 @@ r2d_kdbg_locate(struct r2d_analysis *a)
         if (rc)
             return rc;
         if (a->opts->rebuild_kdbg) {
+            char image_why[sizeof(k->why)];
+
+            snprintf(image_why, sizeof(image_why), "%s", k->why);
             memcpy(k->bytes, rebuilt, size);
             k->size = size;
             k->mode = R2D_KDBG_REBUILT;
+            snprintf(k->why, sizeof(k->why),
+                     "rebuilt from symbols, %u field%s underived (the image's block: %.150s)", k->nunderived,
+                     k->nunderived == 1 ? "" : "s", image_why);
             r2d_log(a->ctx, R2D_LOG_INFO, "KDBG at 0x%" PRIx64 " rebuilt from %s (Size 0x%" PRIx32 ")", k->va,
                     a->syms->origin, size);
         }
     }
-    return 0;
-}
-
-/* Build the block from symbols and types only: the image's copy is not consulted (kdbg.md section 7). */
-int
-r2d_kdbg_rebuild(struct r2d_analysis *a, uint8_t *out, uint32_t *size_out)
-{
-    const struct r2d_kdbg *k = &a->kdbg;
-    uint32_t size = kdbg_size_for_build(a->minor_version);
-
-    memset(out, 0, R2D_KDBG_MAX_SIZE);
-    a->kdbg.nunderived = 0;
-    r2d_put_le64(out + R2D_KDBG_FLINK, k->va);
-    r2d_put_le64(out + R2D_KDBG_BLINK, k->va);
-    r2d_put_le32(out + R2D_KDBG_OWNER_TAG, R2D_KDBG_TAG);
-    r2d_put_le32(out + R2D_KDBG_SIZE, size);
-    for (size_t i = 0; i < r2d_kdbg_field_count; i++) {
-        const struct r2d_kdbg_field *f = &r2d_kdbg_fields[i];
-        uint64_t v = 0;
-        int ok = 0;
-
-        if (f->offset + f->width > size)
-            continue;
-        switch (f->kind) {
-        case R2D_KF_SYMBOL:
-            ok = r2d_kernel_symbol(a, f->source, &v) == 0;
-            break;
-        case R2D_KF_OFFSET:
-            ok = r2d_symbols_field_offset(a->ctx, a->syms, f->source, f->path, &v) == 0;
-            break;
-        case R2D_KF_SIZEOF:
-            ok = r2d_symbols_type_size(a->ctx, a->syms, f->source, &v) == 0;
-            break;
-        case R2D_KF_VALUE:
-            ok = 1;
-            if (f->offset == R2D_KDBG_KERNBASE)
-                v = a->kernel_base;
-            else if (strcmp(f->name, "MmPageSize") == 0)
-                v = R2D_PAGE_SIZE;
-            else if (strcmp(f->name, "PteBase") == 0)
-                ok = 0; /* not derivable from symbols alone */
-            break;
-        default:
-            break;
-        }
-        if (!ok) {
-            r2d_log(a->ctx, R2D_LOG_DEBUG, "KDBG rebuild: %s (0x%x) not derivable, left 0", f->name, f->offset);
-            if (a->kdbg.nunderived < sizeof(a->kdbg.underived) / sizeof(a->kdbg.underived[0]))
-                a->kdbg.underived[a->kdbg.nunderived++] = (uint16_t)i;
-            continue;
-        }
-        if (f->width < 8 && v >> (8 * f->width)) {
-            r2d_log(a->ctx, R2D_LOG_WARN, "warning: KDBG rebuild: %s value 0x%" PRIx64 " does not fit %u bytes; left 0",
-                    f->name, v, f->width);
-            continue;
-        }
-        for (unsigned b = 0; b < f->width; b++)
-            out[f->offset + b] = (uint8_t)(v >> (8 * b));
-    }
-    *size_out = size;
     return 0;
 }
 
@@ -257,6 +222,243 @@ kdbg_field_value(const uint8_t *block, const struct r2d_kdbg_field *f)
     return v;
 }
 
+/* What a rebuild derives from the image's other structures rather than from symbols and types. */
+struct kdbg_derived {
+    uint32_t size;
+    int have_size;        /* the build is known */
+    uint64_t flink, blink;
+    int have_links;       /* taken from (or confirmed by) KdVersionBlock.DebuggerDataList */
+    uint64_t pte_base;
+    int have_pte_base;
+};
+
+/*
+ * The entry of the list at head whose link (0 = Flink, 8 = Blink) is self, walking by that link from the
+ * head. The block's own (untrusted) links are never read. 1 and *out, or 0 when not found.
+ */
+static int
+kdbg_list_neighbour(struct r2d_analysis *a, uint64_t head, uint64_t self, unsigned link, uint64_t *out)
+{
+    uint64_t e = head;
+
+    for (unsigned i = 0; i < KDBG_LIST_MAX_WALK; i++) {
+        uint64_t n;
+
+        if (r2d_mmu_read_u64(&a->mmu, e + link, &n) || n == 0)
+            return 0;
+        if (n == self) {
+            *out = e;
+            return 1;
+        }
+        if (n == head)
+            return 0;
+        e = n;
+    }
+    return 0;
+}
+
+/*
+ * Header links. A genuine block is an entry of the list whose head is KdVersionBlock.DebuggerDataList
+ * (Flags bit 1 says the pointer is valid; the kernel's head is KdpDebuggerDataListHead): Blink is the entry
+ * whose Flink is the block, Flink the entry whose Blink is the block, so a one-entry list gives
+ * Flink = Blink = the head. When DebuggerDataList is the block itself, the block is its own one-entry list
+ * (Flink = Blink = its VA). Otherwise (no KdVersionBlock, flag clear, the head unreadable or not pointing at
+ * the block) the links are not derived; they are still set to the block's own VA, as Rekall does and as
+ * Volatility 2's scanner expects, and listed as underived.
+ */
+static void
+kdbg_derive_links(struct r2d_analysis *a, struct kdbg_derived *d)
+{
+    const uint64_t self = a->kdbg.va;
+    uint8_t vb[KDVB_SIZE];
+    uint64_t va, head;
+
+    d->flink = d->blink = self;
+    d->have_links = 0;
+    if (r2d_kernel_symbol(a, "KdVersionBlock", &va) || r2d_mmu_read(&a->mmu, va, vb, sizeof(vb))) {
+        r2d_log(a->ctx, R2D_LOG_INFO, "KDBG rebuild: KdVersionBlock unreadable; List links set to the block "
+                "itself");
+        return;
+    }
+    head = r2d_le64(vb + KDVB_DEBUGGER_DATA_LIST);
+    if (!(r2d_le16(vb + KDVB_FLAGS) & KDVB_FLAG_DEBUGGER_DATA_LIST) || head == 0) {
+        r2d_log(a->ctx, R2D_LOG_INFO,
+                "KDBG rebuild: KdVersionBlock names no debugger data list (Flags 0x%x); List links set to "
+                "the block itself", (unsigned)r2d_le16(vb + KDVB_FLAGS));
+        return;
+    }
+    if (head == self) {
+        d->have_links = 1;
+        return;
+    }
+    if (kdbg_list_neighbour(a, head, self, R2D_KDBG_FLINK, &d->blink) &&
+        kdbg_list_neighbour(a, head, self, R2D_KDBG_BLINK, &d->flink)) {
+        d->have_links = 1;
+        r2d_log(a->ctx, R2D_LOG_INFO, "KDBG rebuild: linked into the debugger data list at 0x%" PRIx64
+                " (Flink 0x%" PRIx64 ", Blink 0x%" PRIx64 ")", head, d->flink, d->blink);
+        return;
+    }
+    d->flink = d->blink = self;
+    r2d_log(a->ctx, R2D_LOG_INFO,
+            "KDBG rebuild: the debugger data list at 0x%" PRIx64 " does not lead to the block; List links "
+            "set to the block itself", head);
+}
+
+/*
+ * PteBase (1607+): the base of the page-table self-map, whose slot Windows randomises. The self-map entry
+ * is the kernel-half entry of the top-level table that points at the table itself; the base is that
+ * slot's address, sign-extended: 0xFFFF000000000000 | slot << 39 with 4 levels. Exactly one such entry
+ * must exist. Cross-checked with the value of nt!MmPteBase when the symbol exists.
+ */
+static void
+kdbg_derive_pte_base(struct r2d_analysis *a, struct kdbg_derived *d)
+{
+    const unsigned shift = a->mmu.levels == 5 ? 48 : 39;
+    uint8_t top[R2D_PAGE_SIZE];
+    unsigned slot = 0, found = 0;
+    uint64_t va, mm;
+
+    d->have_pte_base = 0;
+    if (r2d_image_read(a->ctx, a->img, a->mmu.dtb, top, sizeof(top), R2D_HOLE_ERROR))
+        return;
+    for (unsigned i = 256; i < 512; i++) {
+        const uint64_t e = r2d_le64(top + 8 * i);
+
+        if ((e & KDBG_PTE_PRESENT) && (e & KDBG_PTE_PFN_MASK) == a->mmu.dtb) {
+            slot = i;
+            found++;
+        }
+    }
+    if (found != 1) {
+        r2d_log(a->ctx, R2D_LOG_INFO, "KDBG rebuild: %u self-map entries in the table at 0x%" PRIx64
+                "; PteBase not derived", found, a->mmu.dtb);
+        return;
+    }
+    /* slot >= 256 sets the top address bit: fill every bit above it. */
+    d->pte_base = (uint64_t)slot << shift | ~((UINT64_C(1) << (shift + 9)) - 1);
+    d->have_pte_base = 1;
+    if (!r2d_kernel_symbol(a, "MmPteBase", &va) && !r2d_mmu_read_u64(&a->mmu, va, &mm) && mm != 0 &&
+        mm != d->pte_base)
+        r2d_log(a->ctx, R2D_LOG_WARN, "warning: KDBG rebuild: MmPteBase holds 0x%" PRIx64 " but the self-map "
+                "slot 0x%x gives 0x%" PRIx64 "; using the page tables", mm, slot, d->pte_base);
+}
+
+static void
+kdbg_derive(struct r2d_analysis *a, struct kdbg_derived *d)
+{
+    const uint32_t build = a->minor_version;
+
+    memset(d, 0, sizeof(*d));
+    d->size = kdbg_size_for_build(build);
+    d->have_size = d->size != 0;
+    if (!d->have_size) {
+        d->size = KDBG_SIZE_FALLBACK;
+        r2d_log(a->ctx, R2D_LOG_WARN, "warning: KDBG rebuild: build number %u unknown (KdVersionBlock and "
+                "KUSER_SHARED_DATA unreadable); Size 0x%x (Windows 7 layout)", build, KDBG_SIZE_FALLBACK);
+    }
+    kdbg_derive_links(a, d);
+    if (d->size >= 0x368)
+        kdbg_derive_pte_base(a, d);
+}
+
+/* One field's value. Returns 1 when derived; 0 leaves *v as the fallback to write (0, or a self link). */
+static int
+kdbg_rebuild_field(struct r2d_analysis *a, const struct kdbg_derived *d, const struct r2d_kdbg_field *f,
+                   uint64_t *v)
+{
+    const struct r2d_kdbg *k = &a->kdbg;
+
+    *v = 0;
+    switch (f->kind) {
+    case R2D_KF_SYMBOL:
+        return r2d_kernel_symbol(a, f->source, v) == 0;
+    case R2D_KF_OFFSET:
+        return r2d_symbols_field_offset(a->ctx, a->syms, f->source, f->path, v) == 0;
+    case R2D_KF_SIZEOF:
+        return r2d_symbols_type_size(a->ctx, a->syms, f->source, v) == 0;
+    case R2D_KF_HEADER:
+        if (f->offset == R2D_KDBG_FLINK || f->offset == R2D_KDBG_BLINK) {
+            *v = f->offset == R2D_KDBG_FLINK ? d->flink : d->blink;
+            return d->have_links;
+        }
+        *v = f->offset == R2D_KDBG_OWNER_TAG ? R2D_KDBG_TAG : d->size;
+        return f->offset == R2D_KDBG_OWNER_TAG || d->have_size;
+    case R2D_KF_VALUE:
+        if (f->offset == R2D_KDBG_KERNBASE)
+            *v = a->kernel_base;
+        else if (strcmp(f->name, "MmPageSize") == 0)
+            *v = R2D_PAGE_SIZE;
+        else if (strcmp(f->name, "PteBase") == 0) {
+            *v = d->have_pte_base ? d->pte_base : 0;
+            return d->have_pte_base;
+        }
+        return 1; /* the rest are zeros by definition: padding, PaeEnabled on x64, IA64-only fields */
+    case R2D_KF_IMAGE:
+        if (k->from_image_size < f->offset + f->width)
+            return 0;
+        *v = kdbg_field_value(k->from_image, f);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/*
+ * Build the block from symbols, types and the image's other structures (kdbg.md section 7). The image's own
+ * block is consulted only for the GDT selectors (R2D_KF_IMAGE), and only when it was usable. Every field
+ * inside Size that could not be derived is recorded in a->kdbg.underived.
+ */
+int
+r2d_kdbg_rebuild(struct r2d_analysis *a, uint8_t *out, uint32_t *size_out)
+{
+    struct r2d_kdbg *k = &a->kdbg;
+    struct kdbg_derived d;
+
+    kdbg_derive(a, &d);
+    memset(out, 0, R2D_KDBG_MAX_SIZE);
+    k->nunderived = 0;
+    for (size_t i = 0; i < r2d_kdbg_field_count; i++) {
+        const struct r2d_kdbg_field *f = &r2d_kdbg_fields[i];
+        uint64_t v;
+        int ok;
+
+        if (f->offset + f->width > d.size)
+            continue;
+        ok = kdbg_rebuild_field(a, &d, f, &v);
+        if (ok && f->width < 8 && v >> (8 * f->width)) {
+            r2d_log(a->ctx, R2D_LOG_WARN,
+                    "warning: KDBG rebuild: %s value 0x%" PRIx64 " does not fit %u bytes; left 0", f->name, v,
+                    f->width);
+            ok = 0;
+            v = 0;
+        }
+        if (!ok) {
+            r2d_log(a->ctx, R2D_LOG_DEBUG, "KDBG rebuild: %s (+0x%x) not derivable; left 0x%" PRIx64, f->name,
+                    f->offset, v);
+            if (k->nunderived < sizeof(k->underived) / sizeof(k->underived[0]))
+                k->underived[k->nunderived++] = (uint16_t)i;
+        }
+        for (unsigned b = 0; b < f->width; b++)
+            out[f->offset + b] = (uint8_t)(v >> (8 * b));
+    }
+    *size_out = d.size;
+    return 0;
+}
+
+static int
+kdbg_is_underived(const struct r2d_kdbg *k, size_t i)
+{
+    for (unsigned u = 0; u < k->nunderived; u++)
+        if (k->underived[u] == i)
+            return 1;
+    return 0;
+}
+
+/*
+ * Compare the image's block (made plain) with the rebuilt one over every field the rebuild derived from
+ * symbols, types and other structures. Fields copied from the image (GDT selectors) and fields nobody can
+ * derive are not compared.
+ */
 int
 r2d_kdbg_verify(struct r2d_analysis *a, struct r2d_kdbg_diff *diffs, size_t max)
 {
@@ -267,36 +469,23 @@ r2d_kdbg_verify(struct r2d_analysis *a, struct r2d_kdbg_diff *diffs, size_t max)
     int rc;
 
     R2D_CHECK(k->from_image_size == 0, a->ctx, R2D_EVERIFY,
-              "%s: the image's KDBG at 0x%" PRIx64 " cannot be verified: %s", r2d_image_path(a->img), k->va, k->why);
+              "%s: the image's KDBG at 0x%" PRIx64 " cannot be verified: %s", r2d_image_path(a->img), k->va,
+              k->why);
     rc = r2d_kdbg_rebuild(a, rebuilt, &size);
     if (rc)
         return rc;
-    for (size_t i = 0; i < r2d_kdbg_field_count; i++) {
+    for (size_t i = 0; i < r2d_kdbg_field_count && n < max; i++) {
         const struct r2d_kdbg_field *f = &r2d_kdbg_fields[i];
-        int derived = 1;
         uint64_t img, sym;
 
-        if (f->kind == R2D_KF_UNKNOWN || f->offset + f->width > size || f->offset + f->width > k->from_image_size)
+        if (f->kind == R2D_KF_UNKNOWN || f->kind == R2D_KF_IMAGE || kdbg_is_underived(k, i))
             continue;
-        for (unsigned u = 0; u < k->nunderived; u++)
-            if (k->underived[u] == i)
-                derived = 0;
-        if (!derived)
+        if (f->offset + f->width > size || f->offset + f->width > k->from_image_size)
             continue;
         img = kdbg_field_value(k->from_image, f);
         sym = kdbg_field_value(rebuilt, f);
-        if (img == sym)
-            continue;
-        if (n < max)
-            diffs[n] = (struct r2d_kdbg_diff){f->name, f->offset, img, sym};
-        n++;
+        if (img != sym)
+            diffs[n++] = (struct r2d_kdbg_diff){f->name, f->offset, img, sym};
     }
-    {
-        /* The header: OwnerTag and Size. The list links are the kernel's business. */
-        const uint32_t isize = r2d_le32(k->from_image + R2D_KDBG_SIZE);
-
-        if (isize != size && n < max)
-            diffs[n++] = (struct r2d_kdbg_diff){"Header.Size", R2D_KDBG_SIZE, isize, size};
-    }
-    return (int)(n < max ? n : max);
+    return (int)n;
 }

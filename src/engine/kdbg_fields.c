@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Every field of _KDDEBUGGER_DATA64 after the header, with its source when rebuilding from symbols
+ * Every field of _KDDEBUGGER_DATA64, header included, with its source when rebuilding from symbols
  * (kdbg.md sections 2 and 7). Offsets 0x000-0x338 are agreed by Rekall, Volatility 2/3 and QEMU; the tail
  * comes from public copies of KDDEBUGGER_DATA_ADDITION64.
  */
@@ -11,16 +11,38 @@
 #define OFF32(off, name, type, path) {off, 4, R2D_KF_OFFSET, name, type, path}
 #define SIZE16(off, name, type) {off, 2, R2D_KF_SIZEOF, name, type, NULL}
 #define VALUE(off, w, name) {off, w, R2D_KF_VALUE, name, NULL, NULL}
+#define HEADER(off, w, name) {off, w, R2D_KF_HEADER, name, NULL, NULL}
+#define IMAGE(off, name) {off, 2, R2D_KF_IMAGE, name, NULL, NULL}
 #define UNKNOWN(off, w, name) {off, w, R2D_KF_UNKNOWN, name, NULL, NULL}
 
+/*
+ * Sources checked against the four JPCERT ISFs in tests/data/isf (7601, 17763, 19041, 22000). A source a
+ * kernel lacks leaves its field 0, and the rebuild lists it as underived:
+ * - Symbols absent from all four: KiNormalSystemCall, MmTriageActionTaken, MmSystemCacheStart/End,
+ *   MmSystemPtesStart/End, MmNonPagedSystemStart, MmNonPagedPoolEnd, MmPagedPoolStart, MmExtendedCommit,
+ *   KdPrintCircularBufferEnd, KdPrintCircularBufferPtr, MmSessionBase/Size, MmSystemParentTablePage,
+ *   MmVirtualTranslationBase, VfCrashDataBlock, RetpolineStubFunctionTable.
+ * - Windows 10 (17763+) moved most Mm* globals into MiState: MmSubsectionBase ... MmZeroedPageSingleBit-
+ *   ErrorsDetected exist only in 7601, MmPagedPoolInfo too; 19041 and 22000 also lack ExpPagedPoolDescriptor,
+ *   ExpNumberOfPagedPools and NonPagedPoolDescriptor; 22000 lacks KeUserCallbackDispatcher.
+ * - Types and fields absent from all four: _KDPC_STACK_FRAME, _KPRCB.MaxBreakpoints/MaxWatchpoints (ARM64
+ *   fields, so presumably 0 on x64 [unverified]).
+ * - 7601 lacks _KPRCB.IsrStack, _KPRIQUEUE and _EPROCESS.MmHotPatchContext; its block (Size 0x340) ends
+ *   before those fields anyway.
+ */
+
 const struct r2d_kdbg_field r2d_kdbg_fields[] = {
+    HEADER(0x000, 8, "List.Flink"),
+    HEADER(0x008, 8, "List.Blink"),
+    HEADER(0x010, 4, "OwnerTag"),
+    HEADER(0x014, 4, "Size"),
     VALUE(0x018, 8, "KernBase"),
     SYM(0x020, "BreakpointWithStatus", "RtlpBreakWithStatusInstruction"),
     UNKNOWN(0x028, 8, "SavedContext"), /* only meaningful after a bug check */
     UNKNOWN(0x030, 2, "ThCallbackStack"),
     UNKNOWN(0x032, 2, "NextCallback"),
     UNKNOWN(0x034, 2, "FramePointer"),
-    VALUE(0x036, 2, "PaeEnabled"),     /* 0 on x64 */
+    VALUE(0x036, 2, "PaeEnabled"),     /* 0 on x64 (a 1-bit field in a u16) */
     SYM(0x038, "KiCallUserMode", "KiCallUserMode"),
     SYM(0x040, "KeUserCallbackDispatcher", "KeUserCallbackDispatcher"),
     SYM(0x048, "PsLoadedModuleList", "PsLoadedModuleList"),
@@ -134,16 +156,16 @@ const struct r2d_kdbg_field r2d_kdbg_fields[] = {
     UNKNOWN(0x2ee, 2, "OffsetPcrStackLimit"),
     UNKNOWN(0x2f0, 2, "OffsetPrcbPcrPage"),
     OFF16(0x2f2, "OffsetPrcbProcStateSpecialReg", "_KPRCB", "ProcessorState.SpecialRegisters"),
-    UNKNOWN(0x2f4, 2, "GdtR0Code"),
-    UNKNOWN(0x2f6, 2, "GdtR0Data"),
-    UNKNOWN(0x2f8, 2, "GdtR0Pcr"),
-    UNKNOWN(0x2fa, 2, "GdtR3Code"),
-    UNKNOWN(0x2fc, 2, "GdtR3Data"),
-    UNKNOWN(0x2fe, 2, "GdtR3Teb"),
-    UNKNOWN(0x300, 2, "GdtLdt"),
-    UNKNOWN(0x302, 2, "GdtTss"),
-    UNKNOWN(0x304, 2, "Gdt64R3CmCode"),
-    UNKNOWN(0x306, 2, "Gdt64R3CmTeb"),
+    IMAGE(0x2f4, "GdtR0Code"),
+    IMAGE(0x2f6, "GdtR0Data"),
+    IMAGE(0x2f8, "GdtR0Pcr"),
+    IMAGE(0x2fa, "GdtR3Code"),
+    IMAGE(0x2fc, "GdtR3Data"),
+    IMAGE(0x2fe, "GdtR3Teb"),
+    IMAGE(0x300, "GdtLdt"),
+    IMAGE(0x302, "GdtTss"),
+    IMAGE(0x304, "Gdt64R3CmCode"),
+    IMAGE(0x306, "Gdt64R3CmTeb"),
     SYM(0x308, "IopNumTriageDumpDataBlocks", "IopNumTriageDumpDataBlocks"),
     SYM(0x310, "IopTriageDumpDataBlocks", "IopTriageDumpDataBlocks"),
     SYM(0x318, "VfCrashDataBlock", "VfCrashDataBlock"),
@@ -166,7 +188,7 @@ const struct r2d_kdbg_field r2d_kdbg_fields[] = {
     OFF16(0x35a, "OffsetKPriQueueThreadListHead", "_KPRIQUEUE", "ThreadListHead"),
     OFF16(0x35c, "OffsetKThreadWaitReason", "_KTHREAD", "WaitReason"),
     VALUE(0x35e, 2, "Padding"),
-    VALUE(0x360, 8, "PteBase"),
+    VALUE(0x360, 8, "PteBase"),                 /* 1607+: from the page-table self-map slot */
     SYM(0x368, "RetpolineStubFunctionTable", "RetpolineStubFunctionTable"),
     UNKNOWN(0x370, 4, "RetpolineStubFunctionTableSize"),
     UNKNOWN(0x374, 4, "RetpolineStubOffset"),

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The _KDDEBUGGER_DATA64 layout as a table (kdbg.md section 2): what each field is and where it comes from. */
+/* The _KDDEBUGGER_DATA64 layout as a table (kdbg.md section 2): each field and where it comes from. */
 #ifndef R2D_ENGINE_KDBG_FIELDS_H
 #define R2D_ENGINE_KDBG_FIELDS_H
 
@@ -10,8 +10,10 @@ enum r2d_kdbg_kind {
     R2D_KF_SYMBOL,  /* u64: kernel base + RVA of a symbol */
     R2D_KF_OFFSET,  /* u16/u32: offset of a (nested) field of a type */
     R2D_KF_SIZEOF,  /* u16: size of a type */
-    R2D_KF_VALUE,   /* a value derived otherwise (KernBase, MmPageSize, PteBase) */
-    R2D_KF_UNKNOWN, /* not derivable from symbols and types */
+    R2D_KF_VALUE,   /* a value derived otherwise (KernBase, MmPageSize, PteBase, IA64-only zeros, padding) */
+    R2D_KF_HEADER,  /* DBGKD_DEBUG_DATA_HEADER64: List links (KdVersionBlock), OwnerTag, Size (the build) */
+    R2D_KF_IMAGE,   /* not in symbols or types; copied from the image's own block when it is usable */
+    R2D_KF_UNKNOWN, /* not derivable at all: left 0 */
 };
 
 struct r2d_kdbg_field {
@@ -25,6 +27,11 @@ struct r2d_kdbg_field {
 
 extern const struct r2d_kdbg_field r2d_kdbg_fields[];
 extern const size_t r2d_kdbg_field_count;
+
+/*
+ * The table runs in offset order and covers every byte of the largest known layout (0x380) without
+ * overlap; r2d_kdbg_rebuild fills the entries that end within the block's Size.
+ */
 
 /* Header offsets. */
 #define R2D_KDBG_FLINK 0x00

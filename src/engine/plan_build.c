@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
@@ -24,6 +25,20 @@
 #define KDVB_SIZE 0x28
 #define BUGCHECK_LIVE_SYSTEM_DUMP 0x161u
 #define MACHINE_AMD64 0x8664u
+/* _PHYSICAL_MEMORY_DESCRIPTOR (input-formats.md section 6): u32 NumberOfRuns, u64 NumberOfPages, runs. */
+#define PMD_NUMBER_OF_RUNS 0x00
+#define PMD_NUMBER_OF_PAGES 0x08
+#define PMD_RUNS 0x10
+#define PMD_RUN_SIZE 0x10    /* u64 BasePage, u64 PageCount */
+#define PMD_MAX_RUNS 0x80    /* MemProcFS's bound */
+#define PMD_MAX_PFN (1ull << 40) /* 52-bit physical addresses */
+
+struct plan_pmd {
+    uint64_t va;
+    uint32_t nruns;
+    uint64_t npages;
+    uint64_t base[PMD_MAX_RUNS], count[PMD_MAX_RUNS];
+};
 
 int
 r2d_plan_patch_virtual(struct r2d_analysis *a, struct r2d_plan *plan, uint64_t va, const uint8_t *bytes,
@@ -127,6 +142,14 @@ static void
 plan_header_context(struct r2d_analysis *a, struct r2d_header_values *h)
 {
     const size_t ncpu = r2d_image_cpu_count(a->img);
+    char why[512];
+
+    /* No registers: the same choice as for processor 0's KPRCB.Context (contexts.c). */
+    if (ncpu == 0) {
+        if (!r2d_context_saved(a, 0, h->context, why, sizeof(why)))
+            r2d_context_minimal(a->system_dtb, h->context);
+        return;
+    }
 
     for (size_t i = 0; i < ncpu && i < R2D_MAX_CPUS; i++)
         if (a->cpus[i].processor == 0) {
@@ -137,6 +160,146 @@ plan_header_context(struct r2d_analysis *a, struct r2d_header_values *h)
         r2d_context_from_cpu(r2d_image_cpu(a->img, 0), h->context);
     else
         r2d_context_minimal(a->system_dtb, h->context);
+}
+
+/*
+ * The kernel's own list of RAM runs, validated as MemProcFS does: 0 < NumberOfRuns <= 0x80, runs non-empty,
+ * ascending and disjoint, below 2^52, summing to NumberOfPages; and it must hold the page tables we use.
+ * Returns 1 when usable; else 0 with why filled.
+ */
+static int
+plan_read_pmd(struct r2d_analysis *a, struct plan_pmd *m, char *why, size_t whylen)
+{
+    const uint64_t var = plan_kdbg_ptr(a, R2D_KDBG_MM_PHYSICAL_MEMORY_BLOCK, "MmPhysicalMemoryBlock");
+    uint8_t hdr[PMD_RUNS], runs[PMD_MAX_RUNS * PMD_RUN_SIZE];
+    uint64_t sum = 0, prev_end = 0;
+    int dtb_inside = 0;
+
+    if (var == 0 || r2d_mmu_read_u64(&a->mmu, var, &m->va) || r2d_mmu_read(&a->mmu, m->va, hdr, sizeof(hdr))) {
+        snprintf(why, whylen, "%s", var ? r2d_errmsg(a->ctx) : "no MmPhysicalMemoryBlock symbol");
+        return 0;
+    }
+    m->nruns = r2d_le32(hdr + PMD_NUMBER_OF_RUNS);
+    m->npages = r2d_le64(hdr + PMD_NUMBER_OF_PAGES);
+    if (m->nruns == 0 || m->nruns > PMD_MAX_RUNS) {
+        snprintf(why, whylen, "NumberOfRuns %" PRIu32 " at 0x%" PRIx64 " is not in 1..%u", m->nruns, m->va,
+                 PMD_MAX_RUNS);
+        return 0;
+    }
+    if (r2d_mmu_read(&a->mmu, m->va + PMD_RUNS, runs, (size_t)m->nruns * PMD_RUN_SIZE)) {
+        snprintf(why, whylen, "%s", r2d_errmsg(a->ctx));
+        return 0;
+    }
+    for (uint32_t i = 0; i < m->nruns; i++) {
+        m->base[i] = r2d_le64(runs + PMD_RUN_SIZE * i);
+        m->count[i] = r2d_le64(runs + PMD_RUN_SIZE * i + 8);
+        if (m->count[i] == 0 || m->base[i] < prev_end || m->base[i] >= PMD_MAX_PFN ||
+            m->count[i] > PMD_MAX_PFN - m->base[i]) {
+            snprintf(why, whylen, "run %" PRIu32 " (BasePage 0x%" PRIx64 ", PageCount 0x%" PRIx64 ") is empty, "
+                     "out of order or out of range", i, m->base[i], m->count[i]);
+            return 0;
+        }
+        prev_end = m->base[i] + m->count[i];
+        sum += m->count[i];
+        dtb_inside |= (a->dtb >> R2D_PAGE_SHIFT) >= m->base[i] && (a->dtb >> R2D_PAGE_SHIFT) < prev_end;
+    }
+    if (sum != m->npages) {
+        snprintf(why, whylen, "its runs hold 0x%" PRIx64 " pages, NumberOfPages says 0x%" PRIx64, sum, m->npages);
+        return 0;
+    }
+    if (!dtb_inside) {
+        snprintf(why, whylen, "its runs do not include the page tables at 0x%" PRIx64, a->dtb);
+        return 0;
+    }
+    return 1;
+}
+
+/* Pages of the kernel's runs that the image covers (a partial page counts, as the writer pads it). */
+static uint64_t
+plan_pmd_covered(const struct r2d_image *img, const struct plan_pmd *m, uint64_t *first_missing)
+{
+    uint64_t covered = 0;
+
+    *first_missing = UINT64_MAX;
+    for (uint32_t i = 0; i < m->nruns; i++) {
+        uint64_t next = m->base[i];   /* first page of this kernel run not yet known to be covered */
+
+        for (size_t r = 0; r < r2d_image_run_count(img); r++) {
+            const struct r2d_run *run = r2d_image_run(img, r);
+            const uint64_t first = run->pa >> R2D_PAGE_SHIFT, last = (run->pa + run->len - 1) >> R2D_PAGE_SHIFT;
+            const uint64_t lo = first > m->base[i] ? first : m->base[i];
+            const uint64_t hi = last + 1 < m->base[i] + m->count[i] ? last + 1 : m->base[i] + m->count[i];
+
+            if (lo >= hi)
+                continue;
+            if (lo > next && next < *first_missing)
+                *first_missing = next;
+            covered += hi - lo;
+            next = hi;
+        }
+        if (next < m->base[i] + m->count[i] && next < *first_missing)
+            *first_missing = next;
+    }
+    return covered;
+}
+
+/*
+ * The pages to write. A raw padded file says nothing about where RAM is: use the kernel's runs, so MMIO
+ * holes and padding are left out like in a genuine dump. Other containers' runs are what was captured:
+ * keep them, and say which RAM the kernel knows of that the capture lacks (input-formats.md section 6).
+ */
+static int
+plan_ranges(struct r2d_analysis *a, struct r2d_plan *plan)
+{
+    const int raw = strcmp(r2d_image_format_name(a->img), "raw") == 0;
+    struct plan_pmd *m = malloc(sizeof(*m));
+    uint64_t covered, missing, first_missing, image_pages;
+    char why[512];
+    int rc;
+
+    if (!m)
+        return r2d_err(a->ctx, R2D_ENOMEM, "out of memory for the kernel's memory runs");
+    rc = r2d_plan_add_image_runs(a->ctx, plan, a->img);
+    if (rc)
+        goto out;
+    image_pages = r2d_plan_page_count(plan);
+    if (!plan_read_pmd(a, m, why, sizeof(why))) {
+        rc = r2d_plan_add_fact(a->ctx, plan, "ram_source", "%s", raw ? "the whole file (no usable kernel map)"
+                                                                    : "the container's runs, not cross-checked");
+        if (!rc)
+            rc = r2d_plan_add_warning(a->ctx, plan, "MmPhysicalMemoryBlock unusable (%s); %s", why,
+                                      raw ? "the whole file is written as one run, holes and padding included"
+                                          : "the captured RAM cannot be cross-checked");
+        goto out;
+    }
+    covered = plan_pmd_covered(a->img, m, &first_missing);
+    missing = m->npages - covered;
+    rc = r2d_plan_add_fact(a->ctx, plan, "kernel_ram", "MmPhysicalMemoryBlock at 0x%" PRIx64 ": %" PRIu32
+                           " runs, %" PRIu64 " pages", m->va, m->nruns, m->npages);
+    if (!rc && raw) {
+        r2d_plan_clear_ranges(plan);
+        for (uint32_t i = 0; i < m->nruns && !rc; i++)
+            rc = r2d_plan_add_range(a->ctx, plan, m->base[i], m->count[i]);
+        if (!rc)
+            rc = r2d_plan_add_fact(a->ctx, plan, "ram_source", "MmPhysicalMemoryBlock (the kernel's RAM runs)");
+        if (!rc)
+            rc = r2d_plan_add_fact(a->ctx, plan, "padding_pages_dropped", "%" PRIu64, image_pages - covered);
+        r2d_log(a->ctx, R2D_LOG_INFO, "raw image: %" PRIu32 " RAM runs from MmPhysicalMemoryBlock; %" PRIu64
+                " padding pages of the file left out", m->nruns, image_pages - covered);
+    } else if (!rc) {
+        rc = r2d_plan_add_fact(a->ctx, plan, "ram_source", "the container's runs, cross-checked with "
+                               "MmPhysicalMemoryBlock");
+    }
+    if (!rc)
+        rc = r2d_plan_add_fact(a->ctx, plan, "ram_pages_missing", "%" PRIu64, missing);
+    if (!rc && missing)
+        rc = r2d_plan_add_warning(a->ctx, plan, "the input lacks %" PRIu64 " page%s of the RAM the kernel reports "
+                                  "(MmPhysicalMemoryBlock), the first at physical 0x%" PRIx64 "; %s", missing,
+                                  missing == 1 ? "" : "s", first_missing << R2D_PAGE_SHIFT,
+                                  raw ? "they are written as zeros" : "they are not in the dump");
+out:
+    free(m);
+    return rc;
 }
 
 static const char *
@@ -204,7 +367,7 @@ r2d_build_plan(struct r2d_analysis *a, struct r2d_plan *plan)
              r2d_image_format_name(a->img), plan_kdbg_mode_name(a->kdbg.mode));
     r2d_plan_set_dump_type(plan, a->opts->dump_type);
 
-    rc = r2d_plan_add_image_runs(a->ctx, plan, a->img);
+    rc = plan_ranges(a, plan);
     if (!rc)
         rc = plan_kdbg_patches(a, plan);
     if (!rc)

@@ -80,6 +80,7 @@ r2d_report_image(const struct r2d_image *img)
 
     json_object_set_new(o, "path", json_string(r2d_image_path(img)));
     json_object_set_new(o, "size", json_integer((json_int_t)r2d_image_file_size(img)));
+    json_object_set_new(o, "sha256", json_null()); /* filled in by r2d_convert when hashing */
     json_object_set_new(o, "format", json_string(r2d_image_format_name(img)));
     json_object_set_new(o, "format_reason", json_string(r2d_image_probe_reason(img)));
     for (size_t i = 0; i < r2d_image_run_count(img); i++) {
@@ -147,6 +148,7 @@ r2d_report_analysis(const struct r2d_analysis *a)
 
         json_object_set_new(s, "kind", json_string(a->syms->ops->kind));
         json_object_set_new(s, "origin", json_string(a->syms->origin));
+        json_object_set_new(s, "how", json_string(a->symbols_how));
         json_object_set_new(o, "symbols", s);
     }
     if (a->have_version) {
@@ -169,6 +171,14 @@ r2d_report_analysis(const struct r2d_analysis *a)
             json_object_set_new(k, "KdpDataBlockEncoded", json_integer(a->kdbg.flag));
         if (a->kdbg.size)
             json_object_set_new(k, "bytes", report_hex_bytes(a->kdbg.bytes, a->kdbg.size));
+        if (a->kdbg.nunderived) {
+            /* Fields the symbols and the image could not give: 0 in a rebuilt block (List links: self). */
+            json_t *u = json_array();
+
+            for (unsigned i = 0; i < a->kdbg.nunderived; i++)
+                json_array_append_new(u, json_string(r2d_kdbg_fields[a->kdbg.underived[i]].name));
+            json_object_set_new(k, "underived", u);
+        }
         json_object_set_new(o, "kdbg", k);
     }
     if (a->nprocessors) {
@@ -198,7 +208,7 @@ r2d_report_plan(const struct r2d_plan *plan)
 {
     const struct r2d_header_values *h = r2d_plan_header_const(plan);
     json_t *o = json_object(), *hdr = json_object(), *ranges = json_array(), *patches = json_array();
-    json_t *warnings = json_array();
+    json_t *warnings = json_array(), *facts = json_object();
 
     json_object_set_new(hdr, "major_version", json_integer(h->major_version));
     json_object_set_new(hdr, "minor_version", json_integer(h->minor_version));
@@ -243,6 +253,13 @@ r2d_report_plan(const struct r2d_plan *plan)
     for (size_t i = 0; i < r2d_plan_warning_count(plan); i++)
         json_array_append_new(warnings, json_string(r2d_plan_warning(plan, i)));
     json_object_set_new(o, "warnings", warnings);
+    for (size_t i = 0; i < r2d_plan_fact_count(plan); i++) {
+        const char *k, *v;
+
+        if (r2d_plan_fact(plan, i, &k, &v) == 0)
+            json_object_set_new(facts, k, json_string(v));
+    }
+    json_object_set_new(o, "facts", facts);
     return o;
 }
 
