@@ -40,9 +40,10 @@ struct r2d_options {
 R2D_API void r2d_options_init(struct r2d_options *opts);
 
 /**
- * Convert input to a crash dump at output. Returns 0 on success. On failure nothing is left at output
- * (nor at the report path) and the context holds the message. R2D_EVERIFY: --verify-kdbg found
- * differences (the dump is still written).
+ * Convert input to a crash dump at output. Returns 0 on success. On failure nothing is left at output and
+ * the context holds the message; a report, when asked for, still documents what was tried (an existing
+ * output or report refused without force, and an interrupted run, leave no report). R2D_EVERIFY:
+ * --verify-kdbg found differences (the dump is still written).
  */
 R2D_API int r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input,
                         const char *output);

@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * raw2dmp --batch: a JSON-lines manifest, one conversion per line, run by -j worker threads. Every worker
+ * has its own r2d_ctx (a context is never shared); the library keeps no mutable globals apart from
+ * libcurl's one-time initialisation, which download_curl.c guards with pthread_once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_batch.h"
+#include "cli_options.h"
+
+#define BATCH_HASH_BUF (4u << 20)
+#define BATCH_REPORT_SUFFIX ".report.json"
+
+struct batch_item {
+    size_t line; /* 1-based line in the manifest */
+    json_t *doc; /* the line's object; owns the strings below */
+    const char *input, *output;
+    char *report;            /* given, or OUTPUT.report.json */
+    struct r2d_options opts; /* the defaults with the line's keys applied */
+    char prefix[96];         /* "manifest:line: " for messages */
+};
+
+struct batch {
+    const struct cli_batch_config *cfg;
+    const char *name; /* the manifest as messages name it */
+    struct batch_item *items;
+    size_t n;
+    pthread_mutex_t lock; /* next, the counters */
+    size_t next, finished, ok, skipped, failed;
+    int interrupted;
+    struct cli_display *display;
+};
+
+enum batch_state {
+    BATCH_RUN,  /* convert it */
+    BATCH_SKIP, /* done earlier: output and report exist and match */
+    BATCH_FAIL, /* something is in the way; the reason says what */
+};
+
+static double
+batch_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+batch_manifest_error(const char *name, size_t line, const char *why)
+{
+    fprintf(stderr, "raw2dmp: %s:%zu: %s\n", name, line, why);
+}
+
+/* Fill item from the line's object: input, output, report, then every other key as an option. */
+static int
+batch_parse_item(struct batch *b, struct batch_item *it, char *why, size_t n)
+{
+    const char *key;
+    json_t *v, *rep;
+
+    it->opts = *b->cfg->defaults;
+    it->input = json_string_value(json_object_get(it->doc, "input"));
+    it->output = json_string_value(json_object_get(it->doc, "output"));
+    rep = json_object_get(it->doc, "report");
+    if (!it->input || !*it->input || !it->output || !*it->output) {
+        snprintf(why, n, "\"input\" and \"output\" must be non-empty strings");
+        return -1;
+    }
+    if (rep && !json_is_string(rep)) {
+        snprintf(why, n, "\"report\" must be a string");
+        return -1;
+    }
+    if (rep)
+        it->report = strdup(json_string_value(rep));
+    else if ((it->report = malloc(strlen(it->output) + sizeof(BATCH_REPORT_SUFFIX))))
+        sprintf(it->report, "%s%s", it->output, BATCH_REPORT_SUFFIX);
+    if (!it->report) {
+        snprintf(why, n, "out of memory");
+        return -1;
+    }
+    it->opts.report_path = it->report;
+    json_object_foreach(it->doc, key, v)
+    {
+        if (strcmp(key, "input") && strcmp(key, "output") && strcmp(key, "report") &&
+            cli_option_set_json(&it->opts, key, v, why, n))
+            return -1;
+    }
+    if (it->opts.pdb_path && it->opts.isf_path) {
+        snprintf(why, n, "\"pdb\" and \"symbols\" are alternatives; give one");
+        return -1;
+    }
+    snprintf(it->prefix, sizeof(it->prefix), "%.70s:%zu: ", b->name, it->line);
+    return 0;
+}
+
+/* Read every line first: a bad line anywhere rejects the whole manifest before anything is converted. */
+static int
+batch_read_manifest(struct batch *b)
+{
+    FILE *f = strcmp(b->cfg->manifest, "-") == 0 ? stdin : fopen(b->cfg->manifest, "r");
+    char *buf = NULL, why[512];
+    size_t cap = 0, line = 0, alloc = 0;
+    ssize_t len;
+    int rc = 0;
+
+    if (!f) {
+        fprintf(stderr, "raw2dmp: %s: cannot open the manifest: %s\n", b->name, strerror(errno));
+        return -1;
+    }
+    while (!rc && (len = getline(&buf, &cap, f)) >= 0) {
+        json_error_t jerr;
+        struct batch_item *it;
+
+        line++;
+        if (strspn(buf, " \t\r\n") == (size_t)len)
+            continue; /* blank lines are allowed (a Slurm task may get one) */
+        if (b->n == alloc) {
+            struct batch_item *grown = realloc(b->items, (alloc ? 2 * alloc : 16) * sizeof(*grown));
+
+            if (!grown) {
+                batch_manifest_error(b->name, line, "out of memory");
+                rc = -1;
+                break;
+            }
+            b->items = grown;
+            alloc = alloc ? 2 * alloc : 16;
+        }
+        it = &b->items[b->n];
+        memset(it, 0, sizeof(*it));
+        it->line = line;
+        it->doc = json_loadb(buf, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
+        b->n++;
+        if (!it->doc || !json_is_object(it->doc)) {
+            snprintf(why, sizeof(why), "not a JSON object: %s", it->doc ? "another JSON value" : jerr.text);
+            rc = -1;
+        } else if (batch_parse_item(b, it, why, sizeof(why))) {
+            rc = -1;
+        }
+        if (rc)
+            batch_manifest_error(b->name, line, why);
+    }
+    if (!rc && ferror(f)) {
+        fprintf(stderr, "raw2dmp: %s: cannot read the manifest: %s\n", b->name, strerror(errno));
+        rc = -1;
+    }
+    free(buf);
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+struct batch_path {
+    const char *path;
+    size_t line;
+};
+
+static int
+batch_path_cmp(const void *a, const void *b)
+{
+    const int c = strcmp(((const struct batch_path *)a)->path, ((const struct batch_path *)b)->path);
+
+    if (c)
+        return c;
+    return ((const struct batch_path *)a)->line < ((const struct batch_path *)b)->line ? -1 : 1;
+}
+
+/* Two items writing the same file (output or report, as spelled) would destroy each other's work. */
+static int
+batch_check_unique(struct batch *b)
+{
+    struct batch_path *p = malloc(2 * b->n * sizeof(*p) + 1);
+    int rc = 0;
+
+    if (!p) {
+        fprintf(stderr, "raw2dmp: %s: out of memory\n", b->name);
+        return -1;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        p[2 * i] = (struct batch_path){b->items[i].output, b->items[i].line};
+        p[2 * i + 1] = (struct batch_path){b->items[i].report, b->items[i].line};
+    }
+    qsort(p, 2 * b->n, sizeof(*p), batch_path_cmp);
+    for (size_t i = 1; i < 2 * b->n && !rc; i++) {
+        if (strcmp(p[i].path, p[i - 1].path) == 0) {
+            fprintf(stderr, "raw2dmp: %s:%zu: %s is also written by line %zu\n", b->name, p[i].line,
+                    p[i].path, p[i - 1].line);
+            rc = -1;
+        }
+    }
+    free(p);
+    return rc;
+}
+
+/* SHA-256 of a whole file in constant memory. Returns 0, -1 with errno, or -2 when cancelled. */
+static int
+batch_sha256_file(const char *path, const volatile sig_atomic_t *cancel, char hex[65])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint8_t *buf = malloc(BATCH_HASH_BUF), d[EVP_MAX_MD_SIZE];
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    unsigned dlen = 0;
+    int rc = (md && buf && fd >= 0 && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) ? 0 : -1;
+
+    while (!rc) {
+        const ssize_t n = read(fd, buf, BATCH_HASH_BUF);
+
+        if (cancel && *cancel)
+            rc = -2;
+        else if (n < 0 && errno != EINTR)
+            rc = -1;
+        else if (n == 0)
+            break;
+        else if (n > 0 && EVP_DigestUpdate(md, buf, (size_t)n) != 1)
+            rc = -1;
+    }
+    if (!rc && EVP_DigestFinal_ex(md, d, &dlen) == 1)
+        for (unsigned i = 0; i < dlen; i++)
+            snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    else if (!rc)
+        rc = -1;
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    EVP_MD_CTX_free(md);
+    return rc;
+}
+
+/* Copy to key the first option whose recorded value differs from the item's ("force" aside); 0 = none. */
+static int
+batch_option_differs(json_t *recorded, const struct r2d_options *o, char *key, size_t n)
+{
+    json_t *mine = cli_options_json(o), *v;
+    const char *k;
+
+    key[0] = '\0';
+    json_object_foreach(mine, k, v)
+    {
+        if (!key[0] && strcmp(k, "force") && !json_equal(v, json_object_get(recorded, k)))
+            snprintf(key, n, "%s", k);
+    }
+    json_object_foreach(recorded, k, v)
+    {
+        if (!key[0] && !json_object_get(mine, k))
+            snprintf(key, n, "%s", k);
+    }
+    json_decref(mine);
+    return key[0] != '\0';
+}
+
+/* True when the JSON value is the string s. */
+static int
+batch_is_string(json_t *v, const char *s)
+{
+    return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
+}
+
+/*
+ * Is the item done already? It is when its report parses, says "ok", names the same input (path and
+ * size), output and options, and the output on disk has the recorded size and SHA-256 (read once here;
+ * with --hash none only the size is compared). A report of a failed attempt with no output beside it is
+ * removed so that the item is retried. digest receives the output's SHA-256 when skipping.
+ */
+static enum batch_state
+batch_check_done(const struct batch *b, const struct batch_item *it, char *why, size_t n, char digest[65])
+{
+    json_t *rep, *in, *out;
+    json_error_t jerr;
+    struct stat st_in, st_out;
+    const char *result, *sha;
+    char opt[32];
+    int have_out = lstat(it->output, &st_out) == 0;
+    enum batch_state state = BATCH_FAIL;
+
+    digest[0] = '\0';
+    if (access(it->report, F_OK) != 0)
+        return BATCH_RUN;
+    rep = json_load_file(it->report, 0, &jerr);
+    in = json_object_get(rep, "input");
+    out = json_object_get(rep, "output");
+    result = json_string_value(json_object_get(rep, "result"));
+    sha = json_string_value(json_object_get(out, "sha256"));
+    if (!rep || !result) {
+        snprintf(why, n, "%s: exists but is not a raw2dmp report (%s)", it->report,
+                 rep ? "no result" : jerr.text);
+    } else if (strcmp(result, "ok") != 0 && !have_out) {
+        /* A failed attempt documented itself; its report gives way to the retry. */
+        state = unlink(it->report) == 0 ? BATCH_RUN : BATCH_FAIL;
+        snprintf(why, n, "%s: cannot remove the report of a failed attempt: %s", it->report, strerror(errno));
+    } else if (strcmp(result, "ok") != 0) {
+        snprintf(why, n, "%s: records a failed conversion (%s) but %s exists", it->report, result,
+                 it->output);
+    } else if (!have_out) {
+        snprintf(why, n, "%s: records a finished conversion but %s is missing", it->report, it->output);
+    } else if (!batch_is_string(json_object_get(in, "path"), it->input) ||
+               !batch_is_string(json_object_get(out, "path"), it->output)) {
+        snprintf(why, n, "%s: records another input or output", it->report);
+    } else if (stat(it->input, &st_in) != 0 ||
+               json_integer_value(json_object_get(in, "size")) != (json_int_t)st_in.st_size) {
+        snprintf(why, n, "%s: the input's size differs from the report's", it->report);
+    } else if (batch_option_differs(json_object_get(rep, "options"), &it->opts, opt, sizeof(opt))) {
+        snprintf(why, n, "%s: option %s differs from the report's", it->report, opt);
+    } else if (json_integer_value(json_object_get(out, "size")) != (json_int_t)st_out.st_size) {
+        snprintf(why, n, "%s: the output's size differs from the report's", it->report);
+    } else if (sha && batch_sha256_file(it->output, b->cfg->cancel, digest) != 0) {
+        snprintf(why, n, "%s: cannot read the output to check it: %s", it->output,
+                 b->cfg->cancel && *b->cfg->cancel ? "interrupted" : strerror(errno));
+    } else if (sha && strcmp(sha, digest) != 0) {
+        snprintf(why, n, "%s: the output's SHA-256 differs from the report's", it->report);
+    } else {
+        state = BATCH_SKIP;
+    }
+    json_decref(rep);
+    /* Anything in the way is replaced by a forced item; a matching item is skipped all the same. */
+    if (state == BATCH_FAIL && it->opts.force)
+        state = BATCH_RUN;
+    return state;
+}
+
+/* The output's SHA-256 as the conversion's report recorded it ("" when not hashed or unreadable). */
+static void
+batch_report_digest(const char *report, char digest[65])
+{
+    json_t *rep = json_load_file(report, 0, NULL);
+    const char *sha = json_string_value(json_object_get(json_object_get(rep, "output"), "sha256"));
+
+    snprintf(digest, 65, "%s", sha ? sha : "");
+    json_decref(rep);
+}
+
+/* Convert one item with a context of its own. Returns the library status; message in errbuf. */
+static int
+batch_convert(struct batch *b, struct batch_item *it, struct cli_slot *slot, char *errbuf, size_t n)
+{
+    struct cli_log_sink sink = {b->display, it->prefix};
+    struct r2d_ctx *ctx = r2d_ctx_new();
+    int rc;
+
+    if (!ctx) {
+        snprintf(errbuf, n, "out of memory");
+        return R2D_ENOMEM;
+    }
+    r2d_ctx_set_verbosity(ctx, b->cfg->verbosity);
+    r2d_ctx_set_log(ctx, cli_display_log, &sink);
+    r2d_ctx_set_cancel_flag(ctx, b->cfg->cancel);
+    r2d_ctx_set_progress(ctx, cli_display_progress, slot);
+    cli_display_slot_set(slot, it->output);
+    rc = r2d_convert(ctx, &it->opts, it->input, it->output);
+    cli_display_slot_set(slot, NULL);
+    snprintf(errbuf, n, "%s", rc ? r2d_errmsg(ctx) : "");
+    r2d_ctx_free(ctx);
+    return rc;
+}
+
+/* One item: skip check, conversion, result line on stdout, error line on stderr. */
+static void
+batch_run_item(struct batch *b, struct batch_item *it, struct cli_slot *slot)
+{
+    const double t0 = batch_now();
+    char why[2048], digest[65] = "";
+    const char *status;
+    int code, rc = 0;
+    json_t *res;
+    char *text;
+    enum batch_state state = batch_check_done(b, it, why, sizeof(why), digest);
+
+    if (state == BATCH_RUN) {
+        rc = batch_convert(b, it, slot, why, sizeof(why));
+        if (!rc)
+            batch_report_digest(it->report, digest);
+    }
+    code = state == BATCH_SKIP   ? CLI_EXIT_OK
+           : state == BATCH_FAIL ? cli_exit_code(R2D_EEXIST, b->cfg->cancel && *b->cfg->cancel)
+                                 : cli_exit_code(rc, b->cfg->cancel && *b->cfg->cancel);
+    status = state == BATCH_SKIP ? "skipped" : code == CLI_EXIT_OK ? "ok" : "failed";
+    res = json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s?,s:s?,s:f}", "line", (json_int_t)it->line, "input",
+                    it->input, "output", it->output, "report", it->report, "status", status, "exit", code,
+                    "error", code ? why : NULL, "output_sha256", digest[0] && !code ? digest : NULL,
+                    "seconds", (double)(int64_t)((batch_now() - t0) * 1000.0 + 0.5) / 1000.0); /* ms */
+    text = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
+    if (text) {
+        size_t len = strlen(text);
+        char *line = realloc(text, len + 2);
+
+        if (line) {
+            memcpy(line + len, "\n", 2);
+            cli_display_print(b->display, stdout, line);
+            text = line;
+        }
+    }
+    free(text);
+    json_decref(res);
+    if (code)
+        cli_display_message(b->display, it->prefix, why);
+    else if (state == BATCH_SKIP && b->cfg->verbosity >= R2D_LOG_INFO)
+        cli_display_message(b->display, it->prefix, "skipped: output and report exist and match");
+    pthread_mutex_lock(&b->lock);
+    b->finished++;
+    if (code == CLI_EXIT_INTERRUPTED)
+        b->interrupted = 1;
+    if (code)
+        b->failed++;
+    else if (state == BATCH_SKIP)
+        b->skipped++;
+    else
+        b->ok++;
+    cli_display_set_counts(b->display, b->finished, b->n);
+    pthread_mutex_unlock(&b->lock);
+}
+
+struct batch_worker {
+    struct batch *b;
+    struct cli_slot *slot;
+    pthread_t thread;
+};
+
+static void *
+batch_worker_main(void *arg)
+{
+    struct batch_worker *w = arg;
+    struct batch *b = w->b;
+
+    for (;;) {
+        size_t i;
+
+        pthread_mutex_lock(&b->lock);
+        if (b->next >= b->n || (b->cfg->cancel && *b->cfg->cancel)) {
+            pthread_mutex_unlock(&b->lock);
+            return NULL;
+        }
+        i = b->next++;
+        pthread_mutex_unlock(&b->lock);
+        batch_run_item(b, &b->items[i], w->slot);
+    }
+}
+
+/* Start jobs workers (the first runs on this thread) and wait for them. */
+static void
+batch_run_workers(struct batch *b, size_t jobs)
+{
+    struct batch_worker *w = calloc(jobs, sizeof(*w));
+    size_t started = 1;
+
+    if (!w) {
+        struct batch_worker one = {b, cli_display_slot(b->display, 0), 0};
+
+        batch_worker_main(&one);
+        return;
+    }
+    for (size_t i = 0; i < jobs; i++) {
+        w[i].b = b;
+        w[i].slot = cli_display_slot(b->display, i);
+    }
+    for (size_t i = 1; i < jobs; i++, started++)
+        if (pthread_create(&w[i].thread, NULL, batch_worker_main, &w[i]) != 0)
+            break; /* fewer workers: slower, still correct */
+    batch_worker_main(&w[0]);
+    for (size_t i = 1; i < started; i++)
+        pthread_join(w[i].thread, NULL);
+    free(w);
+}
+
+static void
+batch_free(struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        json_decref(b->items[i].doc);
+        free(b->items[i].report);
+    }
+    free(b->items);
+    cli_display_free(b->display);
+    pthread_mutex_destroy(&b->lock);
+}
+
+int
+cli_batch_run(const struct cli_batch_config *cfg)
+{
+    struct batch b = {.cfg = cfg, .name = strcmp(cfg->manifest, "-") ? cfg->manifest : "<stdin>"};
+    const size_t jobs = cfg->jobs < 1 ? 1 : (size_t)cfg->jobs;
+    int code;
+
+    pthread_mutex_init(&b.lock, NULL);
+    if (batch_read_manifest(&b) || batch_check_unique(&b)) {
+        batch_free(&b);
+        return CLI_EXIT_USAGE;
+    }
+    b.display = cli_display_new(cfg->progress, 1, jobs);
+    if (!b.display) {
+        fputs("raw2dmp: out of memory\n", stderr);
+        batch_free(&b);
+        return CLI_EXIT_FAILED;
+    }
+    cli_display_set_counts(b.display, 0, b.n);
+    batch_run_workers(&b, jobs < b.n ? jobs : (b.n ? b.n : 1));
+    cli_display_end(b.display);
+    code = b.interrupted || (cfg->cancel && *cfg->cancel) ? CLI_EXIT_INTERRUPTED
+           : b.failed                                     ? CLI_EXIT_FAILED
+                                                          : CLI_EXIT_OK;
+    if (cfg->verbosity >= R2D_LOG_WARN) {
+        char summary[160];
+
+        snprintf(summary, sizeof(summary), "%zu item%s: %zu converted, %zu skipped, %zu failed%s", b.n,
+                 b.n == 1 ? "" : "s", b.ok, b.skipped, b.failed,
+                 code == CLI_EXIT_INTERRUPTED ? ", interrupted" : "");
+        cli_display_message(b.display, "batch: ", summary);
+    }
+    batch_free(&b);
+    return code;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* raw2dmp --batch: convert the items of a JSON-lines manifest, in parallel, skipping finished ones. */
+#ifndef R2D_CLI_CLI_BATCH_H
+#define R2D_CLI_CLI_BATCH_H
+
+#include <signal.h>
+
+#include "cli_display.h"
+#include "raw2dmp/convert.h"
+
+struct cli_batch_config {
+    const char *manifest;                /* path, or "-" for standard input */
+    const struct r2d_options *defaults;  /* the command line's options, overridden per item */
+    int jobs;                            /* conversions at once, >= 1 */
+    int verbosity;                       /* for every item's context */
+    int progress;                        /* draw the batch progress line */
+    const volatile sig_atomic_t *cancel; /* SIGINT/SIGTERM flag */
+};
+
+/**
+ * Run the batch. Prints one JSON result line per item on stdout as it finishes, errors and (unless quiet)
+ * warnings on stderr. Returns the exit code: 0 every item ok or skipped, 1 some item failed, 2 the manifest
+ * is unreadable or invalid (nothing was converted), 130 interrupted.
+ */
+int cli_batch_run(const struct cli_batch_config *cfg);
+
+#endif

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/* Conversion options by name, shared by the command line and batch manifests. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_options.h"
+#include "raw2dmp/format.h"
+
+const struct cli_option cli_options[] = {
+    {"input-format", required_argument},
+    {"pdb", required_argument},
+    {"symbols", required_argument},
+    {"symbol-path", required_argument},
+    {"offline", no_argument},
+    {"force-symbols", no_argument},
+    {"dtb", required_argument},
+    {"kernel-base", required_argument},
+    {"rebuild-kdbg", no_argument},
+    {"verify-kdbg", no_argument},
+    {"bugcheck", required_argument},
+    {"dump-type", required_argument},
+    {"hash", required_argument},
+    {"force", no_argument},
+    {NULL, 0},
+};
+
+int
+cli_exit_code(int status, int interrupted)
+{
+    if (status == 0)
+        return CLI_EXIT_OK;
+    if (status == R2D_ECANCELED || interrupted)
+        return CLI_EXIT_INTERRUPTED;
+    if (status == R2D_EVERIFY)
+        return CLI_EXIT_VERIFY;
+    return CLI_EXIT_FAILED;
+}
+
+int
+cli_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+
+    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+        return -1;
+    errno = 0;
+    *out = strtoull(s, &end, 0);
+    return (errno || *end) ? -1 : 0;
+}
+
+/* A flag: on is 1 or 0. */
+static int
+cli_options_flag(struct r2d_options *o, const char *name, int on)
+{
+    if (strcmp(name, "offline") == 0)
+        o->offline = on;
+    else if (strcmp(name, "force-symbols") == 0)
+        o->force_symbols = on;
+    else if (strcmp(name, "rebuild-kdbg") == 0)
+        o->rebuild_kdbg = on;
+    else if (strcmp(name, "verify-kdbg") == 0)
+        o->verify_kdbg = on;
+    else if (strcmp(name, "force") == 0)
+        o->force = on;
+    else
+        return -1;
+    return 0;
+}
+
+/* An option with an argument; value NULL returns it to the default of r2d_options_init. */
+static int
+cli_options_arg(struct r2d_options *o, const char *name, const char *value, char *why, size_t n)
+{
+    uint64_t v = 0;
+
+    if (strcmp(name, "input-format") == 0) {
+        if (value && strcmp(value, "auto") && !r2d_format_find(value)) {
+            snprintf(why, n, "unknown format '%s' (see --list-formats)", value);
+            return -1;
+        }
+        o->input_format = value ? value : "auto";
+    } else if (strcmp(name, "pdb") == 0) {
+        o->pdb_path = value;
+    } else if (strcmp(name, "symbols") == 0) {
+        o->isf_path = value;
+    } else if (strcmp(name, "symbol-path") == 0) {
+        o->symbol_path = value;
+    } else if (strcmp(name, "dtb") == 0 || strcmp(name, "kernel-base") == 0) {
+        if (value && cli_parse_u64(value, &v)) {
+            snprintf(why, n, "not a number: '%s'", value);
+            return -1;
+        }
+        if (name[0] == 'd') {
+            o->dtb = v;
+            o->have_dtb = value != NULL;
+        } else {
+            o->kernel_base = v;
+            o->have_kernel_base = value != NULL;
+        }
+    } else if (strcmp(name, "bugcheck") == 0) {
+        if (value && (cli_parse_u64(value, &v) || v > UINT32_MAX)) {
+            snprintf(why, n, "not a 32-bit number: '%s'", value);
+            return -1;
+        }
+        o->bugcheck_code = (uint32_t)v;
+        o->have_bugcheck = value != NULL;
+    } else if (strcmp(name, "dump-type") == 0) {
+        if (!value || strcmp(value, "auto") == 0)
+            o->dump_type = R2D_DUMP_AUTO;
+        else if (strcmp(value, "full") == 0)
+            o->dump_type = R2D_DUMP_FULL;
+        else if (strcmp(value, "bitmap") == 0)
+            o->dump_type = R2D_DUMP_BITMAP;
+        else {
+            snprintf(why, n, "expected auto, full or bitmap, not '%s'", value);
+            return -1;
+        }
+    } else if (strcmp(name, "hash") == 0) {
+        if (!value || strcmp(value, "sha256") == 0)
+            o->hash = R2D_HASH_SHA256;
+        else if (strcmp(value, "none") == 0)
+            o->hash = R2D_HASH_NONE;
+        else {
+            snprintf(why, n, "expected sha256 or none, not '%s'", value);
+            return -1;
+        }
+    } else {
+        snprintf(why, n, "unknown option");
+        return -1;
+    }
+    return 0;
+}
+
+static const struct cli_option *
+cli_options_find(const char *name)
+{
+    for (size_t i = 0; cli_options[i].name; i++)
+        if (strcmp(cli_options[i].name, name) == 0)
+            return &cli_options[i];
+    return NULL;
+}
+
+int
+cli_option_set(struct r2d_options *opts, const char *name, const char *value, char *why, size_t why_len)
+{
+    const struct cli_option *def = cli_options_find(name);
+
+    if (!def) {
+        snprintf(why, why_len, "unknown option");
+        return -1;
+    }
+    if (def->has_arg == no_argument)
+        return cli_options_flag(opts, name, 1);
+    return cli_options_arg(opts, name, value, why, why_len);
+}
+
+int
+cli_option_set_json(struct r2d_options *opts, const char *key, json_t *v, char *why, size_t why_len)
+{
+    char name[32], num[24];
+    const struct cli_option *def;
+    size_t i;
+
+    for (i = 0; key[i] && i < sizeof(name) - 1; i++)
+        name[i] = key[i] == '_' ? '-' : key[i] == '-' ? '?' : key[i]; /* only the underscore spelling */
+    name[i] = '\0';
+    def = key[i] ? NULL : cli_options_find(name);
+    if (!def) {
+        snprintf(why, why_len, "unknown key \"%s\"", key);
+        return -1;
+    }
+    if (def->has_arg == no_argument) {
+        if (!json_is_boolean(v) && !json_is_null(v)) {
+            snprintf(why, why_len, "\"%s\": expected true or false", key);
+            return -1;
+        }
+        return cli_options_flag(opts, name, json_is_true(v));
+    }
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        /* A number is accepted where the command line takes one; the string form is kept by nobody. */
+        if (strcmp(name, "dtb") && strcmp(name, "kernel-base") && strcmp(name, "bugcheck")) {
+            snprintf(why, why_len, "\"%s\": expected a string", key);
+            return -1;
+        }
+        if (cli_options_arg(opts, name, num, why, why_len)) {
+            char inner[128];
+
+            snprintf(inner, sizeof(inner), "%s", why);
+            snprintf(why, why_len, "\"%s\": %s", key, inner);
+            return -1;
+        }
+        return 0;
+    }
+    if (!json_is_string(v) && !json_is_null(v)) {
+        snprintf(why, why_len, "\"%s\": expected a string or null", key);
+        return -1;
+    }
+    if (cli_options_arg(opts, name, json_string_value(v), why, why_len)) {
+        char inner[256];
+
+        snprintf(inner, sizeof(inner), "%s", why);
+        snprintf(why, why_len, "\"%s\": %s", key, inner);
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *
+cli_options_hex(int have, uint64_t v)
+{
+    char buf[24];
+
+    if (!have)
+        return json_null();
+    snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+    return json_string(buf);
+}
+
+static json_t *
+cli_options_str(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+json_t *
+cli_options_json(const struct r2d_options *o)
+{
+    json_t *j = json_object();
+
+    json_object_set_new(j, "input_format", json_string(o->input_format ? o->input_format : "auto"));
+    json_object_set_new(j, "pdb", cli_options_str(o->pdb_path));
+    json_object_set_new(j, "symbols", cli_options_str(o->isf_path));
+    json_object_set_new(j, "symbol_path", cli_options_str(o->symbol_path));
+    json_object_set_new(j, "offline", json_boolean(o->offline));
+    json_object_set_new(j, "force_symbols", json_boolean(o->force_symbols));
+    json_object_set_new(j, "dtb", cli_options_hex(o->have_dtb, o->dtb));
+    json_object_set_new(j, "kernel_base", cli_options_hex(o->have_kernel_base, o->kernel_base));
+    json_object_set_new(j, "rebuild_kdbg", json_boolean(o->rebuild_kdbg));
+    json_object_set_new(j, "verify_kdbg", json_boolean(o->verify_kdbg));
+    json_object_set_new(j, "bugcheck", cli_options_hex(o->have_bugcheck, o->bugcheck_code));
+    json_object_set_new(j, "dump_type",
+                        json_string(o->dump_type == R2D_DUMP_FULL     ? "full"
+                                    : o->dump_type == R2D_DUMP_BITMAP ? "bitmap"
+                                                                      : "auto"));
+    json_object_set_new(j, "force", json_boolean(o->force));
+    json_object_set_new(j, "hash", json_string(o->hash == R2D_HASH_SHA256 ? "sha256" : "none"));
+    return j;
+}
