@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "kdbg_fields.h"
+#include "raw2dmp/bytes.h"
 #include "raw2dmp/crashdump.h"
 #include "raw2dmp/format.h"
 #include "raw2dmp/image.h"
@@ -379,6 +381,53 @@ done:
     return rc;
 }
 
+/* A note's value as a number (notes hold "0x..." or decimal); 0 when absent. */
+static uint64_t
+convert_note_u64(const struct r2d_image *img, const char *key)
+{
+    for (size_t i = 0; i < r2d_image_note_count(img); i++) {
+        const char *k, *v;
+
+        r2d_image_note(img, i, &k, &v);
+        if (strcmp(k, key) == 0)
+            return strtoull(v, NULL, 0);
+    }
+    return 0;
+}
+
+/*
+ * For a crash dump: the KDBG exactly where WinDbg will look for it -- header KdDebuggerDataBlock through
+ * the header DTB -- without needing symbols. A block that does not read 'KDBG' there is what makes WinDbg
+ * say "KdDebuggerDataBlock is not present or unreadable".
+ */
+static void
+convert_dump_kdbg(struct r2d_ctx *ctx, const struct r2d_image *img, json_t *info)
+{
+    const uint64_t va = convert_note_u64(img, "dump.kdbg_va"), dtb = convert_note_u64(img, "dump.dtb");
+    json_t *k;
+    struct r2d_mmu mmu;
+    uint8_t hdr[0x20];
+
+    if (strcmp(r2d_image_format_name(img), "crashdump") != 0 || va == 0)
+        return;
+    k = json_object();
+    json_object_set_new(k, "va", r2d_json_hex(va));
+    r2d_mmu_init(&mmu, ctx, img, dtb, 4);
+    if (r2d_mmu_read(&mmu, va, hdr, sizeof(hdr))) {
+        json_object_set_new(k, "readable", json_false());
+        json_object_set_new(k, "error", json_string(r2d_errmsg(ctx)));
+    } else {
+        const uint32_t tag = r2d_le32(hdr + R2D_KDBG_OWNER_TAG);
+
+        json_object_set_new(k, "readable", json_true());
+        json_object_set_new(k, "owner_tag_ok", json_boolean(tag == R2D_KDBG_TAG));
+        json_object_set_new(k, "owner_tag", r2d_json_hex(tag));
+        json_object_set_new(k, "size", r2d_json_hex(r2d_le32(hdr + R2D_KDBG_SIZE)));
+        json_object_set_new(k, "kern_base", r2d_json_hex(r2d_le64(hdr + R2D_KDBG_KERNBASE)));
+    }
+    json_object_set_new(info, "dump_kdbg", k);
+}
+
 int
 r2d_info(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input, FILE *out, int json)
 {
@@ -391,6 +440,7 @@ r2d_info(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input,
         return rc;
     info = json_object();
     json_object_set_new(info, "input", r2d_report_image(img));
+    convert_dump_kdbg(ctx, img, info);
     /* A crash dump describes itself through its header notes; the engine runs on anything with memory. */
     a = malloc(sizeof(*a));
     if (!a) {

@@ -80,7 +80,10 @@ def convert_case(isf, seed, cpus, extra):
     # Our own reader agrees with the independent one.
     p = t.raw2dmp("--info", "--json", out, check_rc=0)
     if t.check(p.returncode == 0, "%s: --info on the dump" % name):
-        notes = json.loads(p.stdout)["input"]["notes"]
+        info = json.loads(p.stdout)
+        notes = info["input"]["notes"]
+        t.check(info.get("dump_kdbg", {}).get("owner_tag_ok") is True,
+                "%s: --info reads a decoded KDBG through the header DTB" % name)
         t.check(int(notes["dump.minor_version"], 0) == truth["header"]["minor_version"], "%s: --info minor version" % name)
         t.check(int(notes["dump.kdbg_va"], 0) == truth["header"]["kdbg_va"], "%s: --info KDBG VA" % name)
 
