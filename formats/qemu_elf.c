@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qemu_notes.h"
 #include "raw2dmp/format.h"
 
 /* e_ident and the ELF header fields whose offsets do not depend on the class. */
@@ -32,49 +33,6 @@
 /* Notes: {u32 namesz, u32 descsz, u32 type, name padded to 4, desc padded to 4}. */
 #define ELF_NOTE_HDR_SIZE 12
 #define ELF_NOTE_SEG_MAX (64u << 20) /* QEMU writes ~1 KiB per CPU; refuse absurd note segments */
-
-/* QEMUCPUState (input-formats.md 1.3), version 1. */
-#define QCS_VERSION 0x000 /* u32, 1 */
-#define QCS_SIZE 0x004    /* u32, 0x1b0 or 0x1b8 */
-#define QCS_RAX 0x008
-#define QCS_RBX 0x010
-#define QCS_RCX 0x018
-#define QCS_RDX 0x020
-#define QCS_RSI 0x028
-#define QCS_RDI 0x030
-#define QCS_RSP 0x038
-#define QCS_RBP 0x040
-#define QCS_R8 0x048
-#define QCS_R9 0x050
-#define QCS_R10 0x058
-#define QCS_R11 0x060
-#define QCS_R12 0x068
-#define QCS_R13 0x070
-#define QCS_R14 0x078
-#define QCS_R15 0x080
-#define QCS_RIP 0x088
-#define QCS_RFLAGS 0x090
-#define QCS_CS 0x098 /* segments: {u32 selector, u32 limit, u32 flags, u32 pad, u64 base} */
-#define QCS_DS 0x0B0
-#define QCS_ES 0x0C8
-#define QCS_FS 0x0E0
-#define QCS_GS 0x0F8
-#define QCS_SS 0x110
-#define QCS_LDT 0x128
-#define QCS_TR 0x140
-#define QCS_GDT 0x158
-#define QCS_IDT 0x170
-#define QCS_SEG_SELECTOR 0x00
-#define QCS_SEG_LIMIT 0x04
-#define QCS_SEG_FLAGS 0x08
-#define QCS_SEG_BASE 0x10
-#define QCS_CR0 0x188
-#define QCS_CR2 0x198
-#define QCS_CR3 0x1A0
-#define QCS_CR4 0x1A8
-#define QCS_KERNEL_GS_BASE 0x1B0
-#define QCS_MIN_SIZE 0x1B0  /* old QEMU: no kernel_gs_base */
-#define QCS_FULL_SIZE 0x1B8 /* with kernel_gs_base */
 
 /* Where the class-dependent fields are (System V gABI, ELF32 and ELF64). */
 struct elf_layout {
@@ -411,73 +369,12 @@ elf_check_layout(struct r2d_ctx *ctx, struct elf_file *ef)
     return 0;
 }
 
-static void
-elf_segment(struct r2d_segment *seg, const uint8_t *p)
-{
-    seg->selector = r2d_le32(p + QCS_SEG_SELECTOR);
-    seg->limit = r2d_le32(p + QCS_SEG_LIMIT);
-    seg->flags = r2d_le32(p + QCS_SEG_FLAGS);
-    seg->base = r2d_le64(p + QCS_SEG_BASE);
-}
-
-/* One "QEMU" note: QEMUCPUState version 1 (input-formats.md 1.3). d holds descsz bytes at file offset off. */
+/* One "QEMU" note: QEMUCPUState version 1, decoded by the code shared with kdump.c (qemu_notes.c). */
 static int
 elf_qemu_cpu(struct r2d_ctx *ctx, struct elf_file *ef, uint64_t off, const uint8_t *d, uint32_t descsz)
 {
-    struct r2d_cpu_state cpu = {0};
-    uint32_t version, size, used;
-
-    R2D_CHECK(descsz < QCS_MIN_SIZE, ctx, R2D_EFORMAT,
-              "%s: offset 0x%" PRIx64 ": QEMU CPU state note of 0x%" PRIx32 " bytes, need at least 0x%x",
-              ef->path, off, descsz, QCS_MIN_SIZE);
-    version = r2d_le32(d + QCS_VERSION);
-    size = r2d_le32(d + QCS_SIZE);
-    R2D_CHECK(version != 1, ctx, R2D_EUNSUPPORTED,
-              "%s: offset 0x%" PRIx64 ": QEMU CPU state version %" PRIu32 ", only version 1 is known",
-              ef->path, off, version);
-    R2D_CHECK(size < QCS_MIN_SIZE, ctx, R2D_EFORMAT,
-              "%s: offset 0x%" PRIx64 ": QEMU CPU state size field 0x%" PRIx32 " is below 0x%x", ef->path,
-              off + QCS_SIZE, size, QCS_MIN_SIZE);
-    used = size < descsz ? size : descsz;
-
-    cpu.flags = ef->machine == EM_X86_64 ? R2D_CPU_LONG_MODE : 0;
-    cpu.rax = r2d_le64(d + QCS_RAX);
-    cpu.rbx = r2d_le64(d + QCS_RBX);
-    cpu.rcx = r2d_le64(d + QCS_RCX);
-    cpu.rdx = r2d_le64(d + QCS_RDX);
-    cpu.rsi = r2d_le64(d + QCS_RSI);
-    cpu.rdi = r2d_le64(d + QCS_RDI);
-    cpu.rsp = r2d_le64(d + QCS_RSP);
-    cpu.rbp = r2d_le64(d + QCS_RBP);
-    cpu.r8 = r2d_le64(d + QCS_R8);
-    cpu.r9 = r2d_le64(d + QCS_R9);
-    cpu.r10 = r2d_le64(d + QCS_R10);
-    cpu.r11 = r2d_le64(d + QCS_R11);
-    cpu.r12 = r2d_le64(d + QCS_R12);
-    cpu.r13 = r2d_le64(d + QCS_R13);
-    cpu.r14 = r2d_le64(d + QCS_R14);
-    cpu.r15 = r2d_le64(d + QCS_R15);
-    cpu.rip = r2d_le64(d + QCS_RIP);
-    cpu.rflags = r2d_le64(d + QCS_RFLAGS);
-    elf_segment(&cpu.cs, d + QCS_CS);
-    elf_segment(&cpu.ds, d + QCS_DS);
-    elf_segment(&cpu.es, d + QCS_ES);
-    elf_segment(&cpu.fs, d + QCS_FS);
-    elf_segment(&cpu.gs, d + QCS_GS);
-    elf_segment(&cpu.ss, d + QCS_SS);
-    elf_segment(&cpu.ldt, d + QCS_LDT);
-    elf_segment(&cpu.tr, d + QCS_TR);
-    elf_segment(&cpu.gdt, d + QCS_GDT);
-    elf_segment(&cpu.idt, d + QCS_IDT);
-    cpu.cr0 = r2d_le64(d + QCS_CR0);
-    cpu.cr2 = r2d_le64(d + QCS_CR2);
-    cpu.cr3 = r2d_le64(d + QCS_CR3);
-    cpu.cr4 = r2d_le64(d + QCS_CR4);
-    if (used >= QCS_FULL_SIZE) {
-        cpu.kernel_gs_base = r2d_le64(d + QCS_KERNEL_GS_BASE);
-        cpu.flags |= R2D_CPU_HAVE_KGSBASE;
-    }
-    return r2d_image_add_cpu(ctx, ef->img, &cpu);
+    return r2d_qemu_cpu_decode(ctx, ef->img, off, d, descsz,
+                               ef->machine == EM_X86_64 ? R2D_QEMU_LM_YES : R2D_QEMU_LM_NO);
 }
 
 static int

@@ -4,7 +4,8 @@
 set -eu
 PKGS="gcc meson ninja-build pkg-config libjansson-dev libcurl4-openssl-dev liblzma-dev zlib1g-dev
 libssl-dev liblzo2-dev libsnappy-dev libcmocka-dev python3 xz-utils binutils clang lld llvm
-libclang-rt-dev qemu-system-x86"
+libclang-rt-dev qemu-system-x86 libvirt-clients libvirt-daemon
+libvirt-daemon-driver-qemu libkdumpfile-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
