@@ -206,6 +206,12 @@ def verify_pages(dump, source, patches):
     return len(dump.page_offsets), problems
 
 
+def check_header(dump, truth, name):
+    """Every DUMP_HEADER64 field the ground truth names has the expected value."""
+    for key, want in truth["header"].items():
+        check(dump.fields.get(key) == want, "%s: header %s = %r (want %r)" % (name, key, dump.fields.get(key), want))
+
+
 def true_pfns(runs):
     pfns = set()
     for r in runs:

@@ -53,8 +53,7 @@ def convert_case(isf, seed, cpus, extra):
     with open(report) as f:
         rep = json.load(f)
     dump = t.Dump(out)
-    for key, want in truth["header"].items():
-        t.check(dump.fields.get(key) == want, "%s: header %s = %r (want %r)" % (name, key, dump.fields.get(key), want))
+    t.check_header(dump, truth, name)
     t.check(dump.fields["dump_type"] == 1, "%s: DumpType 1" % name)
     t.check(dump.fields["required_dump_space"] == dump.size == dump.data_end,
             "%s: RequiredDumpSpace equals the file size" % name)

@@ -46,8 +46,7 @@ def case(isf, cpus, seed):
     with open(report) as f:
         rep = json.load(f)
     dump = t.Dump(out)
-    for key, want in truth["header"].items():
-        t.check(dump.fields.get(key) == want, "%s: header %s = %r (want %r)" % (name, key, dump.fields.get(key), want))
+    t.check_header(dump, truth, name)
     t.check(dump.fields["required_dump_space"] == dump.size, "%s: RequiredDumpSpace = file size" % name)
     t.check(rep["analysis"]["symbols"]["origin"].startswith("cache:") or "symstore" in rep["analysis"]["symbols"]["origin"],
             "%s: symbols came from the store: %s" % (name, rep["analysis"]["symbols"]["origin"]))
