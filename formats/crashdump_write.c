@@ -465,8 +465,11 @@ cdw_next_patch(const struct r2d_plan *plan, uint64_t pa)
 }
 
 /*
- * Stream physical [pa, end) piece by piece. A piece inside one file-slice run with no patch is handed to
- * r2d_output_copy when not hashing (copy_file_range); everything else goes through the buffer.
+ * Stream physical [pa, end) piece by piece, in both hash modes alike:
+ *  - a page that a patch touches goes through the buffer (read, overlay, append);
+ *  - otherwise a slice of a file run is handed to r2d_output_copy (copy_file_range, or the hashing
+ *    ring; input holes stay holes), a gap between runs becomes zeros without I/O (r2d_output_zero), and a
+ *    run with a decoding source is read through the buffer in CDW_CHUNK pieces.
  */
 static int
 cdw_write_range(struct cdw_state *st, uint64_t pa, uint64_t end)
@@ -477,6 +480,7 @@ cdw_write_range(struct cdw_state *st, uint64_t pa, uint64_t end)
         const size_t i = cdw_first_run_after(img, pa);
         const struct r2d_run *r = i < r2d_image_run_count(img) ? r2d_image_run(img, i) : NULL;
         const int inside = r && r->pa <= pa;
+        const struct r2d_patch *p = cdw_next_patch(st->plan, pa);
         uint64_t seg_end = end, n;
         int rc;
 
@@ -484,25 +488,35 @@ cdw_write_range(struct cdw_state *st, uint64_t pa, uint64_t end)
             seg_end = r->pa + r->len;
         else if (!inside && r && r->pa < seg_end)
             seg_end = r->pa; /* a hole up to the next run */
-        if (inside && !r->ops && !st->hash) {
-            const struct r2d_patch *p = cdw_next_patch(st->plan, pa);
+        if (p && p->pa <= pa) {
+            /* A patch covers pa: the rest of this page goes through the buffer. */
+            const uint64_t page_end = (pa | (R2D_PAGE_SIZE - 1)) + 1;
 
-            if (p && p->pa <= pa) {
-                /* A patch here: the rest of its page goes through the buffer, then copying resumes. */
-                const uint64_t page_end = (p->pa | (R2D_PAGE_SIZE - 1)) + 1;
+            n = (page_end < seg_end ? page_end : seg_end) - pa;
+            rc = cdw_write_buffered(st, pa, (size_t)n);
+        } else {
+            /* Clean up to the page of the next patch (never less than one byte: p->pa > pa). */
+            uint64_t clean_end = seg_end;
 
-                n = (page_end < seg_end ? page_end : seg_end) - pa;
-                rc = cdw_write_buffered(st, pa, (size_t)n);
-            } else {
-                n = (p && p->pa < seg_end ? p->pa : seg_end) - pa;
+            if (p && p->pa < seg_end)
+                clean_end = (p->pa & ~(uint64_t)(R2D_PAGE_SIZE - 1)) > pa
+                                ? p->pa & ~(uint64_t)(R2D_PAGE_SIZE - 1)
+                                : p->pa;
+            n = clean_end - pa;
+            if (inside && !r->ops) {
                 if (n > CDW_COPY_PIECE)
                     n = CDW_COPY_PIECE;
                 rc = r2d_output_copy(st->ctx, st->out, r2d_image_fd(img), r2d_image_path(img),
                                      r->file_off + (pa - r->pa), n);
+            } else if (!inside) {
+                if (n > CDW_COPY_PIECE)
+                    n = CDW_COPY_PIECE;
+                rc = r2d_output_zero(st->ctx, st->out, n);
+            } else {
+                if (n > CDW_CHUNK)
+                    n = CDW_CHUNK;
+                rc = cdw_write_buffered(st, pa, (size_t)n);
             }
-        } else {
-            n = seg_end - pa < CDW_CHUNK ? seg_end - pa : CDW_CHUNK;
-            rc = cdw_write_buffered(st, pa, (size_t)n);
         }
         if (rc)
             return rc;

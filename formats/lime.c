@@ -39,6 +39,7 @@
 #define LIME_Z_SCRATCH (64u << 10)     /* inflated bytes discarded at a time when seeking forward */
 #define LIME_Z_PROBE_ARENA (48u << 10) /* zlib's inflate state (~7 KiB) plus a window of up to 32 KiB */
 #define LIME_PROBE_BYTES 4096
+#define LIME_MAX_RANGES (1u << 20) /* ranges in one file */
 
 struct lime_range {
     uint64_t pa, len;
@@ -132,6 +133,11 @@ lime_parse_header(struct r2d_ctx *ctx, const char *path, const char *where, uint
 static int
 lime_push(struct r2d_ctx *ctx, const char *path, struct lime_ranges *rs, const struct lime_range *r)
 {
+    /* A deflate stream repeating one 33-byte header+data unit would otherwise grow the table ~1000x faster
+     * than the file (LiME writes one range per System RAM region: tens, not millions). */
+    R2D_CHECK(rs->n >= LIME_MAX_RANGES, ctx, R2D_EFORMAT,
+              "%s: more than %u LiME ranges (range at physical 0x%" PRIx64 "): not a memory map", path,
+              LIME_MAX_RANGES, r->pa);
     if (rs->n == rs->cap) {
         const size_t cap = rs->cap ? rs->cap * 2 : 16;
         struct lime_range *p = realloc(rs->r, cap * sizeof(*p));

@@ -32,8 +32,35 @@ run_suite() { # name, meson options...
     failed=$((failed + ${fail:-0} + ${upass:-0} + ${timeout:-0}))
     skipped=$((skipped + ${skip:-0}))
 }
+# libFuzzer targets (fuzz/, clang only): each runs briefly from its seed corpus and counts as one test.
+# -timeout=30: a hostile page table makes discovery scan the whole KASLR window (bounded, ~10 s under ASan).
+run_fuzz() {
+    dir="$top/build-fuzz"
+    if [ ! -f "$dir/build.ninja" ]; then
+        CC=clang meson setup "$dir" "$top" -Dfuzzing=true -Dtests=disabled >"$top/build-fuzz.setup.log" 2>&1 ||
+            { cat "$top/build-fuzz.setup.log"; echo "fuzz: setup failed"; failed=$((failed + 1)); return; }
+    fi
+    if ! ninja -C "$dir" >"$dir/ninja.log" 2>&1; then
+        tail -50 "$dir/ninja.log"; echo "fuzz: build failed"; failed=$((failed + 1)); return
+    fi
+    for exe in "$dir"/fuzz/fuzz_*; do
+        [ -f "$exe" ] && [ -x "$exe" ] || continue
+        t=$(basename "$exe") work="$dir/fuzz-run/$(basename "$exe")"
+        rm -rf "$work" && mkdir -p "$work/corpus"
+        seeds="$top/fuzz/corpus/$t"
+        [ -d "$seeds" ] || seeds=""
+        # shellcheck disable=SC2086
+        if "$exe" -max_total_time="${R2D_FUZZ_SECONDS:-20}" -rss_limit_mb=2048 -timeout=30 -max_len=131072 \
+            -artifact_prefix="$work/" "$work/corpus" $seeds >"$work/log" 2>&1; then
+            echo "[fuzz] $t OK $(grep -E '^#[0-9]+[[:space:]]+DONE' "$work/log" | tail -1)"; passed=$((passed + 1))
+        else
+            tail -60 "$work/log"; echo "[fuzz] $t FAIL (input saved in $work/)"; failed=$((failed + 1))
+        fi
+    done
+}
 run_suite release -Dbuildtype=debugoptimized
 run_suite asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+run_fuzz
 if [ "$skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $skipped skipped"
 else

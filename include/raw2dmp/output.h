@@ -32,11 +32,18 @@ R2D_API int r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, en
  */
 R2D_API int r2d_output_write(struct r2d_ctx *ctx, struct r2d_output *o, const void *buf, size_t len);
 /**
- * Append len bytes read from in_fd at in_off. Uses copy_file_range when no hash is computed (the data
- * never passes through user space), else a large buffer that is hashed on the way.
+ * Append len bytes read from in_fd at in_off. Holes of the input (SEEK_DATA/SEEK_HOLE) are not read: they
+ * become holes of the output (and are hashed as zeros). Data is copied with copy_file_range when no hash is
+ * computed (it never passes through user space), else read into buffers that a second thread hashes while
+ * the next ones are read and written.
  */
 R2D_API int r2d_output_copy(struct r2d_ctx *ctx, struct r2d_output *o, int in_fd, const char *in_path,
                             uint64_t in_off, uint64_t len);
+/**
+ * Append len zero bytes without writing them: the file gets a hole there (extended at commit when it ends
+ * in one); hashed as zeros. A set cancel flag gives R2D_ECANCELED.
+ */
+R2D_API int r2d_output_zero(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t len);
 /**
  * Overwrite len bytes at offset off of what was already written. Refused (R2D_EINVAL) when hashing, since
  * the streamed digest would no longer match the file.

@@ -11,6 +11,9 @@
 
 #include "raw2dmp/format.h"
 
+/* CPU states one image may hold (Windows supports at most 2048 logical processors). */
+#define IMAGE_MAX_CPUS 4096u
+
 struct image_note {
     char *key;
     char *value;
@@ -189,8 +192,12 @@ r2d_image_add_source_run(struct r2d_ctx *ctx, struct r2d_image *img, uint64_t pa
 int
 r2d_image_add_cpu(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_cpu_state *cpu)
 {
-    struct r2d_cpu_state *n = realloc(img->cpus, (img->ncpus + 1) * sizeof(*n));
+    struct r2d_cpu_state *n;
 
+    /* A note area of 64 MiB could declare ~150000 CPUs, and discovery tries every one of them. */
+    R2D_CHECK(img->ncpus >= IMAGE_MAX_CPUS, ctx, R2D_EFORMAT,
+              "%s: more than %u CPU states: not a machine Windows runs on", img->path, IMAGE_MAX_CPUS);
+    n = realloc(img->cpus, (img->ncpus + 1) * sizeof(*n));
     if (!n)
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for CPU states", img->path);
     img->cpus = n;

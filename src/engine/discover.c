@@ -494,23 +494,46 @@ discover_mz_at(struct r2d_analysis *a, uint64_t va)
  * Walk down from an address inside the kernel to its MZ header, bounded: 2 MiB boundaries first (modern
  * kernels are loaded on one), then every page (Windows 7's are page-aligned).
  */
+/*
+ * What the scan-downs of one DTB candidate may still do. Every CPU's IDT handler and RIP is a hint, but
+ * real CPUs share their handlers: a 2 MiB window already scanned is not scanned again, and all hints
+ * share one page budget, so an input declaring thousands of CPUs cannot multiply the work.
+ */
+#define SCAN_DOWN_MAX_PAGES (4 * (IDT_SCAN_LIMIT / R2D_PAGE_SIZE))
+#define SCAN_DOWN_MAX_WINDOWS 64
+
+struct discover_scan_budget {
+    uint64_t pages;
+    uint64_t windows[SCAN_DOWN_MAX_WINDOWS];
+    unsigned nwindows;
+};
+
 static int
-discover_scan_down(struct r2d_analysis *a, uint64_t from, const char *what)
+discover_scan_down(struct r2d_analysis *a, struct discover_scan_budget *b, uint64_t from, const char *what)
 {
     const uint64_t top = from & ~(uint64_t)(R2D_PAGE_SIZE - 1);
     const uint64_t floor = top > R2D_KASLR_FLOOR + IDT_SCAN_LIMIT ? top - IDT_SCAN_LIMIT : R2D_KASLR_FLOOR;
+    const uint64_t window = from & ~(LARGE_PAGE - 1);
     char source[128];
 
     if (from < R2D_KASLR_FLOOR)
         return 0;
+    for (unsigned i = 0; i < b->nwindows; i++)
+        if (b->windows[i] == window)
+            return 0;
+    if (b->nwindows < SCAN_DOWN_MAX_WINDOWS)
+        b->windows[b->nwindows++] = window;
     snprintf(source, sizeof(source), "scan down from %s 0x%" PRIx64, what, from);
-    for (uint64_t va = from & ~(LARGE_PAGE - 1); va >= floor; va -= LARGE_PAGE)
+    for (uint64_t va = window; va >= floor && b->pages > 0; va -= LARGE_PAGE, b->pages--)
         if (discover_mz_at(a, va) && discover_try_kernel(a, va, source))
             return 1;
-    for (uint64_t va = top; va >= floor; va -= R2D_PAGE_SIZE) {
+    for (uint64_t va = top; va >= floor && b->pages > 0; va -= R2D_PAGE_SIZE) {
         if (r2d_cancelled(a->ctx))
             return R2D_ECANCELED;
-        if ((va & (LARGE_PAGE - 1)) && discover_mz_at(a, va) && discover_try_kernel(a, va, source))
+        if (!(va & (LARGE_PAGE - 1)))
+            continue;
+        b->pages--;
+        if (discover_mz_at(a, va) && discover_try_kernel(a, va, source))
             return 1;
     }
     return 0;
@@ -552,6 +575,7 @@ discover_walk_leaf(void *arg, uint64_t va, uint64_t pa, uint64_t size)
 static int
 discover_kernel_here(struct r2d_analysis *a)
 {
+    struct discover_scan_budget budget = {.pages = SCAN_DOWN_MAX_PAGES};
     int rc;
 
     for (size_t i = 0; i < r2d_image_cpu_count(a->img); i++) {
@@ -564,14 +588,15 @@ discover_kernel_here(struct r2d_analysis *a)
                                      (uint64_t)r2d_le32(gate + 8) << 32;
 
             snprintf(what, sizeof(what), "CPU %zu IDT[0] handler", i);
-            if ((rc = discover_scan_down(a, handler, what)) != 0)
+            if ((rc = discover_scan_down(a, &budget, handler, what)) != 0)
                 return rc;
         }
         snprintf(what, sizeof(what), "CPU %zu RIP", i);
-        if ((rc = discover_scan_down(a, cpu->rip, what)) != 0)
+        if ((rc = discover_scan_down(a, &budget, cpu->rip, what)) != 0)
             return rc;
     }
-    if (a->kernel_hint && (rc = discover_scan_down(a, a->kernel_hint, "the low stub's kernel entry point")) != 0)
+    if (a->kernel_hint &&
+        (rc = discover_scan_down(a, &budget, a->kernel_hint, "the low stub's kernel entry point")) != 0)
         return rc;
     for (int pass = 0; pass < 2; pass++) {
         struct discover_walk w = {a, pass == 0, KERNEL_WALK_MAX_PAGES, 0};
