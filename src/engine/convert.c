@@ -22,7 +22,7 @@
 #include "report.h"
 
 /* Buffer of the input hasher: constant memory whatever the input's size. */
-#define CONVERT_HASH_BUF (4u << 20)
+#define CONVERT_HASH_BUF (256u << 10) /* small enough to stay in cache between read and hash */
 
 void
 r2d_options_init(struct r2d_options *opts)
@@ -46,9 +46,10 @@ convert_now(void)
  * The input's SHA-256. The writer reads only the runs: not ELF headers and notes, not LiME range headers,
  * not the unused parts of a padded raw file. So the digest of the evidence file is computed by a second
  * thread that reads the whole file once, front to back, through the image's descriptor (the bytes the
- * conversion used, even if the path is replaced meanwhile), while the conversion runs. Memory is one
- * CONVERT_HASH_BUF buffer. The thread never touches the context's error message: it records its own
- * failure, which r2d_convert turns into a warning and a null digest.
+ * conversion used, even if the path is replaced meanwhile), while the conversion runs. Memory is two
+ * CONVERT_HASH_BUF buffers: data, and zeros for the holes of sparse files, which are hashed without I/O.
+ * The thread never touches the context's error message: it records its own failure, which r2d_convert
+ * turns into a warning and a null digest.
  */
 struct convert_hasher {
     const struct r2d_ctx *ctx; /* only to poll the cancel flag */
@@ -64,26 +65,58 @@ struct convert_hasher {
     double seconds;
 };
 
+/* Where the next data at or after off begins, and where it ends; holes read as zeros without I/O. */
+static void
+convert_hash_extent(int fd, uint64_t off, uint64_t size, uint64_t *data, uint64_t *end)
+{
+    const off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+    off_t h;
+
+    /* No hole support (or an error): treat everything as data and let pread report real errors. */
+    if (d < 0) {
+        *data = errno == ENXIO ? size : off;
+        *end = size;
+        return;
+    }
+    *data = (uint64_t)d < size ? (uint64_t)d : size;
+    h = lseek(fd, d, SEEK_HOLE);
+    *end = (h < 0 || (uint64_t)h > size) ? size : (uint64_t)h;
+}
+
 static void *
 convert_hash_main(void *arg)
 {
     struct convert_hasher *h = arg;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    uint8_t *buf = malloc(CONVERT_HASH_BUF), digest[EVP_MAX_MD_SIZE];
+    uint8_t *buf = malloc(CONVERT_HASH_BUF), *zero = calloc(1, CONVERT_HASH_BUF), digest[EVP_MAX_MD_SIZE];
     unsigned dlen = 0;
-    uint64_t off = 0;
+    uint64_t off = 0, data = 0, end = 0;
     const double t0 = convert_now();
 
-    if (!md || !buf || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+    if (!md || !buf || !zero || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
         h->err = -3;
     (void)posix_fadvise(h->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     while (!h->err && off < h->size) {
-        const size_t want = h->size - off < CONVERT_HASH_BUF ? (size_t)(h->size - off) : CONVERT_HASH_BUF;
-        const ssize_t n = pread(h->fd, buf, want, (off_t)off);
+        size_t want;
+        ssize_t n;
 
-        if (atomic_load(&h->stop) || r2d_cancelled(h->ctx))
+        if (off >= end)
+            convert_hash_extent(h->fd, off, h->size, &data, &end);
+        if (atomic_load(&h->stop) || r2d_cancelled(h->ctx)) {
             h->err = -2;
-        else if (n < 0 && errno != EINTR)
+            break;
+        }
+        if (off < data) {
+            /* A hole in a sparse file: its bytes are zeros, hashed from memory. */
+            want = data - off < CONVERT_HASH_BUF ? (size_t)(data - off) : CONVERT_HASH_BUF;
+            if (EVP_DigestUpdate(md, zero, want) != 1)
+                h->err = -3;
+            off += want;
+            continue;
+        }
+        want = end - off < CONVERT_HASH_BUF ? (size_t)(end - off) : CONVERT_HASH_BUF;
+        n = pread(h->fd, buf, want, (off_t)off);
+        if (n < 0 && errno != EINTR)
             h->err = errno;
         else if (n == 0)
             h->err = -1;
@@ -102,6 +135,7 @@ convert_hash_main(void *arg)
     h->seconds = convert_now() - t0;
     EVP_MD_CTX_free(md);
     free(buf);
+    free(zero);
     return NULL;
 }
 
