@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "pdb_msf.h"
+#include "raw2dmp/format.h" /* r2d_pread_full */
 #include "raw2dmp/bytes.h"
 
 /* Superblock layout (LLVM docs, MsfFile.html "The Superblock"). */
@@ -43,27 +44,12 @@ msf_blocks_for(const struct r2d_msf *msf, uint32_t size)
     return (uint32_t)(((uint64_t)size + msf->block_size - 1) / msf->block_size);
 }
 
-/* pread exactly len bytes at off; a short read means the file shrank under us. */
+/* Exactly len bytes at off; the sizes were checked against the file at open, so a short read means the
+ * file shrank under us (r2d_pread_full reports it as truncation). */
 static int
 msf_pread(struct r2d_ctx *ctx, const struct r2d_msf *msf, uint8_t *dst, size_t len, uint64_t off)
 {
-    size_t done = 0;
-
-    while (done < len) {
-        const ssize_t n = pread(msf->fd, dst + done, len - done, (off_t)(off + done));
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return r2d_err_errno(ctx, "%s: offset 0x%" PRIx64 ": read of 0x%zx bytes failed", msf->path,
-                                 off + done, len - done);
-        if (n == 0)
-            return r2d_err(ctx, R2D_ETRUNC,
-                           "%s: offset 0x%" PRIx64 ": file ends early (it shrank while open?)", msf->path,
-                           off + done);
-        done += (size_t)n;
-    }
-    return 0;
+    return r2d_pread_full(ctx, msf->fd, msf->path, off, dst, len, "PDB data");
 }
 
 /*
