@@ -28,7 +28,7 @@ struct batch_item {
     const char *input, *output;
     char *report;            /* given, or OUTPUT.report.json */
     struct r2d_options opts; /* the defaults with the line's keys applied */
-    char prefix[96];         /* "manifest:line: " for messages */
+    char *prefix;            /* "manifest:line: " for messages, the manifest named in full */
 };
 
 struct batch {
@@ -101,7 +101,11 @@ batch_parse_item(struct batch *b, struct batch_item *it, char *why, size_t n)
         snprintf(why, n, "\"pdb\" and \"symbols\" are alternatives; give one");
         return -1;
     }
-    snprintf(it->prefix, sizeof(it->prefix), "%.70s:%zu: ", b->name, it->line);
+    if (asprintf(&it->prefix, "%s:%zu: ", b->name, it->line) < 0) {
+        it->prefix = NULL;
+        snprintf(why, n, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -477,6 +481,7 @@ batch_free(struct batch *b)
     for (size_t i = 0; i < b->n; i++) {
         json_decref(b->items[i].doc);
         free(b->items[i].report);
+        free(b->items[i].prefix);
     }
     free(b->items);
     cli_display_free(b->display);

@@ -39,7 +39,7 @@ struct r2d_kdbg {
     uint8_t flag;
     int have_flag;
     uint64_t wait_never, wait_always;
-    char why[256];                     /* how the block was obtained, or why it could not be */
+    char why[1024];                    /* how the block was obtained, or why it could not be */
     /* The image's own block made plain (decoded or plain), kept for verification when we rebuild. */
     uint8_t from_image[R2D_KDBG_MAX_SIZE];
     uint32_t from_image_size;          /* 0 when the image's block was unusable */

@@ -99,7 +99,7 @@ kdbg_from_image(struct r2d_analysis *a)
     uint32_t tag, size;
 
     if (r2d_mmu_read(&a->mmu, k->va, hdr, sizeof(hdr))) {
-        snprintf(k->why, sizeof(k->why), "KDBG header unreadable: %.200s", r2d_errmsg(a->ctx));
+        snprintf(k->why, sizeof(k->why), "KDBG header unreadable: %.800s", r2d_errmsg(a->ctx));
         return 0;
     }
     tag = r2d_le32(hdr + R2D_KDBG_OWNER_TAG);
@@ -111,7 +111,7 @@ kdbg_from_image(struct r2d_analysis *a)
             return 0;
         }
         if (r2d_mmu_read(&a->mmu, k->va, k->image, size)) {
-            snprintf(k->why, sizeof(k->why), "KDBG body unreadable: %.200s", r2d_errmsg(a->ctx));
+            snprintf(k->why, sizeof(k->why), "KDBG body unreadable: %.800s", r2d_errmsg(a->ctx));
             return 0;
         }
         k->have_image = 1;
@@ -143,7 +143,7 @@ kdbg_from_image(struct r2d_analysis *a)
             return 0;
         }
         if (r2d_mmu_read(&a->mmu, k->va, k->image, size)) {
-            snprintf(k->why, sizeof(k->why), "KDBG body unreadable: %.200s", r2d_errmsg(a->ctx));
+            snprintf(k->why, sizeof(k->why), "KDBG body unreadable: %.800s", r2d_errmsg(a->ctx));
             return 0;
         }
         k->have_image = 1;
@@ -203,7 +203,7 @@ r2d_kdbg_locate(struct r2d_analysis *a)
             k->size = size;
             k->mode = R2D_KDBG_REBUILT;
             snprintf(k->why, sizeof(k->why),
-                     "rebuilt from symbols, %u field%s underived (the image's block: %.150s)", k->nunderived,
+                     "rebuilt from symbols, %u field%s underived (the image's block: %.700s)", k->nunderived,
                      k->nunderived == 1 ? "" : "s", image_why);
             r2d_log(a->ctx, R2D_LOG_INFO, "KDBG at 0x%" PRIx64 " rebuilt from %s (Size 0x%" PRIx32 ")", k->va,
                     a->syms->origin, size);

@@ -176,7 +176,7 @@ def batch(work, truth, jobs):
     with open(os.path.join(d, "exists.dmp")) as f:
         t.check(f.read() == "not a dump\n", "%s: existing output untouched" % name)
     t.check("trunc.elf" in p.stderr and "late.elf" in p.stderr and "manifest.jsonl:2:" in p.stderr,
-            "%s: errors on stderr name the manifest line" % name)
+            "%s: errors on stderr name the manifest line: %r" % (name, p.stderr[-1500:]))
     t.check(not [n for n in os.listdir(d) if n.endswith(".part")], "%s: no temporary files left" % name)
 
     # Re-run: finished items are skipped (not rewritten), failed ones retried; the missing input now exists.
