@@ -21,22 +21,9 @@ SAMPLE_KDUMP = os.path.join(QEMU_DATA, 'seabios-32M-dump-guest-memory-z.kdump')
 SAMPLE_ELF_XZ = os.path.join(QEMU_DATA, 'seabios-32M-dump-guest-memory.elf.xz')
 PAGE = 4096
 
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print('FAIL:', what, flush=True)
-    return cond
-
-
-def finish():
-    if failures:
-        print('%d check(s) failed' % len(failures))
-        sys.exit(1)
-    print('all checks passed')
-    sys.exit(0)
+# One set of checks for every integration test: the same FAIL lines and the same closing line.
+sys.path.insert(0, os.path.join(SRC, 'tests', 'integration'))
+from r2dtest import check, failures, finish  # noqa: E402,F401
 
 
 def workdir(name):
