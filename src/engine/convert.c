@@ -312,6 +312,22 @@ convert_utc_now(void)
     return json_string(buf);
 }
 
+/* The report's "output" object: what the writer says it wrote. */
+static json_t *
+convert_output_json(const char *path, const struct r2d_write_result *res)
+{
+    json_t *out = json_object();
+
+    json_object_set_new(out, "path", json_string(path));
+    json_object_set_new(out, "size", json_integer((json_int_t)res->size));
+    json_object_set_new(out, "dump_type", json_integer(res->dump_type));
+    json_object_set_new(out, "header_runs", json_integer(res->header_runs));
+    json_object_set_new(out, "pages", json_integer((json_int_t)res->pages));
+    json_object_set_new(out, "hole_pages", json_integer((json_int_t)res->hole_pages));
+    json_object_set_new(out, "sha256", res->digest[0] ? json_string(res->digest) : json_null());
+    return out;
+}
+
 int
 r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input, const char *output)
 {
@@ -320,7 +336,7 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     struct r2d_plan *plan = NULL;
     struct r2d_write_result res;
     struct convert_hasher hasher = {0};
-    json_t *report = json_object(), *out = NULL, *timings = json_object(), *in_json = NULL;
+    json_t *report = json_object(), *timings = json_object(), *in_json = NULL;
     double t0 = convert_now(), t1;
     int rc, differences = 0, verify_rc = 0, refused;
 
@@ -362,15 +378,7 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
         goto done;
     json_object_set_new(timings, "write_s", json_real(convert_now() - t1));
     convert_hash_finish(ctx, &hasher, 1, in_json, timings);
-    out = json_object();
-    json_object_set_new(out, "path", json_string(output));
-    json_object_set_new(out, "size", json_integer((json_int_t)res.size));
-    json_object_set_new(out, "dump_type", json_integer(res.dump_type));
-    json_object_set_new(out, "header_runs", json_integer(res.header_runs));
-    json_object_set_new(out, "pages", json_integer((json_int_t)res.pages));
-    json_object_set_new(out, "hole_pages", json_integer((json_int_t)res.hole_pages));
-    json_object_set_new(out, "sha256", res.digest[0] ? json_string(res.digest) : json_null());
-    json_object_set_new(report, "output", out);
+    json_object_set_new(report, "output", convert_output_json(output, &res));
     r2d_log(ctx, R2D_LOG_WARN, "%s: %s dump, %" PRIu64 " pages, %zu patch%s, KDBG %s", output,
             res.dump_type == 5 ? "bitmap" : "full", res.pages, r2d_plan_patch_count(plan),
             r2d_plan_patch_count(plan) == 1 ? "" : "es", a->kdbg.why);
