@@ -204,6 +204,20 @@ def have_qemu():
     return shutil.which('qemu-system-x86_64') is not None
 
 
+def migration_stream(work, name='guest.savevm'):
+    """A real QEMU migration stream of a 16 MiB pc guest (exit 77 when QEMU is missing)."""
+    if not have_qemu():
+        print('qemu-system-x86_64 not installed')
+        sys.exit(77)
+    path = os.path.join(work, name)
+    q = Qemu(work, machine='pc', mem='16M')
+    try:
+        q.migrate_to(path)
+    finally:
+        q.close()
+    return path
+
+
 def peek(path, pa, fmt='auto'):
     p = run([IMGCMP, '--peek', '0x%x' % pa, '-a', fmt, path])
     return p.stdout.strip() if p.returncode == 0 else None

@@ -80,16 +80,8 @@ def record(page, flags, data, first):
 
 
 def main():
-    if not T.have_qemu():
-        print('qemu-system-x86_64 not installed')
-        sys.exit(77)
     work = T.workdir('savevm_repeat')
-    orig = os.path.join(work, 'guest.savevm')
-    q = T.Qemu(work, machine='pc', mem='16M')
-    try:
-        q.migrate_to(orig)
-    finally:
-        q.close()
+    orig = T.migration_stream(work)
     b = open(orig, 'rb').read()
     s = Stream(b)
     want = dict(s.ram)
