@@ -5,6 +5,10 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 sh "$top/scripts/setup-deps.sh" || exit 1
 passed=0 failed=0 skipped=0
+# The suite needs about 2 GiB of scratch space at its peak (tests remove their work directories when they pass).
+avail=$(df -Pk "$top" | awk 'NR == 2 { print int($4 / 1024) }')
+echo "scratch space: ${avail:-?} MiB free in $top"
+[ "${avail:-0}" -ge 3072 ] || echo "warning: less than 3 GiB free; tests may fail with 'No space left on device'"
 run_suite() { # name, meson options...
     name=$1; shift
     dir="$top/build-$name"

@@ -32,6 +32,7 @@ def check(cond, what):
 
 
 def finish():
+    done()
     if failures:
         print("%d check(s) failed" % len(failures))
         sys.exit(1)
@@ -39,11 +40,27 @@ def finish():
     sys.exit(0)
 
 
-def workdir(name):
-    d = os.path.join(BUILD, "tests-work", name)
+# Work directories hold multi-hundred-MiB images; the whole suite would leave gigabytes per build (a CI
+# machine ran out of disk). Each one is removed once its checks are over, unless one of them failed since
+# it was made (its files are what a developer needs to see) or R2D_KEEP_WORK is set.
+_work_dirs = {}
+
+
+def workdir(name, root=None):
+    d = os.path.join(root or os.path.join(BUILD, "tests-work"), name)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
+    _work_dirs[d] = len(failures)
     return d
+
+
+def done(d=None):
+    """The checks that use work directory D (default: every one made so far) are over: remove the
+    directories in which no check failed."""
+    for w in [d] if d else list(_work_dirs):
+        before = _work_dirs.pop(w, None)
+        if before is not None and before == len(failures) and not os.environ.get("R2D_KEEP_WORK"):
+            shutil.rmtree(w, ignore_errors=True)
 
 
 def make_fixture(out, isf=ISF_19041, seed=1, cpus=2, formats="elf", extra=()):

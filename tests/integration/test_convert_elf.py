@@ -112,5 +112,6 @@ def seabios_em386():
 
 for case in CASES:
     convert_case(*case)
+    t.done()
 seabios_em386()
 t.finish()

@@ -77,5 +77,6 @@ def case(isf, cpus, seed):
 
 
 case(t.ISF_19041, 4, 11)
+t.done()
 case(t.ISF_7601, 2, 12)
 t.finish()

@@ -350,8 +350,10 @@ for isf in t.ALL_ISFS:
             isf_only_case(truth, work, "%s-zeroed ISF-only" % isf[:8], "--rebuild-kdbg")
             if isf == t.ISF_19041:
                 list_links_case(truth, work)
+        t.done()
 for isf in (t.ISF_19041, t.ISF_7601):
     tampered_case(isf, SEEDS[isf] + 10)
+    t.done()
 
 # ISF-only without a rebuild: the default encoded block decodes the same way with either symbol source.
 _work = t.workdir("rebuild_kdbg-isf-encoded")

@@ -34,4 +34,5 @@ for isf in t.ALL_ISFS:
     for field in ("SizePrcb", "OffsetPrcbProcStateContext", "OffsetPrcbNumber", "OffsetPcrContainedPrcb",
                   "OffsetPrcbContext"):
         t.check(("same %s " % field) in p.stdout, "%s: %s compared" % (name, field))
+    t.done(work)
 t.finish()

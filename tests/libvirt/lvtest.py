@@ -23,14 +23,12 @@ PAGE = 4096
 
 # One set of checks for every integration test: the same FAIL lines and the same closing line.
 sys.path.insert(0, os.path.join(SRC, 'tests', 'integration'))
-from r2dtest import check, failures, finish  # noqa: E402,F401
+import r2dtest  # noqa: E402
+from r2dtest import check, done, failures, finish  # noqa: E402,F401
 
 
 def workdir(name):
-    d = os.path.join(BUILD, 'tests-work', 'libvirt', name)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    return d
+    return r2dtest.workdir(name, os.path.join(BUILD, 'tests-work', 'libvirt'))
 
 
 def run(cmd, timeout=600):
