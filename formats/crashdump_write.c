@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "raw2dmp/bytes.h"
 #include "raw2dmp/crashdump.h"
@@ -553,12 +554,38 @@ cdw_stream(struct cdw_state *st)
     return 0;
 }
 
+static double
+cdw_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Hash the input file alongside the output. When every run is a slice of the file the digest follows the
+ * copies and reuses their reads; runs read through a decoder leave it to read the whole file itself.
+ */
+static int
+cdw_hash_source(struct cdw_state *st)
+{
+    int follow = 1;
+
+    for (size_t i = 0; i < r2d_image_run_count(st->img); i++)
+        if (r2d_image_run(st->img, i)->ops)
+            follow = 0;
+    return r2d_output_hash_source(st->ctx, st->out, r2d_image_fd(st->img), r2d_image_file_size(st->img),
+                                  follow);
+}
+
 int
 r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
                     const char *path, int force, enum r2d_hash_kind hash, struct r2d_write_result *res)
 {
     struct cdw_state st = {.ctx = ctx, .img = img, .plan = plan, .hash = hash != R2D_HASH_NONE};
     uint64_t patched = 0;
+    double t0, t1;
     int rc;
 
     memset(res, 0, sizeof(*res));
@@ -574,8 +601,17 @@ r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const stru
     if (!(st.buf = malloc(CDW_CHUNK)))
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the write buffer", path);
     rc = r2d_output_open(ctx, path, force, hash, &st.out);
+    t0 = cdw_now();
+    if (!rc && st.hash)
+        rc = cdw_hash_source(&st);
     if (!rc)
         rc = cdw_stream(&st);
+    if (!rc && st.hash) {
+        t1 = cdw_now();
+        r2d_output_source_digest(st.out, res->source_digest, res->source_error, sizeof(res->source_error));
+        res->source_wait_s = cdw_now() - t1;
+        res->source_hash_s = cdw_now() - t0;
+    }
     if (!rc) {
         rc = r2d_output_commit(ctx, st.out, res->digest);
         st.out = NULL; /* commit frees it, also on failure */

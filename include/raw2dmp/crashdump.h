@@ -18,6 +18,10 @@ struct r2d_write_result {
     uint64_t hole_pages;    /* pages of the plan no image run covered (written as zeros) */
     uint64_t patched_bytes; /* bytes overlaid by patches */
     char digest[65];        /* hex SHA-256 of the output ("" when hashing is off) */
+    char source_digest[65]; /* hex SHA-256 of the input file, made while streaming ("" when off or failed) */
+    char source_error[160]; /* why source_digest is missing when hashing was on */
+    double source_hash_s;   /* from the start of the write until the input digest was final */
+    double source_wait_s;   /* how long the input digest took after the dump was written */
 };
 
 /**

@@ -27,6 +27,21 @@ enum r2d_hash_kind {
 R2D_API int r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, enum r2d_hash_kind hash,
                             struct r2d_output **out);
 /**
+ * Also compute the SHA-256 of the source file fd, whose first size bytes the digest covers (it must be
+ * called before anything is written, and only with a hash). With follow, the digest is made from the bytes
+ * that r2d_output_copy reads from fd (each is read once for both digests); what the copies skip (headers,
+ * padding, patched pages, bytes read by other means) is read separately, when the copies pass it and at
+ * the end. Without follow (the caller decodes the file rather than copying slices of it) a thread reads the
+ * whole file while the output is written. A failure to read the source is not an error of the output: it
+ * shows as a missing digest with its reason (r2d_output_source_digest).
+ */
+R2D_API int r2d_output_hash_source(struct r2d_ctx *ctx, struct r2d_output *o, int fd, uint64_t size, int follow);
+/**
+ * Once everything is written, before commit: wait for the source digest and copy it as hex to hex (65 bytes),
+ * or "" and the reason it is missing to why.
+ */
+R2D_API void r2d_output_source_digest(struct r2d_output *o, char hex[65], char *why, size_t why_len);
+/**
  * Append len bytes (looping on short writes, at most 1 GiB per call). ENOSPC/EFBIG/EDQUOT become R2D_ENOSPC
  * ("<path>: offset 0x..: disk full while writing: <strerror>"); a set cancel flag R2D_ECANCELED.
  */

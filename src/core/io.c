@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Bounded positional reads shared by every reader of files (formats, PDBs). */
+/* Bounded positional reads shared by every reader of files (formats, PDBs), and hole lookup. */
 #include <errno.h>
 #include <inttypes.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "io_priv.h"
 #include "raw2dmp/format.h"
 
 int
@@ -29,4 +31,29 @@ r2d_pread_full(struct r2d_ctx *ctx, int fd, const char *path, uint64_t off, void
         len -= (size_t)n;
     }
     return 0;
+}
+
+void
+r2d_file_extent(int fd, uint64_t off, uint64_t end, int *is_data, uint64_t *ext_end)
+{
+    const off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+    off_t h;
+
+    *is_data = 1;
+    *ext_end = end;
+    if (d < 0) {
+        struct stat st;
+
+        if (errno == ENXIO && fstat(fd, &st) == 0 && (uint64_t)st.st_size >= end)
+            *is_data = 0; /* no data from off to the end of the file */
+        return;
+    }
+    if ((uint64_t)d > off) {
+        *is_data = 0;
+        *ext_end = (uint64_t)d < end ? (uint64_t)d : end;
+        return;
+    }
+    h = lseek(fd, (off_t)off, SEEK_HOLE);
+    if (h >= 0 && (uint64_t)h > off && (uint64_t)h < end)
+        *ext_end = (uint64_t)h;
 }

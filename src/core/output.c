@@ -21,8 +21,10 @@
 
 #include <openssl/evp.h>
 
+#include "io_priv.h"
 #include "raw2dmp/format.h"
 #include "raw2dmp/output.h"
+#include "source_digest.h"
 
 /* One write(2) or copy_file_range(2) call moves at most this much (Linux caps a call at 0x7FFFF000). */
 #define OUTPUT_MAX_CALL (1u << 30)
@@ -61,10 +63,14 @@
 /* Never written: reads of it map the kernel's zero page, so it costs no resident memory. */
 static uint8_t output_zeros[OUTPUT_ZERO_BUF];
 
+/* src_off of a slot whose bytes were not read from the source file. */
+#define OUTPUT_NO_SOURCE UINT64_MAX
+
 /* One buffer of the hashing ring: len bytes of buf, or len zero bytes (a hole). */
 struct output_slot {
     uint8_t *buf; /* OUTPUT_SLOT_SIZE bytes, allocated on first use; NULL for a slot only used for holes */
     uint64_t len;
+    uint64_t src_off; /* where in the source file these bytes were read, or OUTPUT_NO_SOURCE */
     int zero;
 };
 
@@ -93,6 +99,20 @@ struct r2d_output {
     int stop;            /* set by the writer: exit once the queue is empty (or at once with abandon) */
     int abandon;
     int hash_failed;     /* an EVP_DigestUpdate failed in the hasher */
+
+    /*
+     * The source file's digest (r2d_output_hash_source). Following, it takes the ring's slots after the
+     * writer, on its own thread when there is one (src_taken, src_stop under lock), and reads only what
+     * the slots lack; not following (the runs are decoded, not copied), its thread reads the whole file.
+     */
+    struct source_digest src;
+    int src_on;           /* src is set up (else no source digest was asked for, or it could not be) */
+    int src_fd;
+    int src_follow;
+    int src_threaded;
+    pthread_t src_thread;
+    uint64_t src_taken;   /* slots the source digest has taken */
+    int src_stop;         /* set when the writer is done: take what is queued, read the rest, finish */
 };
 
 static void output_hasher_start(struct r2d_output *o);
@@ -107,6 +127,8 @@ output_free(struct r2d_output *o)
     if (o->dirfd >= 0)
         close(o->dirfd);
     EVP_MD_CTX_free(o->md);
+    if (o->src_on)
+        source_digest_free(&o->src);
     for (int i = 0; i < OUTPUT_SLOTS; i++)
         free(o->slot[i].buf);
     free(o->tmp_name);
@@ -219,6 +241,7 @@ r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, enum r2d_hash_
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", path);
     o->fd = -1;
     o->dirfd = -1;
+    o->src_fd = -1;
     o->force = force;
     if (!(o->path = strdup(path))) {
         output_free(o);
@@ -331,14 +354,66 @@ output_hasher_main(void *arg)
     return NULL;
 }
 
+/* The source digest takes a slot: only bytes that were read from the source file concern it. */
+static void
+output_src_take(struct r2d_output *o, const struct output_slot *s)
+{
+    if (s->src_off != OUTPUT_NO_SOURCE)
+        source_digest_take(&o->src, s->src_off, s->zero ? NULL : s->buf, s->len);
+}
+
 /*
- * Start the hasher thread, with every signal blocked in it (the CLI's SIGINT handler must run on a thread
- * that looks at the cancel flag). On a single CPU, or when no thread can be made, hashing stays inline.
+ * The source digest's thread. Following the writer, it takes every queued slot after the writer made it,
+ * and once the writer is done reads what the slots did not hold; otherwise it reads the whole file.
  */
+static void *
+output_src_main(void *arg)
+{
+    struct r2d_output *o = arg;
+
+    if (o->src_follow) {
+        pthread_mutex_lock(&o->lock);
+        for (;;) {
+            const struct output_slot *s;
+
+            while (o->src_taken == o->queued && !o->src_stop && !o->abandon)
+                pthread_cond_wait(&o->work, &o->lock);
+            if (o->abandon || o->src_taken == o->queued)
+                break;
+            s = &o->slot[o->src_taken % OUTPUT_SLOTS];
+            pthread_mutex_unlock(&o->lock);
+            output_src_take(o, s); /* the slot is not reused until src_taken moves on */
+            pthread_mutex_lock(&o->lock);
+            o->src_taken++;
+            pthread_cond_signal(&o->room);
+        }
+        pthread_mutex_unlock(&o->lock);
+    }
+    source_digest_finish(&o->src); /* returns at once when halted */
+    return NULL;
+}
+
+/*
+ * Start a helper thread with every signal blocked in it: the CLI's SIGINT handler must run on a thread that
+ * looks at the cancel flag. Returns 1 when the thread runs.
+ */
+static int
+output_spawn(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    int ok;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    ok = pthread_create(t, NULL, fn, arg) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return ok;
+}
+
+/* Start the hasher thread. On a single CPU, or when no thread can be made, hashing stays inline. */
 static void
 output_hasher_start(struct r2d_output *o)
 {
-    sigset_t all, old;
     cpu_set_t cpus;
 
     if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < 2)
@@ -354,10 +429,7 @@ output_hasher_start(struct r2d_output *o)
         pthread_mutex_destroy(&o->lock);
         return;
     }
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    o->threaded = pthread_create(&o->thread, NULL, output_hasher_main, o) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    o->threaded = output_spawn(&o->thread, output_hasher_main, o);
     if (!o->threaded) {
         pthread_cond_destroy(&o->room);
         pthread_cond_destroy(&o->work);
@@ -365,16 +437,37 @@ output_hasher_start(struct r2d_output *o)
     }
 }
 
+/*
+ * Join the source digest's thread: once it has taken every queued slot and read the rest of the file, or
+ * at once with abandon. No-op without that thread.
+ */
+static void
+output_src_join(struct r2d_output *o, int abandon)
+{
+    if (!o->src_threaded)
+        return;
+    if (abandon)
+        source_digest_halt(&o->src);
+    pthread_mutex_lock(&o->lock);
+    o->src_stop = 1;
+    o->abandon |= abandon;
+    pthread_cond_broadcast(&o->work);
+    pthread_mutex_unlock(&o->lock);
+    pthread_join(o->src_thread, NULL);
+    o->src_threaded = 0;
+}
+
 /* Stop and join the hasher: after the queue is empty, or at once with abandon. No-op without a thread. */
 static void
 output_hasher_stop(struct r2d_output *o, int abandon)
 {
+    output_src_join(o, abandon); /* it shares the lock destroyed below */
     if (!o->threaded)
         return;
     pthread_mutex_lock(&o->lock);
     o->stop = 1;
-    o->abandon = abandon;
-    pthread_cond_signal(&o->work);
+    o->abandon |= abandon;
+    pthread_cond_broadcast(&o->work);
     pthread_mutex_unlock(&o->lock);
     pthread_join(o->thread, NULL);
     pthread_cond_destroy(&o->room);
@@ -394,8 +487,15 @@ output_slot_get(struct r2d_ctx *ctx, struct r2d_output *o, int want_buf, struct 
 
     if (o->threaded) {
         pthread_mutex_lock(&o->lock);
-        while (o->queued - o->hashed >= OUTPUT_SLOTS)
+        for (;;) {
+            /* A slot is free once every consumer has taken it. */
+            const uint64_t done = o->src_threaded && o->src_follow && o->src_taken < o->hashed ? o->src_taken
+                                                                                               : o->hashed;
+
+            if (o->queued - done < OUTPUT_SLOTS)
+                break;
             pthread_cond_wait(&o->room, &o->lock);
+        }
         s = &o->slot[o->queued % OUTPUT_SLOTS];
         pthread_mutex_unlock(&o->lock);
     }
@@ -411,9 +511,13 @@ output_slot_get(struct r2d_ctx *ctx, struct r2d_output *o, int want_buf, struct 
     return 0;
 }
 
-/* Hand the filled slot to the digest: to the thread, or hashed here. No-op when not hashing. */
+/*
+ * Hand the filled slot to the digests: to the threads, or hashed here. src_off: where the bytes were read
+ * in the source file, or OUTPUT_NO_SOURCE. No-op when not hashing.
+ */
 static int
-output_slot_submit(struct r2d_ctx *ctx, struct r2d_output *o, struct output_slot *s, uint64_t len, int zero)
+output_slot_submit(struct r2d_ctx *ctx, struct r2d_output *o, struct output_slot *s, uint64_t len, int zero,
+                   uint64_t src_off)
 {
     int failed;
 
@@ -421,13 +525,16 @@ output_slot_submit(struct r2d_ctx *ctx, struct r2d_output *o, struct output_slot
         return 0;
     s->len = len;
     s->zero = zero;
+    s->src_off = o->src_on && o->src_follow ? src_off : OUTPUT_NO_SOURCE;
+    if (o->src_on && o->src_follow && !o->src_threaded)
+        output_src_take(o, s);
     if (!o->threaded) {
         failed = output_hash_slot(o->md, s);
     } else {
         pthread_mutex_lock(&o->lock);
         o->queued++;
         failed = o->hash_failed;
-        pthread_cond_signal(&o->work);
+        pthread_cond_broadcast(&o->work);
         pthread_mutex_unlock(&o->lock);
     }
     return failed ? r2d_err(ctx, R2D_EIO, "%s: SHA-256 update failed", o->path) : 0;
@@ -444,20 +551,49 @@ output_write_behind(struct r2d_output *o)
     o->wb_start = o->size;
 }
 
-/* Append the first n bytes of slot s: write them at the end of the file, then hash them. */
+/* Append the first n bytes of slot s (read at src_off of the source, or not): write them, then hash them. */
 static int
-output_append_slot(struct r2d_ctx *ctx, struct r2d_output *o, struct output_slot *s, size_t n)
+output_append_slot(struct r2d_ctx *ctx, struct r2d_output *o, struct output_slot *s, size_t n, uint64_t src_off)
 {
     int rc = output_pwrite_all(ctx, o, o->size, s->buf, n);
 
     if (!rc)
-        rc = output_slot_submit(ctx, o, s, n, 0);
+        rc = output_slot_submit(ctx, o, s, n, 0, src_off);
     if (rc)
         return rc;
     o->size += n;
     o->tail_hole = 0;
     output_write_behind(o);
     return 0;
+}
+
+int
+r2d_output_hash_source(struct r2d_ctx *ctx, struct r2d_output *o, int fd, uint64_t size, int follow)
+{
+    R2D_CHECK(!o->md, ctx, R2D_EINVAL, "%s: a source digest needs the output to be hashed", o->path);
+    R2D_CHECK(o->src_on || o->size > 0, ctx, R2D_EINVAL, "%s: the source digest must be set up before writing",
+              o->path);
+    if (source_digest_init(&o->src, ctx, fd, size) != 0)
+        return r2d_err(ctx, R2D_ENOMEM, "%s: cannot set up SHA-256 of the input", o->path);
+    o->src_on = 1;
+    o->src_fd = fd;
+    o->src_follow = follow;
+    if (o->threaded)
+        o->src_threaded = output_spawn(&o->src_thread, output_src_main, o);
+    return 0;
+}
+
+void
+r2d_output_source_digest(struct r2d_output *o, char hex[65], char *why, size_t why_len)
+{
+    if (!o->src_on) {
+        hex[0] = '\0';
+        snprintf(why, why_len, "not computed");
+        return;
+    }
+    output_src_join(o, 0);
+    source_digest_finish(&o->src); /* without a thread the reading is done here (nothing left otherwise) */
+    source_digest_result(&o->src, hex, why, why_len);
 }
 
 int
@@ -484,7 +620,7 @@ r2d_output_write(struct r2d_ctx *ctx, struct r2d_output *o, const void *buf, siz
             rc = output_slot_get(ctx, o, 1, &s);
             if (!rc) {
                 memcpy(s->buf, p, n);
-                rc = output_append_slot(ctx, o, s, n);
+                rc = output_append_slot(ctx, o, s, n, OUTPUT_NO_SOURCE);
             }
         }
         if (rc)
@@ -495,8 +631,9 @@ r2d_output_write(struct r2d_ctx *ctx, struct r2d_output *o, const void *buf, siz
     return 0;
 }
 
-int
-r2d_output_zero(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t len)
+/* Append len zero bytes as a hole; src_off: where they are a hole of the source file, or OUTPUT_NO_SOURCE. */
+static int
+output_zero(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t len, uint64_t src_off)
 {
     R2D_CHECK(o->size + len < o->size, ctx, R2D_EINVAL,
               "%s: offset 0x%" PRIx64 ": 0x%" PRIx64 " zero bytes overflow the file size", o->path, o->size, len);
@@ -508,7 +645,7 @@ r2d_output_zero(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t len)
         if (!rc && o->md) {
             rc = output_slot_get(ctx, o, 0, &s);
             if (!rc)
-                rc = output_slot_submit(ctx, o, s, n, 1);
+                rc = output_slot_submit(ctx, o, s, n, 1, src_off);
         }
         if (rc)
             return rc;
@@ -516,8 +653,16 @@ r2d_output_zero(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t len)
         o->size += n;
         o->tail_hole = 1;
         len -= n;
+        if (src_off != OUTPUT_NO_SOURCE)
+            src_off += n;
     }
     return 0;
+}
+
+int
+r2d_output_zero(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t len)
+{
+    return output_zero(ctx, o, len, OUTPUT_NO_SOURCE);
 }
 
 /* Read len bytes of in_fd at in_off into ring slots, write and hash them. */
@@ -535,7 +680,7 @@ output_copy_buffered(struct r2d_ctx *ctx, struct r2d_output *o, int in_fd, const
         if (!rc)
             rc = r2d_pread_full(ctx, in_fd, in_path, in_off, s->buf, n, "input data");
         if (!rc)
-            rc = output_append_slot(ctx, o, s, n);
+            rc = output_append_slot(ctx, o, s, n, in_fd == o->src_fd ? in_off : OUTPUT_NO_SOURCE);
         if (rc)
             return rc;
         in_off += n;
@@ -606,37 +751,6 @@ output_copy_data(struct r2d_ctx *ctx, struct r2d_output *o, int in_fd, const cha
     return output_copy_buffered(ctx, o, in_fd, in_path, in_off + done, len - done);
 }
 
-/*
- * Where the data of in_fd at off ends, or the hole there ends (SEEK_DATA/SEEK_HOLE), capped at end. A file
- * system without hole reporting, a block device or any other failure answers "data up to end": holes are
- * an optimisation, never a reason to fail. A hole past the end of a file that shrank is reported as data,
- * so that the read names the truncation.
- */
-static void
-output_input_extent(int in_fd, uint64_t off, uint64_t end, int *is_data, uint64_t *ext_end)
-{
-    const off_t d = lseek(in_fd, (off_t)off, SEEK_DATA);
-    off_t h;
-
-    *is_data = 1;
-    *ext_end = end;
-    if (d < 0) {
-        struct stat st;
-
-        if (errno == ENXIO && fstat(in_fd, &st) == 0 && (uint64_t)st.st_size >= end)
-            *is_data = 0; /* no data from off to the end of the file */
-        return;
-    }
-    if ((uint64_t)d > off) {
-        *is_data = 0;
-        *ext_end = (uint64_t)d < end ? (uint64_t)d : end;
-        return;
-    }
-    h = lseek(in_fd, (off_t)off, SEEK_HOLE);
-    if (h >= 0 && (uint64_t)h > off && (uint64_t)h < end)
-        *ext_end = (uint64_t)h;
-}
-
 int
 r2d_output_copy(struct r2d_ctx *ctx, struct r2d_output *o, int in_fd, const char *in_path, uint64_t in_off,
                 uint64_t len)
@@ -654,11 +768,11 @@ r2d_output_copy(struct r2d_ctx *ctx, struct r2d_output *o, int in_fd, const char
         int is_data, rc;
         uint64_t ext_end;
 
-        output_input_extent(in_fd, in_off, end, &is_data, &ext_end);
+        r2d_file_extent(in_fd, in_off, end, &is_data, &ext_end);
         if (is_data)
             rc = output_copy_data(ctx, o, in_fd, in_path, in_off, ext_end - in_off);
         else
-            rc = r2d_output_zero(ctx, o, ext_end - in_off);
+            rc = output_zero(ctx, o, ext_end - in_off, in_fd == o->src_fd ? in_off : OUTPUT_NO_SOURCE);
         if (rc)
             return rc;
         in_off = ext_end;

@@ -3,9 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +17,6 @@
 #include "raw2dmp/format.h"
 #include "raw2dmp/image.h"
 #include "report.h"
-
-/* Buffer of the input hasher: constant memory whatever the input's size. */
-#define CONVERT_HASH_BUF (256u << 10) /* small enough to stay in cache between read and hash */
 
 void
 r2d_options_init(struct r2d_options *opts)
@@ -43,151 +37,21 @@ convert_now(void)
 }
 
 /*
- * The input's SHA-256. The writer reads only the runs: not ELF headers and notes, not LiME range headers,
- * not the unused parts of a padded raw file. So the digest of the evidence file is computed by a second
- * thread that reads the whole file once, front to back, through the image's descriptor (the bytes the
- * conversion used, even if the path is replaced meanwhile), while the conversion runs. Memory is two
- * CONVERT_HASH_BUF buffers: data, and zeros for the holes of sparse files, which are hashed without I/O.
- * The thread never touches the context's error message: it records its own failure, which r2d_convert
- * turns into a warning and a null digest.
- */
-struct convert_hasher {
-    const struct r2d_ctx *ctx; /* only to poll the cancel flag */
-    const char *path;          /* for messages */
-    int fd;
-    uint64_t size;
-    pthread_t thread;
-    int started;
-    atomic_int stop;       /* set by r2d_convert when the conversion failed: the digest is not needed */
-    int err;               /* errno of a failed read, -1 short file, -2 stopped, -3 OpenSSL or memory */
-    uint64_t err_off;
-    char hex[65];          /* "" until done */
-    double seconds;
-};
-
-/* Where the next data at or after off begins, and where it ends; holes read as zeros without I/O. */
-static void
-convert_hash_extent(int fd, uint64_t off, uint64_t size, uint64_t *data, uint64_t *end)
-{
-    const off_t d = lseek(fd, (off_t)off, SEEK_DATA);
-    off_t h;
-
-    /* No hole support (or an error): treat everything as data and let pread report real errors. */
-    if (d < 0) {
-        *data = errno == ENXIO ? size : off;
-        *end = size;
-        return;
-    }
-    *data = (uint64_t)d < size ? (uint64_t)d : size;
-    h = lseek(fd, d, SEEK_HOLE);
-    *end = (h < 0 || (uint64_t)h > size) ? size : (uint64_t)h;
-}
-
-static void *
-convert_hash_main(void *arg)
-{
-    struct convert_hasher *h = arg;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    uint8_t *buf = malloc(CONVERT_HASH_BUF), *zero = calloc(1, CONVERT_HASH_BUF), digest[EVP_MAX_MD_SIZE];
-    unsigned dlen = 0;
-    uint64_t off = 0, data = 0, end = 0;
-    const double t0 = convert_now();
-
-    if (!md || !buf || !zero || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-        h->err = -3;
-    (void)posix_fadvise(h->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    while (!h->err && off < h->size) {
-        size_t want;
-        ssize_t n;
-
-        if (off >= end)
-            convert_hash_extent(h->fd, off, h->size, &data, &end);
-        if (atomic_load(&h->stop) || r2d_cancelled(h->ctx)) {
-            h->err = -2;
-            break;
-        }
-        if (off < data) {
-            /* A hole in a sparse file: its bytes are zeros, hashed from memory. */
-            want = data - off < CONVERT_HASH_BUF ? (size_t)(data - off) : CONVERT_HASH_BUF;
-            if (EVP_DigestUpdate(md, zero, want) != 1)
-                h->err = -3;
-            off += want;
-            continue;
-        }
-        want = end - off < CONVERT_HASH_BUF ? (size_t)(end - off) : CONVERT_HASH_BUF;
-        n = pread(h->fd, buf, want, (off_t)off);
-        if (n < 0 && errno != EINTR)
-            h->err = errno;
-        else if (n == 0)
-            h->err = -1;
-        else if (n > 0 && EVP_DigestUpdate(md, buf, (size_t)n) != 1)
-            h->err = -3;
-        else if (n > 0)
-            off += (uint64_t)n;
-    }
-    h->err_off = off;
-    if (!h->err && EVP_DigestFinal_ex(md, digest, &dlen) == 1) {
-        for (unsigned i = 0; i < dlen; i++)
-            snprintf(h->hex + 2 * i, 3, "%02x", digest[i]);
-    } else if (!h->err) {
-        h->err = -3;
-    }
-    h->seconds = convert_now() - t0;
-    EVP_MD_CTX_free(md);
-    free(buf);
-    free(zero);
-    return NULL;
-}
-
-/* Start hashing img's input file; without a thread (rare) the digest is missing, which is reported. */
-static void
-convert_hash_start(struct r2d_ctx *ctx, const struct r2d_image *img, struct convert_hasher *h)
-{
-    memset(h, 0, sizeof(*h));
-    h->ctx = ctx;
-    h->path = r2d_image_path(img);
-    h->fd = r2d_image_fd(img);
-    h->size = r2d_image_file_size(img);
-    atomic_init(&h->stop, 0);
-    h->started = pthread_create(&h->thread, NULL, convert_hash_main, h) == 0;
-    if (!h->started)
-        r2d_log(ctx, R2D_LOG_WARN, "%s: cannot start the input hashing thread; no input SHA-256",
-                r2d_image_path(img));
-}
-
-/*
- * Wait for the hasher (or stop it when the digest is not needed), then record the digest, or null and the
- * reason, in the input object, and the time spent waiting in timings.
+ * Record the input's SHA-256, made by the writer while it streamed (or why there is none), and the time it
+ * took. A missing input digest is a warning, not a failed conversion: the dump itself is complete.
  */
 static void
-convert_hash_finish(struct r2d_ctx *ctx, struct convert_hasher *h, int needed, json_t *input, json_t *timings)
+convert_input_digest(struct r2d_ctx *ctx, const char *input, const struct r2d_write_result *res, json_t *in_json,
+                     json_t *timings)
 {
-    const double t0 = convert_now();
-    char why[256];
-
-    if (!h->started)
-        return;
-    if (!needed)
-        atomic_store(&h->stop, 1);
-    pthread_join(h->thread, NULL);
-    h->started = 0;
-    if (!needed || !input)
-        return;
-    json_object_set_new(timings, "input_hash_s", json_real(h->seconds));
-    json_object_set_new(timings, "input_hash_wait_s", json_real(convert_now() - t0));
-    if (h->hex[0]) {
-        json_object_set_new(input, "sha256", json_string(h->hex));
+    json_object_set_new(timings, "input_hash_s", json_real(res->source_hash_s));
+    json_object_set_new(timings, "input_hash_wait_s", json_real(res->source_wait_s));
+    if (res->source_digest[0]) {
+        json_object_set_new(in_json, "sha256", json_string(res->source_digest));
         return;
     }
-    if (h->err > 0)
-        snprintf(why, sizeof(why), "offset 0x%" PRIx64 ": read failed: %s", h->err_off, strerror(h->err));
-    else if (h->err == -1)
-        snprintf(why, sizeof(why), "offset 0x%" PRIx64 ": file ended early (size at open 0x%" PRIx64 ")",
-                 h->err_off, h->size);
-    else
-        snprintf(why, sizeof(why), "%s", h->err == -2 ? "interrupted" : "SHA-256 setup or memory failed");
-    json_object_set_new(input, "sha256_error", json_string(why));
-    r2d_log(ctx, R2D_LOG_WARN, "%s: no input SHA-256: %s", h->path, why);
+    json_object_set_new(in_json, "sha256_error", json_string(res->source_error));
+    r2d_log(ctx, R2D_LOG_WARN, "%s: no input SHA-256: %s", input, res->source_error);
 }
 
 /* Run the engine steps in order; stop at the first failure (its message is in the context). */
@@ -335,7 +199,6 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     struct r2d_analysis *a = NULL;
     struct r2d_plan *plan = NULL;
     struct r2d_write_result res;
-    struct convert_hasher hasher = {0};
     json_t *report = json_object(), *timings = json_object(), *in_json = NULL;
     double t0 = convert_now(), t1;
     int rc, differences = 0, verify_rc = 0, refused;
@@ -351,8 +214,6 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
         goto done;
     in_json = r2d_report_image(img);
     json_object_set_new(report, "input", in_json);
-    if (opts->hash == R2D_HASH_SHA256)
-        convert_hash_start(ctx, img, &hasher);
     a = malloc(sizeof(*a));
     plan = r2d_plan_new();
     if (!a || !plan) {
@@ -377,7 +238,8 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     if (rc)
         goto done;
     json_object_set_new(timings, "write_s", json_real(convert_now() - t1));
-    convert_hash_finish(ctx, &hasher, 1, in_json, timings);
+    if (opts->hash != R2D_HASH_NONE)
+        convert_input_digest(ctx, input, &res, in_json, timings);
     json_object_set_new(report, "output", convert_output_json(output, &res));
     r2d_log(ctx, R2D_LOG_WARN, "%s: %s dump, %" PRIu64 " pages, %zu patch%s, KDBG %s", output,
             res.dump_type == 5 ? "bitmap" : "full", res.pages, r2d_plan_patch_count(plan),
@@ -396,7 +258,6 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
                                  differences > 1 ? " (and more: see the log)" : "");
     }
 done:
-    convert_hash_finish(ctx, &hasher, 0, NULL, NULL); /* stops a hasher still running after a failure */
     json_object_set_new(timings, "total_s", json_real(convert_now() - t0));
     json_object_set_new(report, "timings", timings);
     json_object_set_new(report, "result", json_string(rc ? r2d_status_name(rc) : "ok"));

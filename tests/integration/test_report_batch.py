@@ -23,12 +23,46 @@ def sha256(path):
     return h.hexdigest()
 
 
-def run(*args, stdin=None, perturb=None):
+def run(*args, stdin=None, perturb=None, one_cpu=False):
     env = dict(os.environ)
     if perturb is not None:
         env["MALLOC_PERTURB_"] = str(perturb)  # uninitialised heap bytes differ between the two runs
+    # One CPU: the writer hashes both digests on its own thread instead of helper threads.
+    pin = (lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})) if one_cpu else None
     return subprocess.run([t.RAW2DMP] + [str(a) for a in args], capture_output=True, text=True, input=stdin,
-                          timeout=600, env=env)
+                          timeout=600, env=env, preexec_fn=pin)
+
+
+def sparse_copy(src, dst):
+    """dst: src with every all-zero 64 KiB block left as a hole (the padding and free pages of the image)."""
+    with open(src, "rb") as f, open(dst, "wb") as o:
+        for block in iter(lambda: f.read(1 << 16), b""):
+            if block.count(0) == len(block):
+                o.seek(len(block), os.SEEK_CUR)
+            else:
+                o.write(block)
+        o.truncate()
+
+
+def digests(work, truth, pdb):
+    """The input digest is made from the writer's own reads plus what they skip (ELF headers and notes, LiME
+    range headers, raw padding, patched pages, holes), or by reading the whole file when the runs are
+    decoded (compressed LiME): each way it must be sha256sum's answer, with helper threads and without."""
+    sparse = os.path.join(work, "sparse.raw")
+    sparse_copy(os.path.join(work, truth["formats"]["raw"]), sparse)
+    t.check(os.stat(sparse).st_blocks * 512 < os.path.getsize(sparse), "the sparse raw copy has holes")
+    cases = [(fmt, os.path.join(work, truth["formats"][fmt])) for fmt in ("raw", "lime", "lime_z")]
+    cases.append(("sparse raw", sparse))
+    for name, s in cases + [("elf", os.path.join(work, truth["formats"]["elf"]))]:
+        for one_cpu in (False, True):
+            tag = "%s%s" % (name, " on one CPU" if one_cpu else "")
+            o, r = os.path.join(work, "digest.dmp"), os.path.join(work, "digest.json")
+            p = run("-q", "--force", "--pdb", pdb, "--report", r, s, o, one_cpu=one_cpu)
+            if t.check(p.returncode == 0, "%s: convert: %s" % (tag, p.stderr)):
+                with open(r) as f:
+                    rep = json.load(f)
+                t.check(rep["input"].get("sha256") == sha256(s) and rep["output"]["sha256"] == sha256(o),
+                        "%s: input and output SHA-256 equal sha256sum (%s)" % (tag, rep["input"].get("sha256_error")))
 
 
 def check_report(rep, truth, src, out, pdb):
@@ -82,15 +116,7 @@ def single(work, truth):
     t.check(rep["output"]["sha256"] == sha256(out), "output SHA-256 equals sha256sum")
 
     # Other containers: their headers and holes are hashed too (the whole file, not only the runs).
-    for fmt in ("raw", "lime"):
-        o, r = os.path.join(work, fmt + ".dmp"), os.path.join(work, fmt + ".json")
-        s = os.path.join(work, truth["formats"][fmt])
-        p = run("-q", "--pdb", pdb, "--report", r, s, o)
-        if t.check(p.returncode == 0, "%s: convert: %s" % (fmt, p.stderr)):
-            with open(r) as f:
-                rep = json.load(f)
-            t.check(rep["input"]["sha256"] == sha256(s) and rep["output"]["sha256"] == sha256(o),
-                    "%s: input and output SHA-256 equal sha256sum" % fmt)
+    digests(work, truth, pdb)
 
     # Determinism: same input and options, byte-identical dump; --hash none writes the same bytes.
     out2 = os.path.join(work, "b.dmp")
@@ -242,7 +268,7 @@ def batch_edges(work, truth):
 
 
 work = t.workdir("report_batch")
-truth = t.make_fixture(work, isf=t.ISF_19041, seed=7, cpus=2, formats="elf,raw,lime")
+truth = t.make_fixture(work, isf=t.ISF_19041, seed=7, cpus=2, formats="elf,raw,lime", extra=["--lime-compress"])
 single(work, truth)
 j1 = batch(work, truth, 1)
 j2 = batch(work, truth, 2)

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/* The input file's SHA-256 from the writer's own reads (see source_digest.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io_priv.h"
+#include "source_digest.h"
+
+/* Bytes read here at a time: small enough to still be in the CPU cache when hashed. */
+#define SOURCE_DIGEST_BUF (256u << 10)
+
+/* Holes of a sparse input are hashed from this; never written, so it costs no resident memory. */
+static uint8_t source_digest_zeros[SOURCE_DIGEST_BUF];
+
+int
+source_digest_init(struct source_digest *sd, const struct r2d_ctx *ctx, int fd, uint64_t size)
+{
+    memset(sd, 0, sizeof(*sd));
+    atomic_init(&sd->halt, 0);
+    sd->ctx = ctx;
+    sd->fd = fd;
+    sd->size = size;
+    sd->buf = malloc(SOURCE_DIGEST_BUF);
+    sd->md = EVP_MD_CTX_new();
+    if (!sd->buf || !sd->md || EVP_DigestInit_ex(sd->md, EVP_sha256(), NULL) != 1) {
+        source_digest_free(sd);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+source_digest_update(struct source_digest *sd, const uint8_t *data, uint64_t len)
+{
+    while (!sd->err && len > 0) {
+        const size_t n = len > SOURCE_DIGEST_BUF ? SOURCE_DIGEST_BUF : (size_t)len;
+
+        if (EVP_DigestUpdate(sd->md, data ? data : source_digest_zeros, n) != 1) {
+            sd->err = SOURCE_DIGEST_ECRYPTO;
+            sd->err_off = sd->next;
+            return;
+        }
+        sd->next += n;
+        len -= n;
+        if (data)
+            data += n;
+    }
+}
+
+/* Read and hash the file from the cursor up to end (holes from memory). */
+static void
+source_digest_fill(struct source_digest *sd, uint64_t end)
+{
+    uint64_t ext_end = 0;
+    int is_data = 1;
+
+    while (!sd->err && sd->next < end) {
+        size_t want;
+        ssize_t n;
+
+        if (atomic_load(&sd->halt) || r2d_cancelled(sd->ctx)) {
+            sd->err = SOURCE_DIGEST_ESTOP;
+            break;
+        }
+        if (sd->next >= ext_end)
+            r2d_file_extent(sd->fd, sd->next, end, &is_data, &ext_end);
+        want = ext_end - sd->next < SOURCE_DIGEST_BUF ? (size_t)(ext_end - sd->next) : SOURCE_DIGEST_BUF;
+        if (!is_data) {
+            source_digest_update(sd, NULL, want);
+            continue;
+        }
+        n = pread(sd->fd, sd->buf, want, (off_t)sd->next);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            sd->err = n < 0 ? errno : SOURCE_DIGEST_ESHORT;
+            break;
+        }
+        source_digest_update(sd, sd->buf, (uint64_t)n);
+    }
+    if (sd->err && !sd->err_off)
+        sd->err_off = sd->next;
+}
+
+void
+source_digest_take(struct source_digest *sd, uint64_t off, const uint8_t *data, uint64_t len)
+{
+    uint64_t end = off + len;
+
+    if (sd->done || sd->err)
+        return;
+    if (atomic_load(&sd->halt)) {
+        sd->err = SOURCE_DIGEST_ESTOP;
+        return;
+    }
+    /* Bytes past the size the file had at the start are not part of the digest. */
+    if (end > sd->size)
+        end = sd->size;
+    if (off > sd->next)
+        source_digest_fill(sd, off < end ? off : end);
+    if (sd->err || end <= sd->next)
+        return;
+    source_digest_update(sd, data ? data + (sd->next - off) : NULL, end - sd->next);
+}
+
+void
+source_digest_finish(struct source_digest *sd)
+{
+    uint8_t digest[EVP_MAX_MD_SIZE];
+    unsigned dlen = 0;
+
+    if (sd->done)
+        return;
+    source_digest_fill(sd, sd->size);
+    if (!sd->err && EVP_DigestFinal_ex(sd->md, digest, &dlen) == 1) {
+        for (unsigned i = 0; i < dlen && i < 32; i++)
+            snprintf(sd->hex + 2 * i, 3, "%02x", digest[i]);
+    } else if (!sd->err) {
+        sd->err = SOURCE_DIGEST_ECRYPTO;
+    }
+    sd->done = 1;
+}
+
+void
+source_digest_halt(struct source_digest *sd)
+{
+    atomic_store(&sd->halt, 1);
+}
+
+void
+source_digest_result(const struct source_digest *sd, char hex[65], char *why, size_t why_len)
+{
+    hex[0] = '\0';
+    if (why_len)
+        why[0] = '\0';
+    if (sd->hex[0]) {
+        memcpy(hex, sd->hex, 65);
+    } else if (sd->err > 0) {
+        snprintf(why, why_len, "offset 0x%" PRIx64 ": read failed: %s", sd->err_off, strerror(sd->err));
+    } else if (sd->err == SOURCE_DIGEST_ESHORT) {
+        snprintf(why, why_len, "offset 0x%" PRIx64 ": file ended early (size at open 0x%" PRIx64 ")",
+                 sd->err_off, sd->size);
+    } else if (sd->err == SOURCE_DIGEST_ESTOP) {
+        snprintf(why, why_len, "interrupted");
+    } else if (sd->err == SOURCE_DIGEST_ECRYPTO) {
+        snprintf(why, why_len, "SHA-256 setup or memory failed");
+    } else {
+        snprintf(why, why_len, "not computed");
+    }
+}
+
+void
+source_digest_free(struct source_digest *sd)
+{
+    EVP_MD_CTX_free(sd->md);
+    free(sd->buf);
+    sd->md = NULL;
+    sd->buf = NULL;
+}
