@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 
 import r2dtest as t
@@ -44,6 +45,28 @@ def sparse_copy(src, dst):
         o.truncate()
 
 
+def reversed_elf(src, dst):
+    """dst: src with its PT_LOAD segments stored in the file in reverse order (program headers updated), so
+    that the writer, going up in physical address, reads the file from its end backwards."""
+    with open(src, "rb") as f:
+        data = f.read()
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    loads = []
+    for i in range(phnum):
+        ph = phoff + i * phentsize
+        if struct.unpack_from("<I", data, ph)[0] == 1:  # PT_LOAD
+            loads.append((struct.unpack_from("<Q", data, ph + 8)[0], struct.unpack_from("<Q", data, ph + 0x20)[0], ph))
+    loads.sort()
+    out = bytearray(data[:loads[0][0]])
+    for off, size, ph in reversed(loads):
+        struct.pack_into("<Q", out, ph + 8, len(out))
+        out += data[off:off + size]
+    with open(dst, "wb") as f:
+        f.write(out)
+    return len(loads)
+
+
 def digests(work, truth, pdb):
     """The input digest is made from the writer's own reads plus what they skip (ELF headers and notes, LiME
     range headers, raw padding, patched pages, holes), or by reading the whole file when the runs are
@@ -53,6 +76,9 @@ def digests(work, truth, pdb):
     t.check(os.stat(sparse).st_blocks * 512 < os.path.getsize(sparse), "the sparse raw copy has holes")
     cases = [(fmt, os.path.join(work, truth["formats"][fmt])) for fmt in ("raw", "lime", "lime_z")]
     cases.append(("sparse raw", sparse))
+    rev = os.path.join(work, "reversed.elf")
+    t.check(reversed_elf(os.path.join(work, truth["formats"]["elf"]), rev) > 1, "the fixture ELF has several PT_LOADs")
+    cases.append(("ELF with PT_LOADs stored in reverse", rev))
     for name, s in cases + [("elf", os.path.join(work, truth["formats"]["elf"]))]:
         for one_cpu in (False, True):
             tag = "%s%s" % (name, " on one CPU" if one_cpu else "")
