@@ -5,14 +5,21 @@
  * extents of consecutive pages, never one entry per page unless the stream alternates kinds page by page; see
  * docs/formats/savevm.md for the memory bound.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "savevm_stream.h"
 
 #define SVP_PAGE 4096u
 #define SVP_4G (UINT64_C(1) << 32)
+/* Pages per preadv: a page and the next record's header are two iovecs, and Linux takes at most 1024. */
+#define SVP_IOV_PAGES 512u
+/* Record headers longer than this between two pages (never seen: 8 bytes, or 8 + a block name) are read
+ * page by page instead. */
+#define SVP_MAX_GAP 512u
 
 /* The decoding source: the resolved extents, sorted and disjoint, addressed by pc.ram offset. */
 struct savevm_pages_source {
@@ -170,6 +177,47 @@ savevm_pages_resolve(struct r2d_ctx *ctx, const char *path, struct r2d_savevm_pa
     return 0;
 }
 
+/*
+ * Read cnt whole pages of data extent e, from its page k on, into p. The pages are stride bytes apart in the
+ * stream with a record header in between: one preadv takes up to SVP_IOV_PAGES of them, the headers going to
+ * a scratch buffer, so the stream is read in large requests rather than page by page. Returns 0, 1 when
+ * the read came up short (the caller retries page by page to name the problem), or an error.
+ */
+static int
+savevm_pages_read_many(struct r2d_ctx *ctx, const struct savevm_pages_source *v, const struct r2d_savevm_ext *e,
+                       uint64_t k, uint64_t cnt, uint8_t *p)
+{
+    const size_t gap = (size_t)e->stride - SVP_PAGE;
+    uint8_t scratch[SVP_MAX_GAP];
+    struct iovec iov[2 * SVP_IOV_PAGES];
+
+    if (e->stride < SVP_PAGE || gap > sizeof(scratch))
+        return 1;
+    while (cnt > 0) {
+        const size_t m = cnt < SVP_IOV_PAGES ? (size_t)cnt : SVP_IOV_PAGES;
+        const size_t want = m * SVP_PAGE + (m - 1) * gap;
+        int niov = 0;
+        ssize_t got;
+
+        for (size_t i = 0; i < m; i++) {
+            iov[niov++] = (struct iovec){.iov_base = p + i * SVP_PAGE, .iov_len = SVP_PAGE};
+            if (i + 1 < m && gap)
+                iov[niov++] = (struct iovec){.iov_base = scratch, .iov_len = gap};
+        }
+        do
+            got = preadv(v->fd, iov, niov, (off_t)(e->off + k * e->stride));
+        while (got < 0 && errno == EINTR);
+        if (got < 0)
+            return r2d_err_errno(ctx, "%s: offset 0x%" PRIx64 ": reading RAM pages", v->path, e->off + k * e->stride);
+        if ((size_t)got != want)
+            return 1;
+        p += m * SVP_PAGE;
+        k += m;
+        cnt -= m;
+    }
+    return 0;
+}
+
 static int
 savevm_pages_read(struct r2d_ctx *ctx, void *src, uint64_t off, void *buf, size_t len)
 {
@@ -194,6 +242,19 @@ savevm_pages_read(struct r2d_ctx *ctx, void *src, uint64_t off, void *buf, size_
         e = lo ? &v->ext[lo - 1] : NULL;
         R2D_CHECK(!e || page - e->page >= e->n, ctx, R2D_EINVAL,
                   "%s: RAM offset 0x%" PRIx64 " was never sent in the stream", v->path, off);
+        if (!e->is_fill && in == 0 && len >= 2 * SVP_PAGE && e->n - (page - e->page) >= 2) {
+            const uint64_t left = e->n - (page - e->page), cnt = len / SVP_PAGE < left ? len / SVP_PAGE : left;
+
+            rc = savevm_pages_read_many(ctx, v, e, page - e->page, cnt, p);
+            if (rc < 0)
+                return rc;
+            if (rc == 0) {
+                p += cnt * SVP_PAGE;
+                off += cnt * SVP_PAGE;
+                len -= (size_t)(cnt * SVP_PAGE);
+                continue;
+            }
+        }
         if (e->is_fill) {
             memset(p, e->fill, n);
         } else {
