@@ -418,7 +418,7 @@ crashdump_open_bitmap(struct r2d_ctx *ctx, struct r2d_image *img)
     R2D_CHECK(first > size, ctx, R2D_ETRUNC,
               "%s: offset 0x%x: FirstPage 0x%" PRIx64 " lies past end of file (size 0x%" PRIx64 ")", path,
               BMP_OFF + BMP_OFF_FIRST_PAGE, first, size);
-    if (!(buf = malloc(BMP_CHUNK)))
+    if (!(buf = r2d_alloc_io(BMP_CHUNK)))
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the bitmap", path);
     s.next_off = first;
     for (uint64_t done = 0; !rc && done < bytes; done += BMP_CHUNK) {

@@ -598,7 +598,7 @@ r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const stru
             "%s: DumpType %" PRIu32 ", %zu ranges, %" PRIu32 " header runs, 0x%" PRIx64 " pages, 0x%" PRIx64
             " bytes",
             path, st.dump_type, r2d_plan_range_count(plan), st.nruns, r2d_plan_page_count(plan), st.total);
-    if (!(st.buf = malloc(CDW_CHUNK)))
+    if (!(st.buf = r2d_alloc_io(CDW_CHUNK)))
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the write buffer", path);
     rc = r2d_output_open(ctx, path, force, hash, &st.out);
     t0 = cdw_now();

@@ -249,7 +249,7 @@ kdump_window_get(struct r2d_ctx *ctx, const struct kdump_file *k, struct kdump_d
     R2D_CHECK(off > k->real_size || len > k->real_size - off, ctx, R2D_ETRUNC,
               "%s: offset 0x%" PRIx64 ": %s of 0x%zx bytes runs past end of the %s (size 0x%" PRIx64 ")",
               k->path, off, what, len, k->recs ? "assembled dump" : "file", k->real_size);
-    if (!dst->buf && !(dst->buf = malloc(dst == w ? KDUMP_WINDOW : KDUMP_MAX_BLOCK)))
+    if (!dst->buf && !(dst->buf = r2d_alloc_io(dst == w ? KDUMP_WINDOW : KDUMP_MAX_BLOCK)))
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the read-ahead buffer", k->path);
     want = dst == w ? (k->real_size - off < KDUMP_WINDOW ? k->real_size - off : KDUMP_WINDOW) : len;
     dst->len = 0;
@@ -563,7 +563,7 @@ kdump_decode(struct r2d_ctx *ctx, const struct kdump_file *k, struct kdump_decod
              uint8_t *dst)
 {
     const uint64_t doff = k->desc_off + idx * KDUMP_DESC_SIZE;
-    const uint8_t *d, *src;
+    const uint8_t *d = NULL, *src = NULL; /* set when kdump_window_get succeeds; gcc -O3 cannot tell */
     uint64_t off;
     uint32_t size, flags, codec;
     int rc = kdump_window_get(ctx, k, dec, &dec->dwin, doff, KDUMP_DESC_SIZE, "kdump page descriptor", &d);
@@ -886,7 +886,7 @@ kdump_open_file(struct r2d_ctx *ctx, struct kdump_file *k, struct r2d_image *img
     rc = kdump_read_notes(ctx, k, img, &cnt);
     if (rc)
         return rc;
-    k->cache = malloc((size_t)k->bs * KDUMP_CACHE_PAGES);
+    k->cache = r2d_alloc_io((size_t)k->bs * KDUMP_CACHE_PAGES);
     if (!k->cache)
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the page cache", k->path);
     memset(k->cache_idx, 0xff, sizeof(k->cache_idx));

@@ -662,7 +662,7 @@ r2d_savevm_stream_open(struct r2d_ctx *ctx, struct r2d_image *img, uint64_t base
     uint8_t type;
     int rc;
 
-    s.buf = malloc(SAVEVM_READ_BUF);
+    s.buf = r2d_alloc_io(SAVEVM_READ_BUF);
     if (!s.buf)
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", s.path);
     rc = savevm_stream_take(ctx, &s, 8, "QEMU stream header", &p);

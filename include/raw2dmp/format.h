@@ -75,6 +75,13 @@ R2D_API int r2d_image_add_note(struct r2d_ctx *ctx, struct r2d_image *img, const
 R2D_API int r2d_image_pread(struct r2d_ctx *ctx, const struct r2d_image *img, uint64_t off, void *buf,
                             size_t len, const char *what);
 
+/*
+ * A buffer for reading files into, freed with free(); NULL when out of memory. Page aligned: malloc returns
+ * large blocks 16 bytes past a page boundary, and the kernel copies into such a buffer four to six times
+ * slower than into an aligned one (docs/performance.md).
+ */
+R2D_API void *r2d_alloc_io(size_t len);
+
 /* Read exactly len bytes at off from fd, looping on short reads; a short file is R2D_ETRUNC. */
 R2D_API int r2d_pread_full(struct r2d_ctx *ctx, int fd, const char *path, uint64_t off, void *buf, size_t len,
                            const char *what);

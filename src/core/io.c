@@ -2,11 +2,20 @@
 /* Bounded positional reads shared by every reader of files (formats, PDBs), and hole lookup. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "io_priv.h"
 #include "raw2dmp/format.h"
+
+void *
+r2d_alloc_io(size_t len)
+{
+    void *p = NULL;
+
+    return posix_memalign(&p, 4096, len ? len : 1) == 0 ? p : NULL;
+}
 
 int
 r2d_pread_full(struct r2d_ctx *ctx, int fd, const char *path, uint64_t off, void *buf, size_t len,

@@ -31,15 +31,16 @@
 /* copy_file_range is called in pieces of this size so cancellation is seen promptly. */
 #define OUTPUT_COPY_PIECE (64u << 20)
 /*
- * The ring of buffers between the writing thread and the hashing thread: a slot is read into, written out
- * and then hashed while the next ones are filled. Small slots stay in the CPU caches between the read, the
- * write and the hash: 256 KiB slots cost about half the system time of 4 MiB ones (docs/performance.md).
+ * The ring of buffers between the writing thread and the hashing threads: a slot is read into, written out
+ * and then hashed while the next ones are filled. 16 slots of 1 MiB were the fastest of the sizes tried
+ * (256 KiB to 4 MiB, 4 to 64 slots; docs/performance.md): larger slots fall out of the CPU caches between
+ * the read, the write and the hashes, smaller ones cost more system calls and hand-offs.
  */
 #ifndef OUTPUT_SLOTS
 #define OUTPUT_SLOTS 16
 #endif
 #ifndef OUTPUT_SLOT_SIZE
-#define OUTPUT_SLOT_SIZE (256u << 10)
+#define OUTPUT_SLOT_SIZE (1u << 20)
 #endif
 /* Zero bytes (holes) are hashed from a static buffer of this size, so they cost no read and no memory. */
 #define OUTPUT_ZERO_BUF (256u << 10)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "io_priv.h"
+#include "raw2dmp/format.h"
 #include "source_digest.h"
 
 /* Bytes read here at a time: small enough to still be in the CPU cache when hashed. */
@@ -24,7 +25,7 @@ source_digest_init(struct source_digest *sd, const struct r2d_ctx *ctx, int fd, 
     sd->ctx = ctx;
     sd->fd = fd;
     sd->size = size;
-    sd->buf = malloc(SOURCE_DIGEST_BUF);
+    sd->buf = r2d_alloc_io(SOURCE_DIGEST_BUF);
     sd->md = EVP_MD_CTX_new();
     if (!sd->buf || !sd->md || EVP_DigestInit_ex(sd->md, EVP_sha256(), NULL) != 1) {
         source_digest_free(sd);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "raw2dmp/ctx.h"
+#include "raw2dmp/format.h" /* r2d_alloc_io */
 #include "raw2dmp/image.h"
 
 #define IMGCMP_PAGE 4096u
@@ -145,7 +146,7 @@ imgcmp_now(void)
 static int
 imgcmp_read_all(struct r2d_ctx *ctx, const struct r2d_image *a, int out_fd)
 {
-    uint8_t *buf = malloc(IMGCMP_CHUNK);
+    uint8_t *buf = r2d_alloc_io(IMGCMP_CHUNK);
     const double t0 = imgcmp_now();
     uint64_t total = 0;
 
