@@ -2,8 +2,9 @@
 /*
  * Safe output files: a hidden temporary beside the target, hashed while written, renamed in when complete.
  * Speed (docs/performance.md): holes in the input become holes in the output and are never read; plain
- * copies use copy_file_range; hashed copies read and write on the caller's thread while a second thread
- * computes SHA-256 over the same buffers, so I/O and hashing overlap.
+ * copies use copy_file_range; hashed copies read and write on the caller's thread while helper threads
+ * compute the SHA-256 of the output and of the source file over the same buffers, so I/O and hashing
+ * overlap and the source is read once for both.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -107,7 +108,7 @@ struct r2d_output {
      * the slots lack; not following (the runs are decoded, not copied), its thread reads the whole file.
      */
     struct source_digest src;
-    int src_on;           /* src is set up (else no source digest was asked for, or it could not be) */
+    int src_on;           /* src is set up (a source digest was asked for) */
     int src_fd;
     int src_follow;
     int src_threaded;
