@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "raw2dmp/bytes.h"
 #include "raw2dmp/crashdump.h"
@@ -554,15 +553,6 @@ cdw_stream(struct cdw_state *st)
     return 0;
 }
 
-static double
-cdw_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
  * Hash the input file alongside the output. When every run is a slice of the file the digest follows the
  * copies and reuses their reads; runs read through a decoder leave it to read the whole file itself.
@@ -601,16 +591,16 @@ r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const stru
     if (!(st.buf = r2d_alloc_io(CDW_CHUNK)))
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the write buffer", path);
     rc = r2d_output_open(ctx, path, force, hash, &st.out);
-    t0 = cdw_now();
+    t0 = r2d_now();
     if (!rc && st.hash)
         rc = cdw_hash_source(&st);
     if (!rc)
         rc = cdw_stream(&st);
     if (!rc && st.hash) {
-        t1 = cdw_now();
+        t1 = r2d_now();
         r2d_output_source_digest(st.out, res->source_digest, res->source_error, sizeof(res->source_error));
-        res->source_wait_s = cdw_now() - t1;
-        res->source_hash_s = cdw_now() - t0;
+        res->source_wait_s = r2d_now() - t1;
+        res->source_hash_s = r2d_now() - t0;
     }
     if (!rc) {
         rc = r2d_output_commit(ctx, st.out, res->digest);

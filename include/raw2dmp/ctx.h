@@ -62,6 +62,8 @@ R2D_API void r2d_log(struct r2d_ctx *ctx, int level, const char *fmt, ...) R2D_P
 R2D_API int r2d_cancelled(const struct r2d_ctx *ctx);
 /** Report progress to the sink, if any. */
 R2D_API void r2d_progress(struct r2d_ctx *ctx, uint64_t done, uint64_t total);
+/** Seconds on a monotonic clock, for the timings in reports and progress (differences only). */
+R2D_API double r2d_now(void);
 
 #define R2D_CHECK(cond, ctx, code, ...)                                                                       \
     do {                                                                                                     \

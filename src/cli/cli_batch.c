@@ -48,15 +48,6 @@ enum batch_state {
     BATCH_FAIL, /* something is in the way; the reason says what */
 };
 
-static double
-batch_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 batch_manifest_error(const char *name, size_t line, const char *why)
 {
@@ -371,7 +362,7 @@ batch_convert(struct batch *b, struct batch_item *it, struct cli_slot *slot, cha
 static void
 batch_run_item(struct batch *b, struct batch_item *it, struct cli_slot *slot)
 {
-    const double t0 = batch_now();
+    const double t0 = r2d_now();
     char why[2048], digest[65] = "";
     const char *status;
     int code, rc = 0;
@@ -391,7 +382,7 @@ batch_run_item(struct batch *b, struct batch_item *it, struct cli_slot *slot)
     res = json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s?,s:s?,s:f}", "line", (json_int_t)it->line, "input",
                     it->input, "output", it->output, "report", it->report, "status", status, "exit", code,
                     "error", code ? why : NULL, "output_sha256", digest[0] && !code ? digest : NULL,
-                    "seconds", (double)(int64_t)((batch_now() - t0) * 1000.0 + 0.5) / 1000.0); /* ms */
+                    "seconds", (double)(int64_t)((r2d_now() - t0) * 1000.0 + 0.5) / 1000.0); /* ms */
     text = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
     if (text) {
         size_t len = strlen(text);

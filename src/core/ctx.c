@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctx_priv.h"
 
@@ -154,4 +155,13 @@ r2d_status_name(int status)
     case R2D_ENOSPC: return "R2D_ENOSPC";
     }
     return "R2D_E?";
+}
+
+double
+r2d_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -27,15 +27,6 @@ r2d_options_init(struct r2d_options *opts)
     opts->dump_type = R2D_DUMP_AUTO;
 }
 
-static double
-convert_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
  * Record the input's SHA-256, made by the writer while it streamed (or why there is none), and the time it
  * took. A missing input digest is a warning, not a failed conversion: the dump itself is complete.
@@ -200,7 +191,7 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     struct r2d_plan *plan = NULL;
     struct r2d_write_result res;
     json_t *report = json_object(), *timings = json_object(), *in_json = NULL;
-    double t0 = convert_now(), t1;
+    double t0 = r2d_now(), t1;
     int rc, differences = 0, verify_rc = 0, refused;
 
     json_object_set_new(report, "schema", json_integer(R2D_REPORT_SCHEMA));
@@ -222,7 +213,7 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     }
     r2d_analysis_init(a, ctx, opts, img);
     rc = convert_analyse(a);
-    t1 = convert_now();
+    t1 = r2d_now();
     json_object_set_new(timings, "analysis_s", json_real(t1 - t0));
     if (!rc && opts->verify_kdbg)
         verify_rc = convert_verify(a, report, &differences);
@@ -237,7 +228,7 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     rc = r2d_crashdump_write(ctx, img, plan, output, opts->force, opts->hash, &res);
     if (rc)
         goto done;
-    json_object_set_new(timings, "write_s", json_real(convert_now() - t1));
+    json_object_set_new(timings, "write_s", json_real(r2d_now() - t1));
     if (opts->hash != R2D_HASH_NONE)
         convert_input_digest(ctx, input, &res, in_json, timings);
     json_object_set_new(report, "output", convert_output_json(output, &res));
@@ -258,7 +249,7 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
                                  differences > 1 ? " (and more: see the log)" : "");
     }
 done:
-    json_object_set_new(timings, "total_s", json_real(convert_now() - t0));
+    json_object_set_new(timings, "total_s", json_real(r2d_now() - t0));
     json_object_set_new(report, "timings", timings);
     json_object_set_new(report, "result", json_string(rc ? r2d_status_name(rc) : "ok"));
     if (rc)

@@ -441,7 +441,7 @@ tpi_index(struct r2d_ctx *ctx, struct r2d_tpi *tpi)
     pos = hdr_size;
     end = (size_t)hdr_size + rec_bytes;
     while (pos < end) {
-        struct tpi_rec r;
+        struct tpi_rec r = {0};
         uint16_t len;
 
         R2D_CHECK(end - pos < 4, ctx, R2D_ETRUNC,
@@ -948,7 +948,7 @@ r2d_tpi_field(struct r2d_ctx *ctx, const struct r2d_tpi *tpi, const char *type, 
     for (;;) {
         const char *dot = strchr(comp, '.');
         const size_t len = dot ? (size_t)(dot - comp) : strlen(comp);
-        struct tpi_member m;
+        struct tpi_member m = {0};
         uint16_t kind;
 
         R2D_CHECK(len == 0 || ++depth > R2D_TPI_MAX_PATH_DEPTH, ctx, R2D_ENOTFOUND,

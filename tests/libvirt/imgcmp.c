@@ -133,21 +133,12 @@ imgcmp_compare(struct r2d_ctx *ctx, const struct r2d_image *a, const struct r2d_
     return diffs ? 1 : 0;
 }
 
-static double
-imgcmp_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Read every byte of every run in 1 MiB requests (as the writer does); optionally write it to out_fd. */
 static int
 imgcmp_read_all(struct r2d_ctx *ctx, const struct r2d_image *a, int out_fd)
 {
     uint8_t *buf = r2d_alloc_io(IMGCMP_CHUNK);
-    const double t0 = imgcmp_now();
+    const double t0 = r2d_now();
     uint64_t total = 0;
 
     if (!buf)
@@ -175,7 +166,7 @@ imgcmp_read_all(struct r2d_ctx *ctx, const struct r2d_image *a, int out_fd)
         }
     }
     if (out_fd < 0) {
-        const double s = imgcmp_now() - t0;
+        const double s = r2d_now() - t0;
 
         printf("%" PRIu64 " pages in %.3f s, %.1f MiB/s\n", total / IMGCMP_PAGE, s,
                s > 0 ? (double)total / (1 << 20) / s : 0.0);
