@@ -35,23 +35,21 @@ Python 3 standard library only.
 
 import argparse
 import gzip
-import json
 import os
 import platform
-import random
-import shlex
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
 
+# The memory image and the QEMU driver are the libvirt tests' own (tests/libvirt/).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'libvirt'))
+import lvtest  # noqa: E402
+from bench_kdump import make_raw  # noqa: E402
+
 PAGE = 4096
 MIB = 1 << 20
-# Words of kernel-ish text: pages cut from a long run of them compress about 3-4x, like code and strings.
-WORDS = [b'kernel', b'process', b'thread', b'\x00\x00\x00\x00', b'\xff\xff\xf8\x03', b'Windows',
-         b'\\Device\\HarddiskVolume3', b'ntoskrnl.exe', b'  ', b'\x01\x00\x00\x00\x00\x00\x00\x00']
 # In a paused pc guest [0xc0000, 0x100000) reads the BIOS shadow, not pc.ram: the loader cannot fill it.
 ROM_SHADOW = (0xc0000, 0x100000)
 # With -machine pc, RAM above 3 GiB would be split around the PCI hole and no longer sit at 0.
@@ -70,21 +68,6 @@ ROW = '| %s | %.0f | %s | %.2f | %s | %.2f | %.2f | %.0f | %s | %s | %.2f |'
 
 def log(msg):
     print('decode: ' + msg, file=sys.stderr, flush=True)
-
-
-def make_raw(path, mib, seed=7):
-    rnd = random.Random(seed)
-    text = b''.join(rnd.choice(WORDS) for _ in range(200000))
-    with open(path, 'wb') as f:
-        for _ in range(mib * MIB // PAGE):
-            kind = rnd.random()
-            if kind < 0.25:
-                f.write(bytes(PAGE))
-            elif kind < 0.5:
-                f.write(rnd.randbytes(PAGE))
-            else:
-                at = rnd.randrange(len(text) - PAGE)
-                f.write(text[at:at + PAGE])
 
 
 def cached(path, make, what, check=None):
@@ -111,54 +94,14 @@ def gzip_1(raw, out):
             shutil.copyfileobj(f, g, MIB)
 
 
-def qmp(f, name, **args):
-    f.write(json.dumps({'execute': name, 'arguments': args}) + '\n')
-    f.flush()
-    while True:
-        r = json.loads(f.readline())
-        if 'return' in r:
-            return r['return']
-        if 'error' in r:
-            raise RuntimeError('%s: %s' % (name, r['error']))
-
-
 def qemu_stream(raw, mib, out):
     """A real migration stream of a paused mib MiB pc guest whose RAM holds raw from address 0."""
-    sock = os.path.join(os.path.dirname(out), 'qmp.sock')
-    if os.path.exists(sock):
-        os.unlink(sock)
-    argv = ['qemu-system-x86_64', '-machine', 'pc', '-accel', 'tcg', '-m', '%dM' % mib, '-nographic',
-            '-nodefaults', '-S', '-qmp', 'unix:%s,server=on,wait=off' % sock,
-            '-device', 'loader,file=%s,addr=0,force-raw=on' % raw]
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    q = lvtest.Qemu(os.path.dirname(out), machine='pc', mem='%dM' % mib, loaders=[(raw, 0)])
     try:
-        for _ in range(1200):
-            if os.path.exists(sock) or proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        if proc.poll() is not None:
-            raise RuntimeError('qemu exited: %s' % proc.stderr.read().decode(errors='replace').strip())
-        with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(300)
-            s.connect(sock)
-            f = s.makefile('rw')
-            f.readline()
-            qmp(f, 'qmp_capabilities')
-            qmp(f, 'migrate-set-parameters', **{'max-bandwidth': 16 << 30})  # the default is 128 MiB/s
-            qmp(f, 'migrate', uri='exec:cat > %s' % shlex.quote(out))
-            while True:
-                st = qmp(f, 'query-migrate').get('status')
-                if st == 'completed':
-                    break
-                if st in ('failed', 'cancelled'):
-                    raise RuntimeError('migration ' + st)
-                time.sleep(0.1)
-            qmp(f, 'quit')
-        proc.wait(timeout=60)
+        q.cmd('migrate-set-parameters', **{'max-bandwidth': 16 << 30})  # the default is 128 MiB/s
+        q.migrate_to(out)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        q.close()
 
 
 def same_memory(imgcmp, raw, skip=None):

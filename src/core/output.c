@@ -43,8 +43,6 @@
 #ifndef OUTPUT_SLOT_SIZE
 #define OUTPUT_SLOT_SIZE (1u << 20)
 #endif
-/* Zero bytes (holes) are hashed from a static buffer of this size, so they cost no read and no memory. */
-#define OUTPUT_ZERO_BUF (256u << 10)
 /* A hole is handed to the hasher in pieces of at most this size, so cancellation is seen promptly. */
 #define OUTPUT_ZERO_PIECE (16u << 20)
 /*
@@ -61,9 +59,6 @@
  */
 #define OUTPUT_MODE 0640
 #define OUTPUT_TMP_TRIES 64
-
-/* Never written: reads of it map the kernel's zero page, so it costs no resident memory. */
-static uint8_t output_zeros[OUTPUT_ZERO_BUF];
 
 /* src_off of a slot whose bytes were not read from the source file. */
 #define OUTPUT_NO_SOURCE UINT64_MAX
@@ -314,18 +309,9 @@ output_pwrite_all(struct r2d_ctx *ctx, const struct r2d_output *o, uint64_t off,
 static int
 output_hash_slot(EVP_MD_CTX *md, const struct output_slot *s)
 {
-    uint64_t left = s->len;
-
     if (!s->zero)
         return EVP_DigestUpdate(md, s->buf, (size_t)s->len) == 1 ? 0 : -1;
-    while (left > 0) {
-        const size_t n = left > sizeof(output_zeros) ? sizeof(output_zeros) : (size_t)left;
-
-        if (EVP_DigestUpdate(md, output_zeros, n) != 1)
-            return -1;
-        left -= n;
-    }
-    return 0;
+    return r2d_digest_zeros(md, s->len);
 }
 
 /* The hasher thread: hashes the queued slots in order until told to stop. */

@@ -14,8 +14,21 @@
 /* Bytes read here at a time: small enough to still be in the CPU cache when hashed. */
 #define SOURCE_DIGEST_BUF (256u << 10)
 
-/* Holes of a sparse input are hashed from this; never written, so it costs no resident memory. */
-static uint8_t source_digest_zeros[SOURCE_DIGEST_BUF];
+/* Holes are hashed from this. Never written: its pages stay the kernel's zero page, costing no memory. */
+static uint8_t source_digest_zeros[256u << 10];
+
+int
+r2d_digest_zeros(EVP_MD_CTX *md, uint64_t len)
+{
+    while (len > 0) {
+        const size_t n = len > sizeof(source_digest_zeros) ? sizeof(source_digest_zeros) : (size_t)len;
+
+        if (EVP_DigestUpdate(md, source_digest_zeros, n) != 1)
+            return -1;
+        len -= n;
+    }
+    return 0;
+}
 
 int
 source_digest_init(struct source_digest *sd, const struct r2d_ctx *ctx, int fd, uint64_t size)
@@ -37,19 +50,14 @@ source_digest_init(struct source_digest *sd, const struct r2d_ctx *ctx, int fd, 
 static void
 source_digest_update(struct source_digest *sd, const uint8_t *data, uint64_t len)
 {
-    while (!sd->err && len > 0) {
-        const size_t n = len > SOURCE_DIGEST_BUF ? SOURCE_DIGEST_BUF : (size_t)len;
-
-        if (EVP_DigestUpdate(sd->md, data ? data : source_digest_zeros, n) != 1) {
-            sd->err = SOURCE_DIGEST_ECRYPTO;
-            sd->err_off = sd->next;
-            return;
-        }
-        sd->next += n;
-        len -= n;
-        if (data)
-            data += n;
+    if (sd->err || len == 0)
+        return;
+    if ((data ? EVP_DigestUpdate(sd->md, data, (size_t)len) != 1 : r2d_digest_zeros(sd->md, len) != 0)) {
+        sd->err = SOURCE_DIGEST_ECRYPTO;
+        sd->err_off = sd->next;
+        return;
     }
+    sd->next += len;
 }
 
 /* Read and hash the file from the cursor up to end (holes from memory). */

@@ -35,6 +35,12 @@ struct source_digest {
 #define SOURCE_DIGEST_ESTOP (-2)    /* interrupted */
 #define SOURCE_DIGEST_ECRYPTO (-3)  /* OpenSSL or memory */
 
+/*
+ * Feed len zero bytes (a hole) to md from a static buffer: no read, no resident memory. Returns 0, or -1
+ * when OpenSSL fails. Shared with the output digest.
+ */
+int r2d_digest_zeros(EVP_MD_CTX *md, uint64_t len);
+
 /* Set up for fd (size bytes). Returns 0, or -1 (out of memory or no SHA-256): the digest is then missing. */
 int source_digest_init(struct source_digest *sd, const struct r2d_ctx *ctx, int fd, uint64_t size);
 /*
