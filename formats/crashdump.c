@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "raw2dmp/format.h"
+#include "format.h"
 
 /* DUMP_HEADER64 (shared/reference/crashdump-format.md section 2). */
 #define CD_HEADER_SIZE 0x2000
@@ -232,6 +232,11 @@ crashdump_add_notes(struct r2d_ctx *ctx, struct r2d_image *img, const uint8_t *h
     };
     int rc = 0;
 
+    const struct r2d_image_props props = {.have_dump_header = 1,
+                                          .dump_dtb = r2d_le64(h + CD_OFF_DTB) & CD_DTB_MASK,
+                                          .dump_kdbg_va = r2d_le64(h + CD_OFF_KDBG)};
+
+    r2d_image_set_props(img, &props);
     for (size_t i = 0; !rc && i < sizeof(f) / sizeof(f[0]); i++)
         rc = crashdump_note(ctx, img, f[i].key, f[i].hex, f[i].v);
     return rc ? rc : crashdump_note_comment(ctx, img, h);

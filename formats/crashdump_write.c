@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "raw2dmp/bytes.h"
-#include "raw2dmp/crashdump.h"
-#include "raw2dmp/format.h"
+#include "bytes.h"
+#include "crashdump.h"
+#include "format.h"
 
 /* DUMP_HEADER64 (crashdump-format.md section 2). */
 #define DMP_HEADER_SIZE 0x2000
@@ -503,11 +503,12 @@ cdw_write_range(struct cdw_state *st, uint64_t pa, uint64_t end)
                                 ? p->pa & ~(uint64_t)(R2D_PAGE_SIZE - 1)
                                 : p->pa;
             n = clean_end - pa;
-            if (inside && !r->ops) {
+            if (inside && !r->ops && r2d_bytesrc_fd(r->bytes) >= 0) {
+                /* A slice of a plain file: copied by the kernel, holes kept. */
                 if (n > CDW_COPY_PIECE)
                     n = CDW_COPY_PIECE;
-                rc = r2d_output_copy(st->ctx, st->out, r2d_image_fd(img), r2d_image_path(img),
-                                     r->file_off + (pa - r->pa), n);
+                rc = r2d_output_copy(st->ctx, st->out, r2d_bytesrc_fd(r->bytes), r2d_bytesrc_name(r->bytes),
+                                     r->off + (pa - r->pa), n);
             } else if (!inside) {
                 if (n > CDW_COPY_PIECE)
                     n = CDW_COPY_PIECE;
@@ -560,13 +561,13 @@ cdw_stream(struct cdw_state *st)
 static int
 cdw_hash_source(struct cdw_state *st)
 {
+    const struct r2d_bytesrc *input = r2d_image_input(st->img);
     int follow = 1;
 
     for (size_t i = 0; i < r2d_image_run_count(st->img); i++)
-        if (r2d_image_run(st->img, i)->ops)
+        if (r2d_image_run(st->img, i)->bytes != input)
             follow = 0;
-    return r2d_output_hash_source(st->ctx, st->out, r2d_image_fd(st->img), r2d_image_file_size(st->img),
-                                  follow);
+    return r2d_output_hash_source(st->ctx, st->out, r2d_bytesrc_fd(input), r2d_bytesrc_size(input), follow);
 }
 
 int

@@ -17,7 +17,7 @@
 
 #include "kdump_codec.h"
 #include "qemu_notes.h"
-#include "raw2dmp/format.h"
+#include "format.h"
 
 /* Flattened stream (makedumpfile -F, QEMU -z/-l/-s): a 4096-byte header, then {i64 BE offset, i64 BE size}.
  */
@@ -122,7 +122,7 @@ struct kdump_worker {
  * is read-only once the file is open, so two threads can decode pages at the same time.
  */
 struct kdump_file {
-    int fd;
+    const struct r2d_bytesrc *in;
     const char *path; /* the image's; the image frees the source before the path */
     uint64_t file_size;
     struct kdump_rec *recs; /* flattened only, sorted by real_off */
@@ -193,7 +193,7 @@ kdump_read_real(struct r2d_ctx *ctx, const struct kdump_file *k, uint64_t off, v
               "%s: offset 0x%" PRIx64 ": %s of 0x%zx bytes runs past end of the %s (size 0x%" PRIx64 ")",
               k->path, off, what, len, k->recs ? "assembled dump" : "file", k->real_size);
     if (!k->recs)
-        return r2d_pread_full(ctx, k->fd, k->path, off, buf, len, what);
+        return r2d_bytesrc_read(ctx, k->in, off, buf, len, what);
     while (len > 0) {
         const size_t i = kdump_find_rec(k, off);
         const struct kdump_rec *r = i < k->nrecs ? &k->recs[i] : NULL;
@@ -204,7 +204,7 @@ kdump_read_real(struct r2d_ctx *ctx, const struct kdump_file *k, uint64_t off, v
             int rc;
 
             n = r->len - delta < len ? (size_t)(r->len - delta) : len;
-            rc = r2d_pread_full(ctx, k->fd, k->path, r->flat_off + delta, p, n, what);
+            rc = r2d_bytesrc_read(ctx, k->in, r->flat_off + delta, p, n, what);
             if (rc)
                 return rc;
         } else { /* a gap up to the next record (record 0 when off is below all of them) */
@@ -303,7 +303,7 @@ kdump_index_flat(struct r2d_ctx *ctx, struct kdump_file *k)
                   ": flattened stream ends without its end marker (file size 0x%" PRIx64
                   "): the dump was cut short",
                   k->path, pos, k->file_size);
-        rc = r2d_pread_full(ctx, k->fd, k->path, pos, h, sizeof(h), "flattened record header");
+        rc = r2d_bytesrc_read(ctx, k->in, pos, h, sizeof(h), "flattened record header");
         if (rc)
             return rc;
         off = r2d_be64(h);
@@ -850,7 +850,7 @@ kdump_open_file(struct r2d_ctx *ctx, struct kdump_file *k, struct r2d_image *img
     R2D_CHECK(k->file_size < KDUMP_HDR_SIZE, ctx, R2D_ETRUNC,
               "%s: offset 0x0: kdump header of 0x%x bytes runs past end of file (size 0x%" PRIx64 ")",
               k->path, KDUMP_HDR_SIZE, k->file_size);
-    rc = r2d_pread_full(ctx, k->fd, k->path, 0, head, sizeof(head), "file header");
+    rc = r2d_bytesrc_read(ctx, k->in, 0, head, sizeof(head), "file header");
     if (rc)
         return rc;
     k->real_size = k->file_size;
@@ -860,7 +860,7 @@ kdump_open_file(struct r2d_ctx *ctx, struct kdump_file *k, struct r2d_image *img
         R2D_CHECK(k->file_size < KDUMP_FLAT_HDR_SIZE, ctx, R2D_ETRUNC,
                   "%s: offset 0x0: flattened header of 0x%x bytes runs past end of file (size 0x%" PRIx64 ")",
                   k->path, KDUMP_FLAT_HDR_SIZE, k->file_size);
-        rc = r2d_pread_full(ctx, k->fd, k->path, KDUMP_FLAT_OFF_TYPE, fh, sizeof(fh), "flattened header");
+        rc = r2d_bytesrc_read(ctx, k->in, KDUMP_FLAT_OFF_TYPE, fh, sizeof(fh), "flattened header");
         if (rc)
             return rc;
         R2D_CHECK(r2d_be64(fh) != 1 || r2d_be64(fh + 8) != 1, ctx, R2D_EUNSUPPORTED,
@@ -921,7 +921,7 @@ kdump_open(struct r2d_ctx *ctx, struct r2d_image *img)
 
     if (!k)
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", r2d_image_path(img));
-    k->fd = r2d_image_fd(img);
+    k->in = r2d_image_input(img);
     k->path = r2d_image_path(img);
     k->file_size = r2d_image_file_size(img);
     /* Attached first, so the image owns k (and frees it) whatever happens next. */

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "raw2dmp/format.h"
+#include "format.h"
 
 #define LIME_MAGIC 0x4C694D45u /* on disk 45 4D 69 4C, "EMiL" */
 #define LIME_VERSION 1
@@ -66,7 +66,7 @@ struct lime_zpoint {
 
 /* The decoding source of a compressed LiME file; its address space is the inflated stream. */
 struct lime_zsrc {
-    int fd;
+    const struct r2d_bytesrc *input;
     char *path;
     uint64_t file_size;
     unsigned wsize;    /* window size declared by the zlib header */
@@ -357,7 +357,7 @@ lime_zfeed(struct r2d_ctx *ctx, struct lime_zsrc *src, uint64_t out)
     }
     n = src->file_size - src->in_next < LIME_Z_IN_CHUNK ? (size_t)(src->file_size - src->in_next)
                                                         : LIME_Z_IN_CHUNK;
-    rc = r2d_pread_full(ctx, src->fd, src->path, src->in_next, src->in, n, "compressed LiME data");
+    rc = r2d_bytesrc_read(ctx, src->input, src->in_next, src->in, n, "compressed LiME data");
     if (rc) {
         src->live = 0;
         return rc;
@@ -545,7 +545,7 @@ lime_zrestart(struct r2d_ctx *ctx, struct lime_zsrc *src, size_t i)
 
     if (zret == Z_OK && pt->bits) {
         uint8_t byte;
-        const int rc = r2d_pread_full(ctx, src->fd, src->path, pt->in - 1, &byte, 1, "compressed LiME data");
+        const int rc = r2d_bytesrc_read(ctx, src->input, pt->in - 1, &byte, 1, "compressed LiME data");
 
         if (rc)
             return rc;
@@ -637,7 +637,7 @@ lime_open_zlib(struct r2d_ctx *ctx, struct r2d_image *img, struct lime_ranges *r
         free(src);
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", r2d_image_path(img));
     }
-    src->fd = r2d_image_fd(img);
+    src->input = r2d_image_input(img);
     src->file_size = r2d_image_file_size(img);
     src->wsize = 1u << ((zhdr[0] >> 4) + 8);
     rc = lime_zscan(ctx, src, rs);

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "qemu_notes.h"
-#include "raw2dmp/format.h"
+#include "format.h"
 
 /* e_ident and the ELF header fields whose offsets do not depend on the class. */
 #define ELF_IDENT_SIZE 16

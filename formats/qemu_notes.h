@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "raw2dmp/format.h"
+#include "format.h"
 
 /* What a note area held, for the caller's report. */
 struct r2d_qemu_notes {

@@ -4,7 +4,7 @@
  * physical address. Nothing in the file says where RAM really is, so the honest description is one run
  * over the whole file; the engine may narrow it with the kernel's MmPhysicalMemoryBlock.
  */
-#include "raw2dmp/format.h"
+#include "format.h"
 
 static int
 raw_probe(const uint8_t *head, size_t len, uint64_t file_size, const char **why)
@@ -18,7 +18,10 @@ raw_open(struct r2d_ctx *ctx, struct r2d_image *img)
 {
     const uint64_t size = r2d_image_file_size(img);
 
+    const struct r2d_image_props props = {.runs_include_padding = 1};
+
     R2D_CHECK(size == 0, ctx, R2D_EFORMAT, "%s: empty file", r2d_image_path(img));
+    r2d_image_set_props(img, &props);
     return r2d_image_add_file_run(ctx, img, 0, size, 0);
 }
 

@@ -23,7 +23,8 @@
 
 /* The decoding source: the resolved extents, sorted and disjoint, addressed by pc.ram offset. */
 struct savevm_pages_source {
-    int fd;
+    const struct r2d_bytesrc *in;
+    int fd; /* the input's descriptor when it is a plain file (one preadv for many pages), else -1 */
     const char *path;
     struct r2d_savevm_ext *ext;
     size_t next;
@@ -191,7 +192,7 @@ savevm_pages_read_many(struct r2d_ctx *ctx, const struct savevm_pages_source *v,
     uint8_t scratch[SVP_MAX_GAP];
     struct iovec iov[2 * SVP_IOV_PAGES];
 
-    if (e->stride < SVP_PAGE || gap > sizeof(scratch))
+    if (v->fd < 0 || e->stride < SVP_PAGE || gap > sizeof(scratch))
         return 1;
     while (cnt > 0) {
         const size_t m = cnt < SVP_IOV_PAGES ? (size_t)cnt : SVP_IOV_PAGES;
@@ -258,8 +259,7 @@ savevm_pages_read(struct r2d_ctx *ctx, void *src, uint64_t off, void *buf, size_
         if (e->is_fill) {
             memset(p, e->fill, n);
         } else {
-            rc = r2d_pread_full(ctx, v->fd, v->path, e->off + (page - e->page) * e->stride + in, p, n,
-                                "RAM page");
+            rc = r2d_bytesrc_read(ctx, v->in, e->off + (page - e->page) * e->stride + in, p, n, "RAM page");
             if (rc)
                 return rc;
         }
@@ -328,7 +328,8 @@ r2d_savevm_pages_attach(struct r2d_ctx *ctx, struct r2d_image *img, struct r2d_s
         free(ext);
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", path);
     }
-    v->fd = r2d_image_fd(img);
+    v->in = r2d_image_input(img);
+    v->fd = r2d_bytesrc_fd(v->in);
     v->path = path;
     v->ext = ext;
     v->next = n;

@@ -51,7 +51,7 @@ struct savevm_stream_block {
 
 struct savevm_stream {
     struct r2d_image *img;
-    int fd;
+    const struct r2d_bytesrc *in;
     const char *path;
     uint64_t size, base;
     uint8_t *buf;
@@ -94,7 +94,7 @@ savevm_stream_fill(struct r2d_ctx *ctx, struct savevm_stream *s, size_t need, co
     want = s->size - s->pos < SAVEVM_READ_BUF ? (size_t)(s->size - s->pos) : SAVEVM_READ_BUF;
     if (want < need)
         want = need;
-    rc = r2d_pread_full(ctx, s->fd, s->path, s->pos, s->buf, want, what);
+    rc = r2d_bytesrc_read(ctx, s->in, s->pos, s->buf, want, what);
     if (rc)
         return rc;
     s->buf_off = s->pos;
@@ -651,7 +651,7 @@ int
 r2d_savevm_stream_open(struct r2d_ctx *ctx, struct r2d_image *img, uint64_t base)
 {
     struct savevm_stream s = {.img = img,
-                              .fd = r2d_image_fd(img),
+                              .in = r2d_image_input(img),
                               .path = r2d_image_path(img),
                               .size = r2d_image_file_size(img),
                               .base = base,
@@ -674,7 +674,7 @@ r2d_savevm_stream_open(struct r2d_ctx *ctx, struct r2d_image *img, uint64_t base
                      "%s: offset 0x%" PRIx64 ": QEMU stream version %" PRIu32 ", only version 3 is known",
                      s.path, base + 4, r2d_be32(p + 4));
     if (!rc)
-        rc = r2d_savevm_vmdesc_find(ctx, s.fd, s.path, s.size, base, &s.vmdesc, &s.vmdesc_off);
+        rc = r2d_savevm_vmdesc_find(ctx, s.in, base, &s.vmdesc, &s.vmdesc_off);
     if (!rc)
         rc = savevm_stream_u8(ctx, &s, "section type", &type);
     if (!rc && type == SAVEVM_CONFIGURATION)

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "raw2dmp/format.h"
+#include "format.h"
 
 #define R2D_SAVEVM_MAGIC "QEVM"
 #define R2D_SAVEVM_MAGIC_LEN 4
@@ -74,8 +74,8 @@ void r2d_savevm_pages_free(struct r2d_savevm_pages *s);
  * *out receives the JSON (NULL when there is none or it is unusable: a warning is logged), *at its file
  * offset.
  */
-int r2d_savevm_vmdesc_find(struct r2d_ctx *ctx, int fd, const char *path, uint64_t size, uint64_t base,
-                           json_t **out, uint64_t *at);
+int r2d_savevm_vmdesc_find(struct r2d_ctx *ctx, const struct r2d_bytesrc *in, uint64_t base, json_t **out,
+                           uint64_t *at);
 /** The description of device section (idstr, instance), searched from *cursor on (sections come in order). */
 const json_t *r2d_savevm_vmdesc_device(const json_t *vmdesc, size_t *cursor, const char *idstr,
                                        uint32_t instance);

@@ -23,9 +23,11 @@
  * file (trailing zero padding tolerated). Found by its exact length from the end, then parsed.
  */
 int
-r2d_savevm_vmdesc_find(struct r2d_ctx *ctx, int fd, const char *path, uint64_t size, uint64_t base,
-                       json_t **out, uint64_t *at)
+r2d_savevm_vmdesc_find(struct r2d_ctx *ctx, const struct r2d_bytesrc *in, uint64_t base, json_t **out,
+                       uint64_t *at)
 {
+    const char *path = r2d_bytesrc_name(in);
+    const uint64_t size = r2d_bytesrc_size(in);
     const uint64_t tail = size - base < VMDESC_SCAN ? size - base : VMDESC_SCAN;
     uint8_t *b;
     size_t end;
@@ -39,7 +41,7 @@ r2d_savevm_vmdesc_find(struct r2d_ctx *ctx, int fd, const char *path, uint64_t s
     b = malloc((size_t)tail);
     if (!b)
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the stream description", path);
-    rc = r2d_pread_full(ctx, fd, path, size - tail, b, (size_t)tail, "stream description");
+    rc = r2d_bytesrc_read(ctx, in, size - tail, b, (size_t)tail, "stream description");
     end = (size_t)tail;
     while (!rc && end > 0 && b[end - 1] == 0)
         end--;

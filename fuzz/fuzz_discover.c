@@ -18,8 +18,8 @@
 
 #include "engine.h"
 #include "fuzz_util.h"
-#include "raw2dmp/bytes.h"
-#include "raw2dmp/plan.h"
+#include "bytes.h"
+#include "plan.h"
 
 #define FUZZ_HDR 0x58
 #define FUZZ_MEM_MAX (1u << 20)
@@ -249,7 +249,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* Errors are formatted (and traced) millions of times on some inputs; info level keeps runs fast. */
     r2d_ctx_set_verbosity(ctx, R2D_LOG_INFO);
-    if (r2d_image_open(ctx, fuzz_file_set(&file, elf, elen), "elf", &img) != 0) {
+    if (r2d_format_open(ctx, fuzz_file_set(&file, elf, elen), "elf", &img) != 0) {
         fuzz_touch_errmsg(ctx);
         return 0;
     }

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "raw2dmp/format.h"
-#include "raw2dmp/image.h"
+#include "format.h"
+#include "image.h"
 
 #ifndef FUZZ_FORMAT_VAR
 #error "FUZZ_FORMAT_VAR must name an input format's struct r2d_format"
@@ -80,7 +80,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fuzz_probe_all(data, size);
     path = fuzz_file_set(&file, data, size);
-    if (r2d_image_open(ctx, path, FUZZ_FORMAT_VAR.name, &img) == 0) {
+    if (r2d_format_open(ctx, path, FUZZ_FORMAT_VAR.name, &img) == 0) {
         fuzz_read_back(ctx, img);
         r2d_image_free(img);
     } else {

@@ -9,7 +9,7 @@
 #include "fuzz_util.h"
 #include "mmu.h"
 #include "pe.h"
-#include "raw2dmp/image.h"
+#include "image.h"
 
 #define FUZZ_PE_BASE UINT64_C(0xfffff80000000000) /* PML4 slot 0x1f0, PDPT 0, PD 0, PT 0.. */
 #define FUZZ_PE_TABLES 4                            /* PML4, PDPT, PD, PT at physical 0..0x3fff */
@@ -47,7 +47,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         put_le64(phys + 0x3000 + 8 * i, (FUZZ_PE_TABLES + i) * R2D_PAGE_SIZE | 3);
     memcpy(phys + FUZZ_PE_TABLES * R2D_PAGE_SIZE, data, take);
 
-    if (r2d_image_open(ctx, fuzz_file_set(&file, phys, total), "raw", &img) != 0)
+    if (r2d_format_open(ctx, fuzz_file_set(&file, phys, total), "raw", &img) != 0)
         abort(); /* a raw image of at least 5 pages always opens */
     r2d_mmu_init(&mmu, ctx, img, 0, 4);
     if (r2d_pe_parse(&mmu, FUZZ_PE_BASE, &pe) == 0) {

@@ -7,8 +7,7 @@
 #include <stdio.h>
 
 #include "raw2dmp/ctx.h"
-#include "raw2dmp/output.h"
-#include "raw2dmp/plan.h"
+#include "raw2dmp/types.h"
 
 struct r2d_options {
     const char *input_format;  /* "auto" or a format name */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli_options.h"
-#include "raw2dmp/format.h"
+#include "raw2dmp/formats.h"
 
 const struct cli_option cli_options[] = {
     {"input-format", required_argument},
@@ -78,7 +78,7 @@ cli_options_arg(struct r2d_options *o, const char *name, const char *value, char
     uint64_t v = 0;
 
     if (strcmp(name, "input-format") == 0) {
-        if (value && strcmp(value, "auto") && !r2d_format_find(value)) {
+        if (value && !r2d_format_known(value)) {
             snprintf(why, n, "unknown format '%s' (see --list-formats)", value);
             return -1;
         }

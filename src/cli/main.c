@@ -15,7 +15,7 @@
 #include "cli_display.h"
 #include "cli_options.h"
 #include "raw2dmp/convert.h"
-#include "raw2dmp/format.h"
+#include "raw2dmp/formats.h"
 
 /* Options of the program itself; the conversion options are in cli_options.c. */
 enum {
@@ -130,8 +130,10 @@ cli_bad_usage(const char *fmt, ...)
 static int
 cli_list_formats(void)
 {
-    for (size_t i = 0; r2d_formats[i]; i++)
-        printf("%-10s %s\n", r2d_formats[i]->name, r2d_formats[i]->summary);
+    const char *name, *summary;
+
+    for (size_t i = 0; r2d_format_describe(i, &name, &summary) == 0; i++)
+        printf("%-10s %s\n", name, summary);
     return CLI_EXIT_OK;
 }
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The sparse physical image: run table, CPU states, notes, physical reads, and opening through a format. */
+/* The sparse physical image: run table, CPU states, notes and physical reads over byte sources. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -9,7 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "raw2dmp/format.h"
+#include "image.h"
+#include "io.h"
 
 /* CPU states one image may hold (Windows supports at most 2048 logical processors). */
 #define IMAGE_MAX_CPUS 4096u
@@ -19,12 +20,18 @@ struct image_note {
     char *value;
 };
 
+/* Byte sources beside the input one image may open (a state file's memory file, split segments). */
+#define IMAGE_MAX_COMPANIONS 64u
+
 struct r2d_image {
-    char *path;
-    int fd;
+    struct r2d_bytesrc *input;
+    const char *path; /* the input's name */
     uint64_t file_size;
-    const struct r2d_format *format;
-    char probe_reason[256];
+    struct r2d_bytesrc *companions[IMAGE_MAX_COMPANIONS];
+    size_t ncompanions;
+    char *format_name;
+    char *probe_reason;
+    struct r2d_image_props props;
 
     struct r2d_run *runs;
     size_t nruns, cap_runs;
@@ -44,8 +51,11 @@ r2d_image_free(struct r2d_image *img)
         return;
     if (img->src_ops && img->src_ops->free)
         img->src_ops->free(img->src);
-    if (img->fd >= 0)
-        close(img->fd);
+    r2d_bytesrc_close(img->input);
+    for (size_t i = 0; i < img->ncompanions; i++)
+        r2d_bytesrc_close(img->companions[i]);
+    free(img->format_name);
+    free(img->probe_reason);
     for (size_t i = 0; i < img->nnotes; i++) {
         free(img->notes[i].key);
         free(img->notes[i].value);
@@ -53,7 +63,6 @@ r2d_image_free(struct r2d_image *img)
     free(img->notes);
     free(img->cpus);
     free(img->runs);
-    free(img->path);
     free(img);
 }
 
@@ -66,13 +75,13 @@ r2d_image_path(const struct r2d_image *img)
 const char *
 r2d_image_format_name(const struct r2d_image *img)
 {
-    return img->format ? img->format->name : "?";
+    return img->format_name ? img->format_name : "?";
 }
 
 const char *
 r2d_image_probe_reason(const struct r2d_image *img)
 {
-    return img->probe_reason;
+    return img->probe_reason ? img->probe_reason : "";
 }
 
 uint64_t
@@ -81,10 +90,76 @@ r2d_image_file_size(const struct r2d_image *img)
     return img->file_size;
 }
 
-int
-r2d_image_fd(const struct r2d_image *img)
+const struct r2d_bytesrc *
+r2d_image_input(const struct r2d_image *img)
 {
-    return img->fd;
+    return img->input;
+}
+
+const struct r2d_image_props *
+r2d_image_props(const struct r2d_image *img)
+{
+    return &img->props;
+}
+
+void
+r2d_image_set_props(struct r2d_image *img, const struct r2d_image_props *props)
+{
+    img->props = *props;
+}
+
+int
+r2d_image_new(struct r2d_ctx *ctx, struct r2d_bytesrc *input, struct r2d_image **out)
+{
+    struct r2d_image *img = calloc(1, sizeof(*img));
+
+    *out = NULL;
+    if (!img) {
+        const int rc = r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", r2d_bytesrc_name(input));
+
+        r2d_bytesrc_close(input);
+        return rc;
+    }
+    img->input = input;
+    img->path = r2d_bytesrc_name(input);
+    img->file_size = r2d_bytesrc_size(input);
+    *out = img;
+    return 0;
+}
+
+int
+r2d_image_set_format(struct r2d_ctx *ctx, struct r2d_image *img, const char *name, const char *why)
+{
+    char *n = strdup(name), *w = strdup(why);
+
+    if (!n || !w) {
+        free(n);
+        free(w);
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", img->path);
+    }
+    free(img->format_name);
+    free(img->probe_reason);
+    img->format_name = n;
+    img->probe_reason = w;
+    return 0;
+}
+
+int
+r2d_image_open_companion(struct r2d_ctx *ctx, struct r2d_image *img, const char *name,
+                         const struct r2d_bytesrc **out)
+{
+    struct r2d_bytesrc *bs;
+    int rc;
+
+    *out = NULL;
+    R2D_CHECK(img->ncompanions >= IMAGE_MAX_COMPANIONS, ctx, R2D_EUNSUPPORTED,
+              "%s: more than %u companion files", img->path, IMAGE_MAX_COMPANIONS);
+    rc = r2d_bytesrc_open_companion(ctx, img->input, name, &bs);
+    if (rc)
+        return rc;
+    img->companions[img->ncompanions++] = bs;
+    *out = bs;
+    return 0;
 }
 
 size_t
@@ -156,15 +231,23 @@ image_add_run(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_run *
 }
 
 int
-r2d_image_add_file_run(struct r2d_ctx *ctx, struct r2d_image *img, uint64_t pa, uint64_t len, uint64_t file_off)
+r2d_image_add_slice_run(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_bytesrc *bytes, uint64_t pa,
+                        uint64_t len, uint64_t off)
 {
-    const struct r2d_run run = {.pa = pa, .len = len, .file_off = file_off};
+    const struct r2d_run run = {.pa = pa, .len = len, .bytes = bytes, .off = off};
+    const uint64_t size = r2d_bytesrc_size(bytes);
 
-    R2D_CHECK(file_off > img->file_size || len > img->file_size - file_off, ctx, R2D_ETRUNC,
+    R2D_CHECK(off > size || len > size - off, ctx, R2D_ETRUNC,
               "%s: offset 0x%" PRIx64 ": data of 0x%" PRIx64 " bytes for physical 0x%" PRIx64
               " runs past end of file (size 0x%" PRIx64 ")",
-              img->path, file_off, len, pa, img->file_size);
+              r2d_bytesrc_name(bytes), off, len, pa, size);
     return image_add_run(ctx, img, &run);
+}
+
+int
+r2d_image_add_file_run(struct r2d_ctx *ctx, struct r2d_image *img, uint64_t pa, uint64_t len, uint64_t off)
+{
+    return r2d_image_add_slice_run(ctx, img, img->input, pa, len, off);
 }
 
 int
@@ -228,10 +311,7 @@ int
 r2d_image_pread(struct r2d_ctx *ctx, const struct r2d_image *img, uint64_t off, void *buf, size_t len,
                 const char *what)
 {
-    R2D_CHECK(off > img->file_size || len > img->file_size - off, ctx, R2D_ETRUNC,
-              "%s: offset 0x%" PRIx64 ": %s of 0x%zx bytes runs past end of file (size 0x%" PRIx64 ")",
-              img->path, off, what, len, img->file_size);
-    return r2d_pread_full(ctx, img->fd, img->path, off, buf, len, what);
+    return r2d_bytesrc_read(ctx, img->input, off, buf, len, what);
 }
 
 /* Index of the last run starting at or below pa, or (size_t)-1. */
@@ -294,7 +374,7 @@ r2d_image_read(struct r2d_ctx *ctx, const struct r2d_image *img, uint64_t pa, vo
             if (r->ops)
                 rc = r->ops->read(ctx, img->src, r->src_off + delta, p, (size_t)n);
             else
-                rc = r2d_pread_full(ctx, img->fd, img->path, r->file_off + delta, p, (size_t)n, "run data");
+                rc = r2d_bytesrc_read(ctx, r->bytes, r->off + delta, p, (size_t)n, "run data");
             if (rc)
                 return rc;
         } else {
@@ -324,8 +404,8 @@ image_run_cmp(const void *a, const void *b)
 }
 
 /* Sort the run table and refuse overlaps: two sources claiming one address cannot both be right. */
-static int
-image_finish(struct r2d_ctx *ctx, struct r2d_image *img)
+int
+r2d_image_finish(struct r2d_ctx *ctx, struct r2d_image *img)
 {
     if (img->nruns > 1) /* qsort(NULL, 0, ...) is undefined */
         qsort(img->runs, img->nruns, sizeof(*img->runs), image_run_cmp);
@@ -337,107 +417,4 @@ image_finish(struct r2d_ctx *ctx, struct r2d_image *img)
                   img->path, a->pa, a->pa + a->len - 1, b->pa, b->pa + b->len - 1);
     }
     return 0;
-}
-
-static int
-image_choose_format(struct r2d_ctx *ctx, struct r2d_image *img, const uint8_t *head, size_t hlen)
-{
-    const struct r2d_format *best = NULL, *tie = NULL;
-    const char *best_why = NULL;
-    int best_conf = 0;
-
-    for (size_t i = 0; r2d_formats[i]; i++) {
-        const struct r2d_format *f = r2d_formats[i];
-        const char *why = NULL;
-        const int conf = f->probe ? f->probe(head, hlen < f->probe_bytes ? hlen : f->probe_bytes,
-                                             img->file_size, &why)
-                                  : 0;
-
-        r2d_log(ctx, R2D_LOG_DEBUG, "probe %s: confidence %d%s%s", f->name, conf, why ? ", " : "",
-                why ? why : "");
-        if (conf > best_conf) {
-            best = f;
-            best_conf = conf;
-            best_why = why;
-            tie = NULL;
-        } else if (conf == best_conf && conf > 0) {
-            tie = f;
-        }
-    }
-    R2D_CHECK(!best, ctx, R2D_EFORMAT, "%s: no input format recognises this file", img->path);
-    R2D_CHECK(tie, ctx, R2D_EFORMAT, "%s: both %s and %s claim this file; choose with --input-format",
-              img->path, best->name, tie->name);
-    img->format = best;
-    snprintf(img->probe_reason, sizeof(img->probe_reason), "auto: %s (confidence %d%s%s)", best->name,
-             best_conf, best_why ? ", " : "", best_why ? best_why : "");
-    r2d_log(ctx, R2D_LOG_INFO, "%s: input format %s", img->path, img->probe_reason);
-    return 0;
-}
-
-int
-r2d_image_open(struct r2d_ctx *ctx, const char *path, const char *format, struct r2d_image **out)
-{
-    struct r2d_image *img;
-    struct stat st;
-    uint8_t head[16384]; /* covers every format's probe_bytes (the largest is the crash dump bitmap header) */
-    size_t hlen;
-    int rc;
-
-    *out = NULL;
-    img = calloc(1, sizeof(*img));
-    if (!img || !(img->path = strdup(path))) {
-        free(img);
-        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", path);
-    }
-    /* Evidence is opened read-only, always. */
-    img->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (img->fd < 0) {
-        rc = r2d_err_errno(ctx, "%s: cannot open input", path);
-        goto fail;
-    }
-    if (fstat(img->fd, &st) != 0) {
-        rc = r2d_err_errno(ctx, "%s: cannot stat input", path);
-        goto fail;
-    }
-    if (S_ISREG(st.st_mode)) {
-        img->file_size = (uint64_t)st.st_size;
-    } else if (S_ISBLK(st.st_mode)) {
-        const off_t end = lseek(img->fd, 0, SEEK_END);
-
-        if (end < 0) {
-            rc = r2d_err_errno(ctx, "%s: cannot size block device", path);
-            goto fail;
-        }
-        img->file_size = (uint64_t)end;
-    } else {
-        rc = r2d_err(ctx, R2D_EINVAL, "%s: not a regular file or block device", path);
-        goto fail;
-    }
-    hlen = img->file_size < sizeof(head) ? (size_t)img->file_size : sizeof(head);
-    rc = r2d_pread_full(ctx, img->fd, path, 0, head, hlen, "file header");
-    if (rc)
-        goto fail;
-
-    if (!format || strcmp(format, "auto") == 0) {
-        rc = image_choose_format(ctx, img, head, hlen);
-        if (rc)
-            goto fail;
-    } else {
-        img->format = r2d_format_find(format);
-        if (!img->format) {
-            rc = r2d_err(ctx, R2D_EINVAL, "unknown input format '%s' (see --list-formats)", format);
-            goto fail;
-        }
-        snprintf(img->probe_reason, sizeof(img->probe_reason), "chosen with --input-format %s", format);
-    }
-    rc = img->format->open(ctx, img);
-    if (!rc)
-        rc = image_finish(ctx, img);
-    if (rc)
-        goto fail;
-    *out = img;
-    return 0;
-fail:
-    r2d_image_free(img);
-    return rc;
 }

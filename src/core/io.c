@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io_priv.h"
-#include "raw2dmp/format.h"
+#include "io.h"
+
 
 void *
 r2d_alloc_io(size_t len)

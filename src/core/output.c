@@ -22,9 +22,9 @@
 
 #include <openssl/evp.h>
 
-#include "io_priv.h"
-#include "raw2dmp/format.h"
-#include "raw2dmp/output.h"
+#include "io.h"
+
+#include "output.h"
 #include "source_digest.h"
 
 /* One write(2) or copy_file_range(2) call moves at most this much (Linux caps a call at 0x7FFFF000). */

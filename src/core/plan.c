@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "raw2dmp/plan.h"
+#include "plan.h"
 
 struct r2d_plan {
     struct r2d_header_values hdr;

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io_priv.h"
-#include "raw2dmp/format.h"
+#include "io.h"
+
 #include "source_digest.h"
 
 /* Bytes read here at a time: small enough to still be in the CPU cache when hashed. */

@@ -10,7 +10,7 @@
 
 #include "engine.h"
 #include "kdbg_fields.h"
-#include "raw2dmp/bytes.h"
+#include "bytes.h"
 
 #define CTX_FLAGS 0x30
 #define CTX_MXCSR 0x34

@@ -12,10 +12,10 @@
 
 #include "engine.h"
 #include "kdbg_fields.h"
-#include "raw2dmp/bytes.h"
-#include "raw2dmp/crashdump.h"
-#include "raw2dmp/format.h"
-#include "raw2dmp/image.h"
+#include "bytes.h"
+#include "crashdump.h"
+#include "format.h"
+#include "image.h"
 #include "report.h"
 
 void
@@ -200,7 +200,7 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     json_object_set_new(report, "options", convert_options_json(opts));
     rc = refused = convert_check_targets(ctx, opts, output);
     if (!rc)
-        rc = r2d_image_open(ctx, input, opts->input_format, &img);
+        rc = r2d_format_open(ctx, input, opts->input_format, &img);
     if (rc)
         goto done;
     in_json = r2d_report_image(img);
@@ -275,20 +275,6 @@ done:
     return rc;
 }
 
-/* A note's value as a number (notes hold "0x..." or decimal); 0 when absent. */
-static uint64_t
-convert_note_u64(const struct r2d_image *img, const char *key)
-{
-    for (size_t i = 0; i < r2d_image_note_count(img); i++) {
-        const char *k, *v;
-
-        r2d_image_note(img, i, &k, &v);
-        if (strcmp(k, key) == 0)
-            return strtoull(v, NULL, 0);
-    }
-    return 0;
-}
-
 /*
  * For a crash dump: the KDBG exactly where WinDbg will look for it -- header KdDebuggerDataBlock through
  * the header DTB -- without needing symbols. A block that does not read 'KDBG' there is what makes WinDbg
@@ -297,12 +283,13 @@ convert_note_u64(const struct r2d_image *img, const char *key)
 static void
 convert_dump_kdbg(struct r2d_ctx *ctx, const struct r2d_image *img, json_t *info)
 {
-    const uint64_t va = convert_note_u64(img, "dump.kdbg_va"), dtb = convert_note_u64(img, "dump.dtb");
+    const struct r2d_image_props *props = r2d_image_props(img);
+    const uint64_t va = props->dump_kdbg_va, dtb = props->dump_dtb;
     json_t *k;
     struct r2d_mmu mmu;
     uint8_t hdr[0x20];
 
-    if (strcmp(r2d_image_format_name(img), "crashdump") != 0 || va == 0)
+    if (!props->have_dump_header || va == 0)
         return;
     k = json_object();
     json_object_set_new(k, "va", r2d_json_hex(va));
@@ -328,7 +315,7 @@ r2d_info(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input,
     struct r2d_image *img = NULL;
     struct r2d_analysis *a;
     json_t *info;
-    int rc = r2d_image_open(ctx, input, opts->input_format, &img);
+    int rc = r2d_format_open(ctx, input, opts->input_format, &img);
 
     if (rc)
         return rc;

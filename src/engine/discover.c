@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "engine.h"
-#include "raw2dmp/bytes.h"
+#include "bytes.h"
 
 #define KUSER_NT_MAJOR 0x26c
 #define KUSER_NT_MINOR 0x270

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "engine.h"
-#include "raw2dmp/bytes.h"
+#include "bytes.h"
 #include "symstore.h"
 
 void

@@ -11,7 +11,7 @@
 #include "mmu.h"
 #include "pe.h"
 #include "raw2dmp/convert.h"
-#include "raw2dmp/plan.h"
+#include "plan.h"
 #include "symbols.h"
 
 #define R2D_KUSER_SHARED_DATA UINT64_C(0xfffff78000000000)

@@ -10,8 +10,8 @@
 
 #include "engine.h"
 #include "kdbg_fields.h"
-#include "raw2dmp/bytes.h"
-#include "raw2dmp/image.h"
+#include "bytes.h"
+#include "image.h"
 
 #define KDBG_BUILD_MIN 2600      /* Windows XP; anything lower is not a build number */
 #define KDBG_BUILD_MAX 60000

@@ -6,7 +6,7 @@
 #include <strings.h>
 
 #include "pe.h"
-#include "raw2dmp/bytes.h"
+#include "bytes.h"
 
 #define PE_MZ 0x5a4d
 #define PE_E_LFANEW 0x3c

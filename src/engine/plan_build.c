@@ -10,7 +10,7 @@
 
 #include "engine.h"
 #include "kdbg_fields.h"
-#include "raw2dmp/bytes.h"
+#include "bytes.h"
 
 #define KUSER_INTERRUPT_TIME 0x08
 #define KUSER_SYSTEM_TIME 0x14
@@ -251,7 +251,7 @@ plan_pmd_covered(const struct r2d_image *img, const struct plan_pmd *m, uint64_t
 static int
 plan_ranges(struct r2d_analysis *a, struct r2d_plan *plan)
 {
-    const int raw = strcmp(r2d_image_format_name(a->img), "raw") == 0;
+    const int raw = r2d_image_props(a->img)->runs_include_padding;
     struct plan_pmd *m = malloc(sizeof(*m));
     uint64_t covered, missing, first_missing, image_pages;
     char why[512];

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "kdbg_fields.h"
-#include "raw2dmp/bytes.h"
-#include "raw2dmp/format.h"
-#include "raw2dmp/output.h"
+#include "bytes.h"
+#include "format.h"
+#include "output.h"
 #include "report.h"
 
 json_t *
@@ -92,7 +92,9 @@ r2d_report_image(const struct r2d_image *img)
         if (r->ops)
             json_object_set_new(run, "source", json_string(r->ops->name));
         else
-            json_object_set_new(run, "file_offset", r2d_json_hex(r->file_off));
+            json_object_set_new(run, "file_offset", r2d_json_hex(r->off));
+        if (r->bytes && r->bytes != r2d_image_input(img))
+            json_object_set_new(run, "file", json_string(r2d_bytesrc_name(r->bytes)));
         json_array_append_new(runs, run);
     }
     json_object_set_new(o, "runs", runs);

@@ -6,7 +6,7 @@
 #include <jansson.h>
 
 #include "engine.h"
-#include "raw2dmp/crashdump.h"
+#include "crashdump.h"
 
 #define R2D_REPORT_SCHEMA 1
 

@@ -12,7 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "raw2dmp/image.h"
+#include "format.h"
+#include "image.h"
 
 /* A fresh scratch directory under $TMPDIR (or /tmp); the caller frees the string. */
 static inline char *

@@ -12,9 +12,9 @@
 #include <cmocka.h>
 
 #include "cdtest.h"
-#include "raw2dmp/bytes.h"
+#include "bytes.h"
 #include "raw2dmp/ctx.h"
-#include "raw2dmp/image.h"
+#include "image.h"
 
 #define PAGE 4096u
 #define HDR 0x2000u
@@ -98,7 +98,7 @@ open_file(struct fixture *f, const uint8_t *d, size_t len, const char *format, s
 {
     cdtest_write_file(f->path, d, len);
     *img = NULL;
-    return r2d_image_open(f->ctx, f->path, format, img);
+    return r2d_format_open(f->ctx, f->path, format, img);
 }
 
 static void
@@ -246,7 +246,7 @@ hostile_headers(void **state)
     {
         struct r2d_image *img = NULL;
 
-        assert_int_equal(r2d_image_open(f->ctx, f->path, "auto", &img), R2D_ETRUNC);
+        assert_int_equal(r2d_format_open(f->ctx, f->path, "auto", &img), R2D_ETRUNC);
         assert_non_null(strstr(r2d_errmsg(f->ctx), "DUMP_HEADER64"));
     }
     /* PAGE fill left in the run table. */

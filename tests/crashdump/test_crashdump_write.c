@@ -17,10 +17,10 @@
 #include <openssl/evp.h>
 
 #include "cdtest.h"
-#include "raw2dmp/bytes.h"
-#include "raw2dmp/crashdump.h"
-#include "raw2dmp/format.h" /* r2d_image_fd */
-#include "raw2dmp/output.h"
+#include "bytes.h"
+#include "crashdump.h"
+#include "format.h"
+#include "output.h"
 
 #define PAGE 4096u
 #define RAW_PAGES 0x1400u /* 20 MiB source: crosses the writer's 8 MiB chunks */
@@ -49,7 +49,7 @@ setup(void **state)
     cdtest_random(raw, (size_t)RAW_PAGES * PAGE, 0x5eed);
     cdtest_write_file(f->raw_path, raw, (size_t)RAW_PAGES * PAGE);
     free(raw);
-    assert_int_equal(r2d_image_open(f->ctx, f->raw_path, "raw", &f->img), 0);
+    assert_int_equal(r2d_format_open(f->ctx, f->raw_path, "raw", &f->img), 0);
     f->plan = r2d_plan_new();
     assert_non_null(f->plan);
     *state = f;
@@ -287,7 +287,7 @@ verify_output(struct fixture *f, const struct r2d_write_result *res)
     assert_int_equal(stat(f->out_path, &st), 0);
     assert_int_equal((uint64_t)st.st_size, res->size);
     assert_int_equal(st.st_mode & 0007, 0); /* others get nothing */
-    assert_int_equal(r2d_image_open(f->ctx, f->out_path, "auto", &out), 0);
+    assert_int_equal(r2d_format_open(f->ctx, f->out_path, "auto", &out), 0);
     assert_string_equal(r2d_image_format_name(out), "crashdump");
     assert_int_equal(r2d_image_total_bytes(out), r2d_plan_page_count(f->plan) * PAGE);
     for (size_t k = 0; k < r2d_plan_range_count(f->plan); k++) {
@@ -705,7 +705,7 @@ output_layer_rules(void **state)
     assert_int_equal(r2d_output_open(f->ctx, f->out_path, 0, R2D_HASH_NONE, &o), 0);
     assert_int_equal(cdtest_count_entries(f->dir, ".mem.dmp."), 1);
     assert_int_equal(r2d_output_write(f->ctx, o, "abcd", 4), 0);
-    assert_int_equal(r2d_output_copy(f->ctx, o, r2d_image_fd(f->img), f->raw_path, 8, 4), 0);
+    assert_int_equal(r2d_output_copy(f->ctx, o, r2d_bytesrc_fd(r2d_image_input(f->img)), f->raw_path, 8, 4), 0);
     assert_int_equal(r2d_output_pwrite(f->ctx, o, 1, "XY", 2), 0);
     assert_int_equal(r2d_output_pwrite(f->ctx, o, 7, "XY", 2), R2D_EINVAL);
     assert_int_equal(r2d_output_size(o), 8);
@@ -720,7 +720,7 @@ output_layer_rules(void **state)
     /* Copy past the input's end is a truncation error. */
     assert_int_equal(r2d_output_open(f->ctx, f->out_path, 0, R2D_HASH_NONE, &o), 0);
     assert_int_equal(
-        r2d_output_copy(f->ctx, o, r2d_image_fd(f->img), f->raw_path, (uint64_t)RAW_PAGES * PAGE - 2, 4),
+        r2d_output_copy(f->ctx, o, r2d_bytesrc_fd(r2d_image_input(f->img)), f->raw_path, (uint64_t)RAW_PAGES * PAGE - 2, 4),
         R2D_ETRUNC);
     r2d_output_abort(o);
     assert_int_equal(cdtest_count_entries(f->dir, ".part"), 0);

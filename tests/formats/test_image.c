@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the core image (src/core/image.c): physical reads, holes, overlaps, coverage, probing.
- * The registry is replaced by fake formats defined here, so only the core is under test:
+ * Unit tests of the core image (src/core/image.c) and of probing (formats/registry.c): physical reads,
+ * holes, overlaps, coverage, probe ranking. Files are opened with fake formats defined here:
  *   "runs"  file "RUNS", u32 count, {u64 pa, u64 len, u64 file_off} x count  (probe 100)
  *   "srcs"  the same table as decoding-source runs; byte at source offset o is (o * 7 + 3) & 0xff
  *   "weak"  claims "RUNS" files with 50; "tie1"/"tie2" both claim "TIE!" with 100; "any" claims all with 1
  */
 #include "fmt_testutil.h"
 
-#include "raw2dmp/format.h"
+#include "format.h"
 
 #define RUNS_HDR 8
 #define RUNS_ENT 24
@@ -111,17 +111,18 @@ static const struct r2d_format fake_tie1 = {"tie1", "test", 16, fake_probe_tie, 
 static const struct r2d_format fake_tie2 = {"tie2", "test", 16, fake_probe_tie, fake_open_nothing};
 static const struct r2d_format fake_any = {"any", "test", 0, fake_probe_any, fake_open_nothing};
 
-/* The registry the core links against in this test. */
-const struct r2d_format *const r2d_formats[] = {&fake_weak, &fake_runs, &fake_srcs, &fake_tie1,
-                                                &fake_tie2, &fake_any,  NULL};
+/* The formats this test opens files with, passed to the registry's probing in place of the real list. */
+static const struct r2d_format *const fake_formats[] = {&fake_weak, &fake_runs, &fake_srcs, &fake_tie1,
+                                                        &fake_tie2, &fake_any,  NULL};
 
-const struct r2d_format *
-r2d_format_find(const char *name)
+static int
+fake_open(struct r2d_ctx *ctx, const char *path, const char *format, struct r2d_image **out)
 {
-    for (size_t i = 0; r2d_formats[i]; i++)
-        if (strcmp(r2d_formats[i]->name, name) == 0)
-            return r2d_formats[i];
-    return NULL;
+    struct r2d_bytesrc *input;
+    const int rc = r2d_bytesrc_open_file(ctx, path, &input);
+
+    *out = NULL;
+    return rc ? rc : r2d_format_open_from(ctx, fake_formats, input, format, out);
 }
 
 /* Data byte stored in the file for physical address pa. */
@@ -170,7 +171,7 @@ static struct r2d_image *
 open_ok(struct fmt_test *t, const char *path, const char *fmt)
 {
     struct r2d_image *img = NULL;
-    const int rc = r2d_image_open(t->ctx, path, fmt, &img);
+    const int rc = fake_open(t->ctx, path, fmt, &img);
 
     if (rc)
         fail_msg("open %s: %s", path, r2d_errmsg(t->ctx));
@@ -260,7 +261,7 @@ overlapping_runs_are_rejected(void **state)
     const struct run_spec runs[] = {{0x3000, 0x1000}, {0x1000, 0x2001}};
     struct r2d_image *img = NULL;
 
-    assert_int_equal(r2d_image_open(t->ctx, write_runs(t, "RUNS", runs, 2), "runs", &img), R2D_EFORMAT);
+    assert_int_equal(fake_open(t->ctx, write_runs(t, "RUNS", runs, 2), "runs", &img), R2D_EFORMAT);
     assert_null(img);
     assert_msg_has(t->ctx, "overlap");
     assert_msg_has(t->ctx, "0x1000-0x3000 and 0x3000-0x3fff");
@@ -298,7 +299,7 @@ file_runs_past_the_end_of_file_are_refused(void **state)
     r2d_put_le64(fmt_buf_at(&b, 16, 8), 0x100);
     r2d_put_le64(fmt_buf_at(&b, 24, 8), 0x20);
     fmt_buf_at(&b, 32, 0x80);
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "short.bin", b.p, b.len), "runs", &img),
+    assert_int_equal(fake_open(t->ctx, fmt_test_write(t, "short.bin", b.p, b.len), "runs", &img),
                      R2D_ETRUNC);
     assert_msg_has(t->ctx, "offset 0x20: data of 0x100 bytes for physical 0x1000 runs past end of file");
     free(b.p);
@@ -346,7 +347,7 @@ a_tie_at_the_top_is_an_error_naming_both(void **state)
     struct fmt_test *t = *state;
     struct r2d_image *img = NULL;
 
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "tie.bin", "TIE!....", 8), "auto", &img),
+    assert_int_equal(fake_open(t->ctx, fmt_test_write(t, "tie.bin", "TIE!....", 8), "auto", &img),
                      R2D_EFORMAT);
     assert_null(img);
     assert_msg_has(t->ctx, "tie1");
@@ -360,7 +361,7 @@ an_unknown_input_format_name_is_refused(void **state)
     struct fmt_test *t = *state;
     struct r2d_image *img = NULL;
 
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "x.bin", "x", 1), "nosuch", &img), R2D_EINVAL);
+    assert_int_equal(fake_open(t->ctx, fmt_test_write(t, "x.bin", "x", 1), "nosuch", &img), R2D_EINVAL);
     assert_null(img);
     assert_msg_has(t->ctx, "unknown input format 'nosuch'");
 }
@@ -373,7 +374,7 @@ a_missing_file_is_an_io_error_naming_it(void **state)
     char path[600];
 
     snprintf(path, sizeof(path), "%s/does-not-exist", t->dir);
-    assert_int_equal(r2d_image_open(t->ctx, path, "auto", &img), R2D_EIO);
+    assert_int_equal(fake_open(t->ctx, path, "auto", &img), R2D_EIO);
     assert_msg_has(t->ctx, "does-not-exist");
 }
 

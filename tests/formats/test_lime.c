@@ -7,8 +7,8 @@
 
 #include <zlib.h>
 
-#include "raw2dmp/format.h"
-#include "raw2dmp/image.h"
+#include "format.h"
+#include "image.h"
 
 #define HDR 32
 
@@ -88,7 +88,7 @@ open_ok(struct fmt_test *t, const char *path, const char *fmt)
 {
     struct r2d_image *img = NULL;
 
-    if (r2d_image_open(t->ctx, path, fmt, &img))
+    if (r2d_format_open(t->ctx, path, fmt, &img))
         fail_msg("open %s: %s", path, r2d_errmsg(t->ctx));
     return img;
 }
@@ -130,7 +130,7 @@ ranges_in_order_with_gaps_read_back(void **state)
     assert_int_equal(r2d_image_run_count(img), 3);
     assert_int_equal(r2d_image_run(img, 1)->pa, 0x100000);
     assert_int_equal(r2d_image_run(img, 1)->len, 0x80000);
-    assert_int_equal(r2d_image_run(img, 1)->file_off, HDR + 0x9f000 + HDR);
+    assert_int_equal(r2d_image_run(img, 1)->off, HDR + 0x9f000 + HDR);
     check_read(t, img, in_order, 3, 0x9e000, 0x63000); /* across the gap */
     check_read(t, img, in_order, 3, 0x200000, 0x100);
     assert_int_equal(r2d_image_read(t->ctx, img, 0x9f000, &x, 1, R2D_HOLE_ERROR), R2D_EHOLE);
@@ -168,14 +168,14 @@ bad_magic_in_the_second_header_names_its_offset(void **state)
     char want[800];
 
     r2d_put_le32(b.p + off[1], 0x4C694D46u);
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "auto", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "auto", &img),
                      R2D_EFORMAT);
     assert_null(img);
     snprintf(want, sizeof(want), "%s: offset 0x%zx: LiME range header has magic 0x4c694d46", t->path, off[1]);
     assert_msg_has(t->ctx, want);
     r2d_put_le32(b.p + off[1], 0x4C694D45u);
     r2d_put_le32(b.p + off[1] + 4, 2);
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "auto", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "auto", &img),
                      R2D_EUNSUPPORTED);
     assert_msg_has(t->ctx, "version 2");
     free(b.p);
@@ -191,14 +191,14 @@ end_below_start_is_refused(void **state)
     char want[160];
 
     r2d_put_le64(b.p + off[2] + 16, 0x1fffff);
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "lime", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "lime", &img),
                      R2D_EFORMAT);
     snprintf(want, sizeof(want), "offset 0x%zx: LiME range end 0x1fffff is below its start 0x200000", off[2]);
     assert_msg_has(t->ctx, want);
     /* 0 .. 2^64-1 cannot be a length */
     r2d_put_le64(b.p + off[2] + 8, 0);
     r2d_put_le64(b.p + off[2] + 16, UINT64_MAX);
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "lime", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "lime", &img),
                      R2D_EFORMAT);
     assert_msg_has(t->ctx, "whole 64-bit space");
     free(b.p);
@@ -213,7 +213,7 @@ a_range_past_end_of_file_is_refused(void **state)
     struct r2d_image *img = NULL;
     char want[800];
 
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len - 1), "lime", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len - 1), "lime", &img),
                      R2D_ETRUNC);
     snprintf(want, sizeof(want),
              "%s: offset 0x%zx: LiME range 0x200000-0x2000ff (0x100 bytes) runs past end of "
@@ -222,7 +222,7 @@ a_range_past_end_of_file_is_refused(void **state)
     assert_msg_has(t->ctx, want);
     /* a huge range whose end would wrap a naive sum */
     r2d_put_le64(b.p + off[2] + 16, UINT64_MAX - 1);
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "lime", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "lime", &img),
                      R2D_ETRUNC);
     free(b.p);
 }
@@ -237,7 +237,7 @@ trailing_bytes_and_terminators(void **state)
 
     /* shorter than a header: an error */
     fmt_buf_at(&b, end, 7);
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "lime", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "lime", &img),
                      R2D_ETRUNC);
     assert_msg_has(t->ctx, "7 trailing bytes are too short for a LiME range header");
     /* an all-zero header: the end (LeechCore writes one) */
@@ -248,7 +248,7 @@ trailing_bytes_and_terminators(void **state)
     r2d_image_free(img);
     /* garbage of a header's size: an error naming the offset */
     memset(b.p + end, 0x41, HDR);
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "lime", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "lime", &img),
                      R2D_EFORMAT);
     assert_msg_has(t->ctx, "magic 0x41414141");
     free(b.p);
@@ -264,7 +264,7 @@ overlapping_ranges_are_refused_naming_both_headers(void **state)
     struct r2d_image *img = NULL;
     char want[800];
 
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "lime", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "m.lime", b.p, b.len), "lime", &img),
                      R2D_EFORMAT);
     snprintf(want, sizeof(want),
              "physical 0x1000-0x2fff (header at offset 0x0) and 0x2000-0x2fff (header at "
@@ -280,12 +280,12 @@ empty_and_foreign_files_are_refused(void **state)
     struct fmt_test *t = *state;
     struct r2d_image *img = NULL;
 
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "e.lime", "", 0), "lime", &img), R2D_EFORMAT);
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "e.lime", "", 0), "lime", &img), R2D_EFORMAT);
     assert_msg_has(t->ctx, "empty file");
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "e.lime", "hello world", 11), "lime", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "e.lime", "hello world", 11), "lime", &img),
                      R2D_EFORMAT);
     assert_msg_has(t->ctx, "no LiME magic");
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "e.lime", "EMiL", 4), "lime", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "e.lime", "EMiL", 4), "lime", &img),
                      R2D_ETRUNC);
 }
 
@@ -375,7 +375,7 @@ corrupt_compressed_data_names_the_compressed_offset(void **state)
 
     for (size_t k = z.len / 2; k < z.len / 2 + 64; k++)
         z.p[k] ^= 0x5a;
-    rc = r2d_image_open(t->ctx, fmt_test_write(t, "m.lime.z", z.p, z.len), "lime", &img);
+    rc = r2d_format_open(t->ctx, fmt_test_write(t, "m.lime.z", z.p, z.len), "lime", &img);
     assert_true(rc == R2D_EFORMAT || rc == R2D_ETRUNC);
     assert_null(img);
     assert_msg_has(t->ctx, t->path);
@@ -385,12 +385,12 @@ corrupt_compressed_data_names_the_compressed_offset(void **state)
     for (size_t k = z.len / 2; k < z.len / 2 + 64; k++)
         z.p[k] ^= 0x5a;
     /* truncated stream */
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "m.lime.z", z.p, z.len - 100), "lime", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "m.lime.z", z.p, z.len - 100), "lime", &img),
                      R2D_ETRUNC);
     assert_msg_has(t->ctx, "zlib stream ends without its end marker");
     /* bytes after the stream */
     fmt_buf_at(&z, z.len, 3);
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "m.lime.z", z.p, z.len), "lime", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "m.lime.z", z.p, z.len), "lime", &img),
                      R2D_EFORMAT);
     assert_msg_has(t->ctx, "0x3 bytes after the end of the zlib stream");
     free(z.p);
@@ -409,7 +409,7 @@ zlib_variant_with_a_bad_header_inside(void **state)
 
     r2d_put_le32(plain.p + off[1], 0x12345678);
     z = zcompress(&plain, 11);
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "m.lime.z", z.p, z.len), "auto", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "m.lime.z", z.p, z.len), "auto", &img),
                      R2D_EFORMAT);
     snprintf(want, sizeof(want), "inflated offset 0x%zx: LiME range header has magic 0x12345678", off[1]);
     assert_msg_has(t->ctx, want);
@@ -418,7 +418,7 @@ zlib_variant_with_a_bad_header_inside(void **state)
     r2d_put_le32(plain.p + off[1], 0x4C694D45u);
     plain.len -= 5;
     z = zcompress(&plain, 11);
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "m.lime.z", z.p, z.len), "auto", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "m.lime.z", z.p, z.len), "auto", &img),
                      R2D_ETRUNC);
     assert_msg_has(t->ctx, "runs past the end of the inflated data");
     free(z.p);
@@ -474,7 +474,7 @@ random_corruption_never_crashes(void **state)
         memcpy(copy, src->p, src->len);
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
         copy[(seed >> 33) % (i % 2 ? src->len : 200)] ^= (uint8_t)(1u << ((seed >> 20) % 8));
-        if (r2d_image_open(t->ctx, fmt_test_write(t, "f.lime", copy, src->len), "lime", &img) == 0) {
+        if (r2d_format_open(t->ctx, fmt_test_write(t, "f.lime", copy, src->len), "lime", &img) == 0) {
             (void)r2d_image_read(t->ctx, img, 0x1f80, buf, sizeof(buf), R2D_HOLE_ZERO);
             r2d_image_free(img);
         }

@@ -9,8 +9,8 @@
 
 #include <lzma.h>
 
-#include "raw2dmp/format.h"
-#include "raw2dmp/image.h"
+#include "format.h"
+#include "image.h"
 
 /* QEMUCPUState offsets (input-formats.md 1.3), written independently of the reader. */
 enum {
@@ -350,7 +350,7 @@ check_runs(struct fmt_test *t, struct r2d_image *img, const struct elf_built *e,
 
         assert_int_equal(r->pa, l->pa);
         assert_int_equal(r->len, l->filesz);
-        assert_int_equal(r->file_off, e->load_off[order[i]]);
+        assert_int_equal(r->off, e->load_off[order[i]]);
         assert_null(r->ops);
         assert_int_equal(r2d_image_read(t->ctx, img, l->pa, buf, (size_t)l->filesz, R2D_HOLE_ERROR), 0);
         for (uint64_t k = 0; k < l->filesz; k++)
@@ -371,7 +371,7 @@ qemu72_layout_two_cpus_three_loads_out_of_order(void **state)
 
     assert_int_equal(e.phoff, 0xC0);
     assert_true(e.data_off % 4096 != 0);
-    if (r2d_image_open(t->ctx, path, "auto", &img))
+    if (r2d_format_open(t->ctx, path, "auto", &img))
         fail_msg("%s", r2d_errmsg(t->ctx));
     assert_string_equal(r2d_image_format_name(img), "elf");
     check_runs(t, img, &e, &s);
@@ -399,7 +399,7 @@ elfclass32_cores_are_decoded_too(void **state)
     struct r2d_image *img = NULL;
 
     s.class64 = 0;
-    if (r2d_image_open(t->ctx, write_elf(t, &s, &e), "elf", &img))
+    if (r2d_format_open(t->ctx, write_elf(t, &s, &e), "elf", &img))
         fail_msg("%s", r2d_errmsg(t->ctx));
     check_runs(t, img, &e, &s);
     check_cpu(r2d_image_cpu(img, 1), 1, 1);
@@ -418,7 +418,7 @@ pn_xnum_takes_the_count_from_section_header_0(void **state)
 
     s.xnum = 1;
     s.empty_loads = 2;
-    if (r2d_image_open(t->ctx, write_elf(t, &s, &e), "elf", &img))
+    if (r2d_format_open(t->ctx, write_elf(t, &s, &e), "elf", &img))
         fail_msg("%s", r2d_errmsg(t->ctx));
     check_runs(t, img, &e, &s);
     assert_non_null(strstr(note_value(img, "elf.segments"), "PN_XNUM"));
@@ -427,7 +427,7 @@ pn_xnum_takes_the_count_from_section_header_0(void **state)
     free(e.b.p);
 
     s.xnum_no_shdr = 1;
-    assert_int_equal(r2d_image_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EFORMAT);
+    assert_int_equal(r2d_format_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EFORMAT);
     assert_msg_has(t->ctx, "PN_XNUM");
 }
 
@@ -439,14 +439,14 @@ em_386_is_refused_with_a_clear_message(void **state)
     struct r2d_image *img = NULL;
 
     s.machine = 3;
-    assert_int_equal(r2d_image_open(t->ctx, write_elf(t, &s, NULL), "auto", &img), R2D_EUNSUPPORTED);
+    assert_int_equal(r2d_format_open(t->ctx, write_elf(t, &s, NULL), "auto", &img), R2D_EUNSUPPORTED);
     assert_null(img);
     assert_msg_has(t->ctx, t->path);
     assert_msg_has(t->ctx, "the guest was not in 64-bit long mode when dumped (e_machine EM_386)");
     assert_msg_has(t->ctx, "64-bit Windows guests only");
 
     s.machine = 183; /* EM_AARCH64 */
-    assert_int_equal(r2d_image_open(t->ctx, write_elf(t, &s, NULL), "auto", &img), R2D_EUNSUPPORTED);
+    assert_int_equal(r2d_format_open(t->ctx, write_elf(t, &s, NULL), "auto", &img), R2D_EUNSUPPORTED);
     assert_msg_has(t->ctx, "e_machine 183");
 }
 
@@ -490,7 +490,7 @@ real_qemu_seabios_dump_is_refused_as_em_386(void **state)
     snprintf(xz, sizeof(xz), "%s/tests/data/qemu/seabios-32M-dump-guest-memory.elf.xz", root);
     snprintf(elf, sizeof(elf), "%s/seabios.elf", t->dir);
     assert_int_equal(unxz(xz, elf), 0);
-    assert_int_equal(r2d_image_open(t->ctx, elf, "auto", &img), R2D_EUNSUPPORTED);
+    assert_int_equal(r2d_format_open(t->ctx, elf, "auto", &img), R2D_EUNSUPPORTED);
     assert_msg_has(t->ctx, elf);
     assert_msg_has(t->ctx, "the guest was not in 64-bit long mode when dumped (e_machine EM_386)");
 
@@ -505,12 +505,12 @@ real_qemu_seabios_dump_is_refused_as_em_386(void **state)
         assert_int_equal(fseek(f, 0x12, SEEK_SET), 0);
         assert_int_equal(fwrite(em, 1, 2, f), 2);
         assert_int_equal(fclose(f), 0);
-        if (r2d_image_open(t->ctx, elf, "auto", &img))
+        if (r2d_format_open(t->ctx, elf, "auto", &img))
             fail_msg("%s", r2d_errmsg(t->ctx));
         assert_int_equal(r2d_image_run_count(img), 2);
         assert_int_equal(r2d_image_run(img, 0)->pa, 0);
         assert_int_equal(r2d_image_run(img, 0)->len, 0x2000000);
-        assert_int_equal(r2d_image_run(img, 0)->file_off, 0x3d8);
+        assert_int_equal(r2d_image_run(img, 0)->off, 0x3d8);
         assert_int_equal(r2d_image_run(img, 1)->pa, 0xfffc0000);
         assert_int_equal(r2d_image_run(img, 1)->len, 0x40000);
         assert_int_equal(r2d_image_cpu_count(img), 1);
@@ -548,7 +548,7 @@ truncated_files_fail_at_every_structural_boundary(void **state)
 
     for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
         struct r2d_image *img = NULL;
-        const int rc = r2d_image_open(t->ctx, fmt_test_write(t, "cut.elf", e.b.p, cuts[i]), "elf", &img);
+        const int rc = r2d_format_open(t->ctx, fmt_test_write(t, "cut.elf", e.b.p, cuts[i]), "elf", &img);
 
         if (rc == 0)
             fail_msg("cut at 0x%zx accepted", cuts[i]);
@@ -559,14 +559,14 @@ truncated_files_fail_at_every_structural_boundary(void **state)
     for (size_t n = 0; n < e.note_end; n++) {
         struct r2d_image *img = NULL;
 
-        assert_int_not_equal(r2d_image_open(t->ctx, fmt_test_write(t, "cut.elf", e.b.p, n), "elf", &img), 0);
+        assert_int_not_equal(r2d_format_open(t->ctx, fmt_test_write(t, "cut.elf", e.b.p, n), "elf", &img), 0);
     }
     /* the PT_LOAD message names the segment and its offset */
     {
         struct r2d_image *img = NULL;
 
         assert_int_equal(
-            r2d_image_open(t->ctx, fmt_test_write(t, "cut.elf", e.b.p, e.load_off[2] + 0x10), "elf", &img),
+            r2d_format_open(t->ctx, fmt_test_write(t, "cut.elf", e.b.p, e.load_off[2] + 0x10), "elf", &img),
             R2D_ETRUNC);
         assert_msg_has(t->ctx, "PT_LOAD segment 3");
         {
@@ -588,7 +588,7 @@ qemu_cpu_state_of_0x1b0_bytes_has_no_kernel_gs_base(void **state)
     struct r2d_image *img = NULL;
 
     s.qcs_descsz = s.qcs_size = 0x1B0;
-    if (r2d_image_open(t->ctx, write_elf(t, &s, &e), "elf", &img))
+    if (r2d_format_open(t->ctx, write_elf(t, &s, &e), "elf", &img))
         fail_msg("%s", r2d_errmsg(t->ctx));
     assert_int_equal(r2d_image_cpu_count(img), 2);
     check_cpu(r2d_image_cpu(img, 0), 0, 0);
@@ -599,7 +599,7 @@ qemu_cpu_state_of_0x1b0_bytes_has_no_kernel_gs_base(void **state)
     /* the size field says 0x1b0 though the note is longer: min(size, descsz) */
     s.qcs_descsz = 0x1B8;
     s.qcs_size = 0x1B0;
-    if (r2d_image_open(t->ctx, write_elf(t, &s, NULL), "elf", &img))
+    if (r2d_format_open(t->ctx, write_elf(t, &s, NULL), "elf", &img))
         fail_msg("%s", r2d_errmsg(t->ctx));
     assert_int_equal(r2d_image_cpu(img, 0)->flags & R2D_CPU_HAVE_KGSBASE, 0);
     r2d_image_free(img);
@@ -613,14 +613,14 @@ qemu_cpu_state_with_bad_version_or_size_is_refused(void **state)
     struct r2d_image *img = NULL;
 
     s.qcs_version = 2;
-    assert_int_equal(r2d_image_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EUNSUPPORTED);
+    assert_int_equal(r2d_format_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EUNSUPPORTED);
     assert_msg_has(t->ctx, "QEMU CPU state version 2");
     s.qcs_version = 1;
     s.qcs_size = 0x100;
-    assert_int_equal(r2d_image_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EFORMAT);
+    assert_int_equal(r2d_format_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EFORMAT);
     assert_msg_has(t->ctx, "size field 0x100");
     s.qcs_size = s.qcs_descsz = 0x1A0;
-    assert_int_equal(r2d_image_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EFORMAT);
+    assert_int_equal(r2d_format_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EFORMAT);
     assert_msg_has(t->ctx, "note of 0x1a0 bytes");
 }
 
@@ -632,7 +632,7 @@ no_qemu_notes_means_zero_cpus(void **state)
     struct r2d_image *img = NULL;
 
     s.no_qemu_notes = 1;
-    if (r2d_image_open(t->ctx, write_elf(t, &s, NULL), "elf", &img))
+    if (r2d_format_open(t->ctx, write_elf(t, &s, NULL), "elf", &img))
         fail_msg("%s", r2d_errmsg(t->ctx));
     assert_int_equal(r2d_image_cpu_count(img), 0);
     assert_null(r2d_image_cpu(img, 0));
@@ -651,7 +651,7 @@ overlapping_pt_loads_are_refused_naming_both(void **state)
     struct r2d_image *img = NULL;
 
     s.loads = loads;
-    assert_int_equal(r2d_image_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EFORMAT);
+    assert_int_equal(r2d_format_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EFORMAT);
     assert_msg_has(t->ctx,
                    "PT_LOAD segments 1 (physical 0x100000-0x102fff) and 3 (physical 0x101000-0x101fff) "
                    "overlap");
@@ -668,11 +668,11 @@ paging_dumps_are_refused(void **state)
     struct r2d_image *img = NULL;
 
     s.loads = loads;
-    assert_int_equal(r2d_image_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EUNSUPPORTED);
+    assert_int_equal(r2d_format_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EUNSUPPORTED);
     assert_msg_has(t->ctx, "paging dump (dump-guest-memory -p)");
     s.loads = loads + 1; /* no overlap, but every p_vaddr is virtual */
     s.nloads = 2;
-    assert_int_equal(r2d_image_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EUNSUPPORTED);
+    assert_int_equal(r2d_format_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EUNSUPPORTED);
     assert_msg_has(t->ctx, "paging dump");
 }
 
@@ -687,27 +687,27 @@ bad_segments_are_refused(void **state)
 
     s.loads = bigger;
     s.nloads = 1;
-    assert_int_equal(r2d_image_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EFORMAT);
+    assert_int_equal(r2d_format_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EFORMAT);
     assert_msg_has(t->ctx, "p_filesz 0x2000 larger than p_memsz 0x1000");
 
     /* a note whose descsz runs past its segment */
     s = elf_default();
     e = build_elf(&s);
     r2d_put_le32(e.b.p + e.note_off + 4, 0x10000);
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "n.elf", e.b.p, e.b.len), "elf", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "n.elf", e.b.p, e.b.len), "elf", &img),
                      R2D_EFORMAT);
     assert_msg_has(t->ctx, "runs past the end of PT_NOTE segment 0");
     /* a program header table beyond the file */
     r2d_put_le64(e.b.p + 0x20, e.b.len - 10);
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "p.elf", e.b.p, e.b.len), "elf", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "p.elf", e.b.p, e.b.len), "elf", &img),
                      R2D_ETRUNC);
     assert_msg_has(t->ctx, "program header table");
     r2d_put_le64(e.b.p + 0x20, UINT64_MAX - 8);
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "p.elf", e.b.p, e.b.len), "elf", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "p.elf", e.b.p, e.b.len), "elf", &img),
                      R2D_ETRUNC);
     r2d_put_le64(e.b.p + 0x20, 0xC0);
     r2d_put_le16(e.b.p + 0x36, 64);
-    assert_int_equal(r2d_image_open(t->ctx, fmt_test_write(t, "p.elf", e.b.p, e.b.len), "elf", &img),
+    assert_int_equal(r2d_format_open(t->ctx, fmt_test_write(t, "p.elf", e.b.p, e.b.len), "elf", &img),
                      R2D_EFORMAT);
     assert_msg_has(t->ctx, "e_phentsize 64");
     free(e.b.p);
@@ -722,7 +722,7 @@ a_core_without_memory_is_refused(void **state)
 
     s.nloads = 0;
     s.empty_loads = 1;
-    assert_int_equal(r2d_image_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EFORMAT);
+    assert_int_equal(r2d_format_open(t->ctx, write_elf(t, &s, NULL), "elf", &img), R2D_EFORMAT);
     assert_msg_has(t->ctx, "no PT_LOAD segment with data");
 }
 
@@ -745,7 +745,7 @@ random_corruption_of_the_metadata_never_crashes(void **state)
             seed = seed * 6364136223846793005ull + 1442695040888963407ull;
             copy[(seed >> 33) % e.note_end] ^= (uint8_t)(1u << ((seed >> 20) % 8));
         }
-        if (r2d_image_open(t->ctx, fmt_test_write(t, "f.elf", copy, e.b.len), "elf", &img) == 0)
+        if (r2d_format_open(t->ctx, fmt_test_write(t, "f.elf", copy, e.b.len), "elf", &img) == 0)
             r2d_image_free(img);
         else
             assert_true(strlen(r2d_errmsg(t->ctx)) > 0);

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "raw2dmp/ctx.h"
-#include "raw2dmp/format.h" /* r2d_alloc_io */
-#include "raw2dmp/image.h"
+#include "format.h"
+#include "image.h"
 
 #define IMGCMP_PAGE 4096u
 #define IMGCMP_CHUNK (1u << 20)
@@ -212,8 +212,8 @@ main(int argc, char **argv)
                 "usage: imgcmp [-a FMT] [-b FMT] A B | --time [-a FMT] A | --export RAW [-a FMT] A\n");
         return 2;
     }
-    if (r2d_image_open(ctx, argv[optind], fa, &a) ||
-        (argc - optind == 2 && r2d_image_open(ctx, argv[optind + 1], fb, &b))) {
+    if (r2d_format_open(ctx, argv[optind], fa, &a) ||
+        (argc - optind == 2 && r2d_format_open(ctx, argv[optind + 1], fb, &b))) {
         fprintf(stderr, "imgcmp: %s\n", r2d_errmsg(ctx));
         r2d_image_free(a);
         r2d_ctx_free(ctx);

@@ -21,9 +21,10 @@
 #include <snappy-c.h>
 #include <zlib.h>
 
-#include "raw2dmp/bytes.h"
+#include "bytes.h"
 #include "raw2dmp/ctx.h"
-#include "raw2dmp/image.h"
+#include "format.h"
+#include "image.h"
 
 #define BS 4096u
 #define HDR_SIZE 0x1D0
@@ -312,7 +313,7 @@ main(int argc, char **argv)
                 "usage: mkkdump [-a FMT] [--codec raw|zlib|lzo|snappy] [--flat] [--exclude-zero] IN OUT\n");
         return 2;
     }
-    if (r2d_image_open(ctx, argv[optind], fmt, &img) || r2d_image_run_count(img) == 0)
+    if (r2d_format_open(ctx, argv[optind], fmt, &img) || r2d_image_run_count(img) == 0)
         die(r2d_errmsg(ctx));
     o.f = fopen(argv[optind + 1], "wb");
     if (!o.f)

@@ -12,8 +12,9 @@
 #include <cmocka.h>
 
 #include "mmu.h"
-#include "raw2dmp/bytes.h"
-#include "raw2dmp/image.h"
+#include "bytes.h"
+#include "format.h"
+#include "image.h"
 
 #define MEM_SIZE (8u << 20)
 #define PML4 0x1000u
@@ -73,7 +74,7 @@ setup(void **state)
     assert_int_equal(fwrite(f->mem, 1, MEM_SIZE, fp), MEM_SIZE);
     fclose(fp);
     f->ctx = r2d_ctx_new();
-    assert_int_equal(r2d_image_open(f->ctx, f->path, "raw", &f->img), 0);
+    assert_int_equal(r2d_format_open(f->ctx, f->path, "raw", &f->img), 0);
     r2d_mmu_init(&f->mmu, f->ctx, f->img, PML4 | 0x5 /* PCID bits are masked */, 4);
     *state = f;
     return 0;

@@ -11,8 +11,9 @@
 
 #include <cmocka.h>
 
-#include "raw2dmp/image.h"
-#include "raw2dmp/plan.h"
+#include "format.h"
+#include "image.h"
+#include "plan.h"
 
 struct fixture {
     char path[64];
@@ -36,7 +37,7 @@ setup(void **state)
     }
     fclose(fp);
     f->ctx = r2d_ctx_new();
-    assert_int_equal(r2d_image_open(f->ctx, f->path, "raw", &f->img), 0);
+    assert_int_equal(r2d_format_open(f->ctx, f->path, "raw", &f->img), 0);
     f->plan = r2d_plan_new();
     *state = f;
     return 0;

@@ -6,9 +6,9 @@
 #include <stdint.h>
 
 #include "raw2dmp/ctx.h"
-#include "raw2dmp/image.h"
-#include "raw2dmp/output.h"
-#include "raw2dmp/plan.h"
+#include "image.h"
+#include "output.h"
+#include "plan.h"
 
 struct r2d_write_result {
     uint64_t size;          /* bytes in the output file (== RequiredDumpSpace) */
@@ -29,7 +29,7 @@ struct r2d_write_result {
  * The dump type is the plan's, or (R2D_DUMP_AUTO) full when the ranges fit 42 header runs, else bitmap.
  * Written to a temporary file and renamed when complete; on any failure nothing is left at path.
  */
-R2D_API int r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
+int r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
                                 const char *path, int force, enum r2d_hash_kind hash,
                                 struct r2d_write_result *res);
 

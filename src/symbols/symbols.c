@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "raw2dmp/bytes.h"
+#include "bytes.h"
 #include "symbols.h"
 
 int

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "raw2dmp/image.h"
+#include "image.h"
 
 #define R2D_PTE_PRESENT 0x1ull
 #define R2D_PTE_PS 0x80ull

@@ -7,7 +7,7 @@
 
 #include "pdb.h"
 #include "pdb_tpi.h"
-#include "raw2dmp/bytes.h"
+#include "bytes.h"
 
 /* TPI stream header (LLVM docs TpiStream.html; symbols.md 4.7). */
 #define TPI_OFF_VERSION 0x00      /* u32 */

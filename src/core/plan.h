@@ -10,19 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "image.h"
 #include "raw2dmp/ctx.h"
-#include "raw2dmp/image.h"
+#include "raw2dmp/types.h"
 
 #define R2D_CONTEXT_SIZE 0x4d0   /* AMD64 CONTEXT, every x64 build 7601-22000 */
 #define R2D_EXCEPTION_SIZE 0x98  /* EXCEPTION_RECORD64 */
 #define R2D_COMMENT_SIZE 128
 #define R2D_MAX_HEADER_RUNS 42   /* (700 - 16) / 16: never write a 43rd run */
-
-enum r2d_dump_type {
-    R2D_DUMP_AUTO = 0,   /* full when the ranges fit the header, else bitmap */
-    R2D_DUMP_FULL = 1,   /* run based */
-    R2D_DUMP_BITMAP = 5, /* BITMAP_FULL */
-};
 
 /* A change to the output relative to the source memory. */
 struct r2d_patch {
@@ -65,60 +60,60 @@ struct r2d_header_values {
 
 struct r2d_plan;
 
-R2D_API struct r2d_plan *r2d_plan_new(void);
-R2D_API void r2d_plan_free(struct r2d_plan *plan);
+struct r2d_plan *r2d_plan_new(void);
+void r2d_plan_free(struct r2d_plan *plan);
 
 /** The header values; the caller fills them in place. */
-R2D_API struct r2d_header_values *r2d_plan_header(struct r2d_plan *plan);
-R2D_API const struct r2d_header_values *r2d_plan_header_const(const struct r2d_plan *plan);
+struct r2d_header_values *r2d_plan_header(struct r2d_plan *plan);
+const struct r2d_header_values *r2d_plan_header_const(const struct r2d_plan *plan);
 
-R2D_API void r2d_plan_set_dump_type(struct r2d_plan *plan, enum r2d_dump_type type);
-R2D_API enum r2d_dump_type r2d_plan_dump_type(const struct r2d_plan *plan);
+void r2d_plan_set_dump_type(struct r2d_plan *plan, enum r2d_dump_type type);
+enum r2d_dump_type r2d_plan_dump_type(const struct r2d_plan *plan);
 
 /**
  * Add physical pages to write. Ranges may be added in any order; touching or overlapping ranges are
  * merged. Pages the image does not cover are written as zeros (and counted by the writer).
  */
-R2D_API int r2d_plan_add_range(struct r2d_ctx *ctx, struct r2d_plan *plan, uint64_t base_page,
+int r2d_plan_add_range(struct r2d_ctx *ctx, struct r2d_plan *plan, uint64_t base_page,
                                uint64_t page_count);
 /** Add the page-rounded cover of every run of img. */
-R2D_API int r2d_plan_add_image_runs(struct r2d_ctx *ctx, struct r2d_plan *plan, const struct r2d_image *img);
+int r2d_plan_add_image_runs(struct r2d_ctx *ctx, struct r2d_plan *plan, const struct r2d_image *img);
 /** Forget all ranges (e.g. to replace a padded raw file's single run by the kernel's true runs). */
-R2D_API void r2d_plan_clear_ranges(struct r2d_plan *plan);
-R2D_API size_t r2d_plan_range_count(const struct r2d_plan *plan);
-R2D_API const struct r2d_page_range *r2d_plan_range(const struct r2d_plan *plan, size_t i);
-R2D_API uint64_t r2d_plan_page_count(const struct r2d_plan *plan);
+void r2d_plan_clear_ranges(struct r2d_plan *plan);
+size_t r2d_plan_range_count(const struct r2d_plan *plan);
+const struct r2d_page_range *r2d_plan_range(const struct r2d_plan *plan, size_t i);
+uint64_t r2d_plan_page_count(const struct r2d_plan *plan);
 
 /**
  * Overlay len bytes at physical address pa. The patch must lie inside one page (callers split a virtual
  * range page by page, since consecutive virtual pages need not be physically adjacent) and must not
  * overlap an earlier patch. The replaced bytes are read from img for the report.
  */
-R2D_API int r2d_plan_add_patch(struct r2d_ctx *ctx, struct r2d_plan *plan, const struct r2d_image *img,
+int r2d_plan_add_patch(struct r2d_ctx *ctx, struct r2d_plan *plan, const struct r2d_image *img,
                                uint64_t pa, const void *bytes, uint32_t len, uint64_t va, const char *reason);
-R2D_API size_t r2d_plan_patch_count(const struct r2d_plan *plan);
+size_t r2d_plan_patch_count(const struct r2d_plan *plan);
 /** Patches sorted by physical address. */
-R2D_API const struct r2d_patch *r2d_plan_patch(const struct r2d_plan *plan, size_t i);
+const struct r2d_patch *r2d_plan_patch(const struct r2d_plan *plan, size_t i);
 /**
  * Apply every patch overlapping [pa, pa + len) to buf, which holds the source bytes of that range.
  * *cursor is a hint for sequential use (start at 0).
  */
-R2D_API void r2d_plan_apply(const struct r2d_plan *plan, uint64_t pa, uint8_t *buf, size_t len, size_t *cursor);
+void r2d_plan_apply(const struct r2d_plan *plan, uint64_t pa, uint8_t *buf, size_t len, size_t *cursor);
 
 /* A warning line for the report ("KiProcessorBlock[3] is 0; CPU 3 context not written"). */
-R2D_API int r2d_plan_add_warning(struct r2d_ctx *ctx, struct r2d_plan *plan, const char *fmt, ...)
+int r2d_plan_add_warning(struct r2d_ctx *ctx, struct r2d_plan *plan, const char *fmt, ...)
     R2D_PRINTF(3, 4);
-R2D_API size_t r2d_plan_warning_count(const struct r2d_plan *plan);
-R2D_API const char *r2d_plan_warning(const struct r2d_plan *plan, size_t i);
+size_t r2d_plan_warning_count(const struct r2d_plan *plan);
+const char *r2d_plan_warning(const struct r2d_plan *plan, size_t i);
 
 /**
  * A fact for the report, as a key and a formatted value ("padding_pages_dropped" = "49152"). Setting a key
  * again replaces its value. Facts keep the order they were first set in. R2D_ENOMEM on allocation failure.
  */
-R2D_API int r2d_plan_add_fact(struct r2d_ctx *ctx, struct r2d_plan *plan, const char *key, const char *fmt, ...)
+int r2d_plan_add_fact(struct r2d_ctx *ctx, struct r2d_plan *plan, const char *key, const char *fmt, ...)
     R2D_PRINTF(4, 5);
-R2D_API size_t r2d_plan_fact_count(const struct r2d_plan *plan);
+size_t r2d_plan_fact_count(const struct r2d_plan *plan);
 /** Fact i (0 <= i < count); *key and *value stay owned by the plan. Returns 0, or R2D_EINVAL out of range. */
-R2D_API int r2d_plan_fact(const struct r2d_plan *plan, size_t i, const char **key, const char **value);
+int r2d_plan_fact(const struct r2d_plan *plan, size_t i, const char **key, const char **value);
 
 #endif

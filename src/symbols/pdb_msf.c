@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "pdb_msf.h"
-#include "raw2dmp/format.h" /* r2d_pread_full */
-#include "raw2dmp/bytes.h"
+#include "io.h"
+#include "bytes.h"
 
 /* Superblock layout (LLVM docs, MsfFile.html "The Superblock"). */
 #define MSF_OFF_MAGIC 0x00          /* 32 bytes */

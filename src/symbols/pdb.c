@@ -8,7 +8,7 @@
 #include "pdb.h"
 #include "pdb_msf.h"
 #include "pdb_tpi.h"
-#include "raw2dmp/bytes.h"
+#include "bytes.h"
 
 /* PDB info stream (symbols.md 4.2). */
 #define INFO_OFF_VERSION 0x00 /* u32, 20000404 = VC70 */

@@ -10,13 +10,9 @@
 #include <stdint.h>
 
 #include "raw2dmp/ctx.h"
+#include "raw2dmp/types.h"
 
 struct r2d_output;
-
-enum r2d_hash_kind {
-    R2D_HASH_NONE = 0,
-    R2D_HASH_SHA256 = 1,
-};
 
 /**
  * Create "<dir>/.<name>.XXXXXX.part" for path (O_EXCL, mode 0640 minus the umask: memory holds secrets;
@@ -24,7 +20,7 @@ enum r2d_hash_kind {
  * (checked now and again at commit, where an output that appeared meanwhile is never replaced), and with
  * R2D_EINVAL when path is a directory. hash selects the digest computed over every byte written.
  */
-R2D_API int r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, enum r2d_hash_kind hash,
+int r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, enum r2d_hash_kind hash,
                             struct r2d_output **out);
 /**
  * Also compute the SHA-256 of the source file fd, whose first size bytes the digest covers (it must be
@@ -35,44 +31,44 @@ R2D_API int r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, en
  * whole file while the output is written. A failure to read the source is not an error of the output: it
  * shows as a missing digest with its reason (r2d_output_source_digest).
  */
-R2D_API int r2d_output_hash_source(struct r2d_ctx *ctx, struct r2d_output *o, int fd, uint64_t size, int follow);
+int r2d_output_hash_source(struct r2d_ctx *ctx, struct r2d_output *o, int fd, uint64_t size, int follow);
 /**
  * Once everything is written, before commit: wait for the source digest and copy it as hex to hex (65 bytes),
  * or "" and the reason it is missing to why.
  */
-R2D_API void r2d_output_source_digest(struct r2d_output *o, char hex[65], char *why, size_t why_len);
+void r2d_output_source_digest(struct r2d_output *o, char hex[65], char *why, size_t why_len);
 /**
  * Append len bytes (looping on short writes, at most 1 GiB per call). ENOSPC/EFBIG/EDQUOT become R2D_ENOSPC
  * ("<path>: offset 0x..: disk full while writing: <strerror>"); a set cancel flag R2D_ECANCELED.
  */
-R2D_API int r2d_output_write(struct r2d_ctx *ctx, struct r2d_output *o, const void *buf, size_t len);
+int r2d_output_write(struct r2d_ctx *ctx, struct r2d_output *o, const void *buf, size_t len);
 /**
  * Append len bytes read from in_fd at in_off. Holes of the input (SEEK_DATA/SEEK_HOLE) are not read: they
  * become holes of the output (and are hashed as zeros). Data is copied with copy_file_range when no hash is
  * computed (it never passes through user space), else read into buffers that a second thread hashes while
  * the next ones are read and written.
  */
-R2D_API int r2d_output_copy(struct r2d_ctx *ctx, struct r2d_output *o, int in_fd, const char *in_path,
+int r2d_output_copy(struct r2d_ctx *ctx, struct r2d_output *o, int in_fd, const char *in_path,
                             uint64_t in_off, uint64_t len);
 /**
  * Append len zero bytes without writing them: the file gets a hole there (extended at commit when it ends
  * in one); hashed as zeros. A set cancel flag gives R2D_ECANCELED.
  */
-R2D_API int r2d_output_zero(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t len);
+int r2d_output_zero(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t len);
 /**
  * Overwrite len bytes at offset off of what was already written. Refused (R2D_EINVAL) when hashing, since
  * the streamed digest would no longer match the file.
  */
-R2D_API int r2d_output_pwrite(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t off, const void *buf,
+int r2d_output_pwrite(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t off, const void *buf,
                               size_t len);
-R2D_API uint64_t r2d_output_size(const struct r2d_output *o);
+uint64_t r2d_output_size(const struct r2d_output *o);
 /**
  * fsync, rename into place, fsync the directory, free. On success the hex digest (when hashing, else "")
  * is copied to hex_digest (65 bytes; may be NULL). o is freed in every case: on failure the temporary is
  * removed and nothing is left at path. Note: the writer writes the header first and never rewrites it.
  */
-R2D_API int r2d_output_commit(struct r2d_ctx *ctx, struct r2d_output *o, char *hex_digest);
+int r2d_output_commit(struct r2d_ctx *ctx, struct r2d_output *o, char *hex_digest);
 /** Remove the temporary file and free; NULL is a no-op. Keeps the context's error message. */
-R2D_API void r2d_output_abort(struct r2d_output *o);
+void r2d_output_abort(struct r2d_output *o);
 
 #endif

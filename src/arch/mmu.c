@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "mmu.h"
-#include "raw2dmp/bytes.h"
+#include "bytes.h"
 
 void
 r2d_mmu_init(struct r2d_mmu *mmu, struct r2d_ctx *ctx, const struct r2d_image *img, uint64_t dtb, int levels)

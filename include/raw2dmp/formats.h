@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/* The input formats this build reads: for --list-formats and for checking --input-format early. */
+#ifndef RAW2DMP_FORMATS_H
+#define RAW2DMP_FORMATS_H
+
+#include <stddef.h>
+
+#include "raw2dmp/ctx.h"
+
+/** Number of input formats (without "auto"). */
+R2D_API size_t r2d_format_count(void);
+/** Name and one-line summary of format i; R2D_EINVAL when i is out of range. */
+R2D_API int r2d_format_describe(size_t i, const char **name, const char **summary);
+/** True when name is "auto" or a format's name (case-insensitive). */
+R2D_API int r2d_format_known(const char *name);
+
+#endif

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/* Small value types shared by the options and the library's internals. */
+#ifndef RAW2DMP_TYPES_H
+#define RAW2DMP_TYPES_H
+
+enum r2d_dump_type {
+    R2D_DUMP_AUTO = 0,   /* full when the ranges fit the header, else bitmap */
+    R2D_DUMP_FULL = 1,   /* run based */
+    R2D_DUMP_BITMAP = 5, /* BITMAP_FULL */
+};
+
+enum r2d_hash_kind {
+    R2D_HASH_NONE = 0,
+    R2D_HASH_SHA256 = 1,
+};
+
+#endif

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/* Byte sources: the generic part and the plain-file implementation. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bytesrc.h"
+#include "io.h"
+
+struct r2d_bytesrc {
+    const struct r2d_bytesrc_ops *ops;
+    void *priv;
+    char *name;
+    uint64_t size;
+    int fd;
+};
+
+int
+r2d_bytesrc_new(struct r2d_ctx *ctx, const struct r2d_bytesrc_ops *ops, void *priv, const char *name,
+                uint64_t size, int fd, struct r2d_bytesrc **out)
+{
+    struct r2d_bytesrc *bs = calloc(1, sizeof(*bs));
+
+    *out = NULL;
+    if (!bs || !(bs->name = strdup(name))) {
+        free(bs);
+        bs = NULL;
+    }
+    if (!bs) {
+        struct r2d_bytesrc tmp = {.ops = ops, .priv = priv, .fd = fd};
+
+        ops->close(&tmp);
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", name);
+    }
+    bs->ops = ops;
+    bs->priv = priv;
+    bs->size = size;
+    bs->fd = fd;
+    *out = bs;
+    return 0;
+}
+
+void
+r2d_bytesrc_close(struct r2d_bytesrc *bs)
+{
+    if (!bs)
+        return;
+    bs->ops->close(bs);
+    free(bs->name);
+    free(bs);
+}
+
+int
+r2d_bytesrc_read(struct r2d_ctx *ctx, const struct r2d_bytesrc *bs, uint64_t off, void *buf, size_t len,
+                 const char *what)
+{
+    R2D_CHECK(off > bs->size || len > bs->size - off, ctx, R2D_ETRUNC,
+              "%s: offset 0x%" PRIx64 ": %s of 0x%zx bytes runs past end of file (size 0x%" PRIx64 ")", bs->name,
+              off, what, len, bs->size);
+    if (len == 0)
+        return 0;
+    /* The ops get a mutable source: decoders keep caches. Reads are logically const. */
+    return bs->ops->read(ctx, (struct r2d_bytesrc *)bs, off, buf, len, what);
+}
+
+void
+r2d_bytesrc_extent(const struct r2d_bytesrc *bs, uint64_t off, uint64_t end, int *is_data, uint64_t *ext_end)
+{
+    if (bs->ops->extent) {
+        bs->ops->extent((struct r2d_bytesrc *)bs, off, end, is_data, ext_end);
+        return;
+    }
+    *is_data = 1;
+    *ext_end = end;
+}
+
+const char *
+r2d_bytesrc_name(const struct r2d_bytesrc *bs)
+{
+    return bs->name;
+}
+
+const char *
+r2d_bytesrc_kind(const struct r2d_bytesrc *bs)
+{
+    return bs->ops->kind;
+}
+
+uint64_t
+r2d_bytesrc_size(const struct r2d_bytesrc *bs)
+{
+    return bs->size;
+}
+
+int
+r2d_bytesrc_fd(const struct r2d_bytesrc *bs)
+{
+    return bs->fd;
+}
+
+void *
+r2d_bytesrc_priv(const struct r2d_bytesrc *bs)
+{
+    return bs->priv;
+}
+
+/* --- plain files --- */
+
+static int
+file_read(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, uint64_t off, void *buf, size_t len, const char *what)
+{
+    return r2d_pread_full(ctx, bs->fd, bs->name, off, buf, len, what);
+}
+
+static void
+file_extent(struct r2d_bytesrc *bs, uint64_t off, uint64_t end, int *is_data, uint64_t *ext_end)
+{
+    r2d_file_extent(bs->fd, off, end, is_data, ext_end);
+}
+
+static void
+file_close(struct r2d_bytesrc *bs)
+{
+    if (bs->fd >= 0)
+        close(bs->fd);
+}
+
+static const struct r2d_bytesrc_ops file_ops = {
+    .kind = "file",
+    .read = file_read,
+    .extent = file_extent,
+    .close = file_close,
+};
+
+int
+r2d_bytesrc_open_file(struct r2d_ctx *ctx, const char *path, struct r2d_bytesrc **out)
+{
+    struct stat st;
+    uint64_t size;
+    int fd;
+
+    *out = NULL;
+    /* Evidence is opened read-only, always. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return r2d_err_errno(ctx, "%s: cannot open input", path);
+    if (fstat(fd, &st) != 0) {
+        const int rc = r2d_err_errno(ctx, "%s: cannot stat input", path);
+
+        close(fd);
+        return rc;
+    }
+    if (S_ISREG(st.st_mode)) {
+        size = (uint64_t)st.st_size;
+    } else if (S_ISBLK(st.st_mode)) {
+        const off_t end = lseek(fd, 0, SEEK_END);
+
+        if (end < 0) {
+            const int rc = r2d_err_errno(ctx, "%s: cannot size block device", path);
+
+            close(fd);
+            return rc;
+        }
+        size = (uint64_t)end;
+    } else {
+        close(fd);
+        return r2d_err(ctx, R2D_EINVAL, "%s: not a regular file or block device", path);
+    }
+    return r2d_bytesrc_new(ctx, &file_ops, NULL, path, size, fd, out);
+}
+
+int
+r2d_bytesrc_open_companion(struct r2d_ctx *ctx, const struct r2d_bytesrc *base, const char *name,
+                           struct r2d_bytesrc **out)
+{
+    const char *slash = strrchr(base->name, '/');
+    const size_t dirlen = slash ? (size_t)(slash - base->name) + 1 : 0;
+    char *path;
+    int rc;
+
+    *out = NULL;
+    if (name[0] == '/' || dirlen == 0)
+        return r2d_bytesrc_open_file(ctx, name, out);
+    path = malloc(dirlen + strlen(name) + 1);
+    if (!path)
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", base->name);
+    memcpy(path, base->name, dirlen);
+    strcpy(path + dirlen, name);
+    rc = r2d_bytesrc_open_file(ctx, path, out);
+    free(path);
+    return rc;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Byte sources: what a format reads its input from. A byte source is a named, sized, random-access stream
+ * of bytes: a plain file or block device today, a decoded container (EWF, AFF4, gzip, a ZIP member) later.
+ * Formats never see file descriptors; the writer asks for one (r2d_bytesrc_fd) only to copy a plain file's
+ * bytes in the kernel, and the input digest is made of the file on disk, never of decoded bytes.
+ */
+#ifndef R2D_CORE_BYTESRC_H
+#define R2D_CORE_BYTESRC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raw2dmp/ctx.h"
+
+struct r2d_bytesrc;
+
+/* What a kind of byte source implements. read and close are required, extent is optional. */
+struct r2d_bytesrc_ops {
+    const char *kind; /* "file"; named in --info and the report */
+    /* Read exactly len bytes at off; the caller has checked off + len <= size. what names them for errors. */
+    int (*read)(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, uint64_t off, void *buf, size_t len,
+                const char *what);
+    /*
+     * Is off data or a hole, and where does that extent end (capped at end)? Sources that know nothing of
+     * holes leave extent NULL and everything is data.
+     */
+    void (*extent)(struct r2d_bytesrc *bs, uint64_t off, uint64_t end, int *is_data, uint64_t *ext_end);
+    void (*close)(struct r2d_bytesrc *bs);
+};
+
+/**
+ * Create a byte source of size bytes named name (copied), read through ops with private state priv. fd is
+ * the descriptor of a file whose bytes are the source's bytes at the same offsets, or -1. On failure ops->close
+ * is still called, so the caller never frees priv itself.
+ */
+int r2d_bytesrc_new(struct r2d_ctx *ctx, const struct r2d_bytesrc_ops *ops, void *priv, const char *name,
+                    uint64_t size, int fd, struct r2d_bytesrc **out);
+/**
+ * Open a regular file or block device read-only (evidence is never opened for writing). R2D_EINVAL for
+ * other kinds of file (a directory, a pipe: formats need random access).
+ */
+int r2d_bytesrc_open_file(struct r2d_ctx *ctx, const char *path, struct r2d_bytesrc **out);
+/**
+ * Open a companion file of base (a .vmem beside a .vmss): name is taken relative to the directory of base's
+ * name unless it is absolute.
+ */
+int r2d_bytesrc_open_companion(struct r2d_ctx *ctx, const struct r2d_bytesrc *base, const char *name,
+                               struct r2d_bytesrc **out);
+/** Close and free; NULL is a no-op. */
+void r2d_bytesrc_close(struct r2d_bytesrc *bs);
+
+/**
+ * Read exactly len bytes at off. Past the end is R2D_ETRUNC with "<name>: offset 0x..: <what> of 0x..
+ * bytes runs past end of file (size 0x..)"; what names the structure being read ("program header").
+ */
+int r2d_bytesrc_read(struct r2d_ctx *ctx, const struct r2d_bytesrc *bs, uint64_t off, void *buf, size_t len,
+                     const char *what);
+/** Data or hole at off (see the ops); a source without hole information answers "data up to end". */
+void r2d_bytesrc_extent(const struct r2d_bytesrc *bs, uint64_t off, uint64_t end, int *is_data,
+                        uint64_t *ext_end);
+
+const char *r2d_bytesrc_name(const struct r2d_bytesrc *bs);
+const char *r2d_bytesrc_kind(const struct r2d_bytesrc *bs);
+uint64_t r2d_bytesrc_size(const struct r2d_bytesrc *bs);
+/** The descriptor of a plain file whose offsets are the source's, for copy_file_range and digests; or -1. */
+int r2d_bytesrc_fd(const struct r2d_bytesrc *bs);
+/** The private state given to r2d_bytesrc_new. */
+void *r2d_bytesrc_priv(const struct r2d_bytesrc *bs);
+
+#endif
