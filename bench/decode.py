@@ -28,7 +28,7 @@ of the machine used meanwhile (a disturbed run is repeated, the quietest kept). 
 
     bench/decode.py --build BUILD [--mib 1024] [--runs 3] [--retries 5] [--work /tmp/raw2dmp-bench/decode]
 
-BUILD: a meson build dir with tests enabled (tests/libvirt/imgcmp and mkkdump; mkkdump needs liblzo2 and
+BUILD: a meson build dir with tests enabled (tests/formats/libvirt/imgcmp and mkkdump; mkkdump needs liblzo2 and
 libsnappy). Missing tools (lzop, pigz, qemu-system-x86_64, taskset, cc) are reported and their rows left out.
 Python 3 standard library only.
 """
@@ -43,8 +43,8 @@ import subprocess
 import sys
 import time
 
-# The memory image and the QEMU driver are the libvirt tests' own (tests/libvirt/).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'libvirt'))
+# The memory image and the QEMU driver are the libvirt tests' own (tests/formats/libvirt/).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'formats', 'libvirt'))
 import lvtest  # noqa: E402
 from bench_kdump import make_raw  # noqa: E402
 
@@ -300,7 +300,7 @@ def measure(group, runs, retries, mem_mib):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--build', help='meson build dir (for tests/libvirt/imgcmp and mkkdump)')
+    ap.add_argument('--build', help='meson build dir (for tests/formats/libvirt/imgcmp and mkkdump)')
     ap.add_argument('--imgcmp')
     ap.add_argument('--mkkdump')
     ap.add_argument('--mib', type=int, default=1024, help='MiB of memory (default 1024)')
@@ -312,7 +312,7 @@ def main():
         if not getattr(args, tool):
             if not args.build:
                 ap.error('give --build or --%s' % tool)
-            setattr(args, tool, os.path.join(args.build, 'tests', 'libvirt', tool))
+            setattr(args, tool, os.path.join(args.build, 'tests', 'formats', 'libvirt', tool))
         if not os.access(getattr(args, tool), os.X_OK):
             sys.exit('decode: %s not built (tests enabled? liblzo2 and libsnappy found?)'
                      % getattr(args, tool))

@@ -10,7 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Names the engine asks for, and names from tests/pdb/sample.c and tests/symbols/symfixture.c. */
+/* Names the engine asks for, and names from tests/symbols/pdb/sample.c and tests/symbols/symfixture.c. */
 static const char *const fuzz_pdb_symbols[] = {
     "KdDebuggerDataBlock", "KdpDataBlockEncoded", "KiWaitNever", "KiProcessorBlock", "PsInitialSystemProcess",
     "KiWaitAlways", "KeNumberProcessors", "MmPfnDatabase", "r2d_fixture_value", "r2d_fixture_sum", "", "x",

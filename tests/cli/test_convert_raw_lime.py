@@ -256,9 +256,9 @@ def qemu_pmemsave():
     fx, qo = os.path.join(work, "fixture"), os.path.join(work, "qemu")
     truth = t.make_fixture(fx, isf=t.ISF_19041, seed=21, cpus=2, formats="raw",
                            extra=["--layout", "qemu", "--identity-low", "--mem-mib", "64"])
-    cmd = [sys.executable, os.path.join(t.SRC, "tests", "qemu", "run_qemu.py"), "--fixture", fx, "--out", qo,
+    cmd = [sys.executable, os.path.join(t.SRC, "tests", "cli", "qemu", "run_qemu.py"), "--fixture", fx, "--out", qo,
            "--formats", "raw,elf", "--timeout", "90"]
-    stub = os.path.join(t.BUILD, "tests", "qemu", "bootstub.bin")
+    stub = os.path.join(t.BUILD, "tests", "cli", "qemu", "bootstub.bin")
     if os.path.exists(stub):
         cmd += ["--stub", stub]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)

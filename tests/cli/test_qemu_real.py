@@ -17,8 +17,8 @@ if not shutil.which("qemu-system-x86_64"):
     print("SKIP: qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
     sys.exit(77)
 
-RUN_QEMU = os.path.join(t.SRC, "tests", "qemu", "run_qemu.py")
-STUB = os.path.join(t.BUILD, "tests", "qemu", "bootstub.bin")
+RUN_QEMU = os.path.join(t.SRC, "tests", "cli", "qemu", "run_qemu.py")
+STUB = os.path.join(t.BUILD, "tests", "cli", "qemu", "bootstub.bin")
 
 
 def case(isf, cpus, seed):

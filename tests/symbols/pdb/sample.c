@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Input for the PDB reader tests: compiled by clang for x86_64-pc-windows-msvc with CodeView debug info and
- * linked by lld-link into sample.dll + sample.pdb (tests/pdb/meson.build). The independent truth is what
+ * linked by lld-link into sample.dll + sample.pdb (tests/symbols/pdb/meson.build). The independent truth is what
  * llvm-pdbutil says about the PDB (pdb_truth.py); the static_asserts pin a few layouts the test names.
  *
  * It holds: globals of known names in .text, .rdata and .data; nested structs, named and anonymous unions

@@ -3,7 +3,7 @@
 """A REAL qemu-system-x86_64 dumps a fixture-factory guest whose vCPUs sit in long mode.
 
 For 2 and 4 vCPUs: build a fixture (tests/fixtures/mkfixture.py --layout qemu --identity-low),
-run tests/qemu/run_qemu.py on it, then check the files QEMU wrote with parsers written here
+run tests/cli/qemu/run_qemu.py on it, then check the files QEMU wrote with parsers written here
 (independent of raw2dmp):
   * memory.elf: ELF64 core, EM_X86_64, 2*N notes (N CORE + N QEMU); each QEMUCPUState
     (matched to the truth CPU by note index = APIC ID) has the truth's CR3 (masked), GPRs, RSP,
@@ -31,7 +31,7 @@ SRC = os.environ.get('R2D_SOURCE_ROOT') or os.path.abspath(os.path.join(os.path.
 BUILD = os.environ.get('R2D_BUILD_ROOT')
 ISF = os.path.join(SRC, 'tests', 'data', 'isf', '606FF669409B00F7FC8C61A9C1670129-1.json.xz')
 FACTORY = os.path.join(SRC, 'tests', 'fixtures', 'mkfixture.py')
-RUN_QEMU = os.path.join(SRC, 'tests', 'qemu', 'run_qemu.py')
+RUN_QEMU = os.path.join(SRC, 'tests', 'cli', 'qemu', 'run_qemu.py')
 PAGE = 4096
 CR3_MASK = 0x000FFFFFFFFFF000
 
@@ -273,8 +273,8 @@ def main():
         return 1 if failures else 0
 
     stub = []
-    if BUILD and os.path.exists(os.path.join(BUILD, 'tests', 'qemu', 'bootstub.bin')):
-        stub = ['--stub', os.path.join(BUILD, 'tests', 'qemu', 'bootstub.bin')]
+    if BUILD and os.path.exists(os.path.join(BUILD, 'tests', 'cli', 'qemu', 'bootstub.bin')):
+        stub = ['--stub', os.path.join(BUILD, 'tests', 'cli', 'qemu', 'bootstub.bin')]
     if not os.path.exists(FACTORY):
         fail('the fixture factory %s does not exist' % FACTORY)
         return 1

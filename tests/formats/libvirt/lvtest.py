@@ -13,7 +13,7 @@ import sys
 SRC = os.environ.get('R2D_SOURCE_ROOT', os.path.join(os.path.dirname(__file__), '..', '..'))
 BUILD = os.environ.get('R2D_BUILD_ROOT', os.path.join(SRC, 'build'))
 RAW2DMP = os.environ.get('RAW2DMP', os.path.join(BUILD, 'src', 'cli', 'raw2dmp'))
-IMGCMP = os.environ.get('R2D_IMGCMP', os.path.join(BUILD, 'tests', 'libvirt', 'imgcmp'))
+IMGCMP = os.environ.get('R2D_IMGCMP', os.path.join(BUILD, 'tests', 'formats', 'libvirt', 'imgcmp'))
 MKKDUMP = os.environ.get('R2D_MKKDUMP')
 KDFBENCH = os.environ.get('R2D_KDFBENCH')
 QEMU_DATA = os.path.join(SRC, 'tests', 'data', 'qemu')
@@ -22,7 +22,7 @@ SAMPLE_ELF_XZ = os.path.join(QEMU_DATA, 'seabios-32M-dump-guest-memory.elf.xz')
 PAGE = 4096
 
 # One set of checks for every integration test: the same FAIL lines and the same closing line.
-sys.path.insert(0, os.path.join(SRC, 'tests', 'integration'))
+sys.path.insert(0, os.path.join(SRC, 'tests', 'cli'))
 import r2dtest  # noqa: E402
 from r2dtest import check, done, failures, finish  # noqa: E402,F401
 
@@ -238,7 +238,7 @@ ISF_19041 = os.path.join(SRC, 'tests', 'data', 'isf', '606FF669409B00F7FC8C61A9C
 
 
 def fixture_qemu(work, cpus=2, mib=64):
-    """A fixture guest (tests/fixtures/mkfixture.py) booted by tests/qemu/run_qemu.py into long mode; returns the
+    """A fixture guest (tests/fixtures/mkfixture.py) booted by tests/cli/qemu/run_qemu.py into long mode; returns the
     run_qemu output directory (memory.elf, memory.kdump, memory.savevm, rom.bin) or None (failure recorded).
     The fixture itself is in work/fx (chunks/chunks.json lists the RAM chunks run_qemu loaded)."""
     fx, out = os.path.join(work, 'fx'), os.path.join(work, 'qemu')
@@ -249,8 +249,8 @@ def fixture_qemu(work, cpus=2, mib=64):
              '--cache', cache], timeout=900)
     if not check(p.returncode == 0, 'mkfixture: %s' % p.stderr[-2000:]):
         return None
-    stub = os.path.join(BUILD, 'tests', 'qemu', 'bootstub.bin')
-    p = run([sys.executable, os.path.join(SRC, 'tests', 'qemu', 'run_qemu.py'), '--fixture', fx, '--out', out,
+    stub = os.path.join(BUILD, 'tests', 'cli', 'qemu', 'bootstub.bin')
+    p = run([sys.executable, os.path.join(SRC, 'tests', 'cli', 'qemu', 'run_qemu.py'), '--fixture', fx, '--out', out,
              '--formats', 'elf,kdump,savevm'] + (['--stub', stub] if os.path.exists(stub) else []), timeout=900)
     if not check(p.returncode == 0, 'run_qemu: %s' % p.stderr[-2000:]):
         return None

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Real libvirt (Debian 12: libvirt 9.0, QEMU 7.2) in session mode, as an unprivileged user (r2dtest, created
 when missing and we are root): a transient domain boots the fixture guest with the stub ROM of
-tests/qemu/run_qemu.py (-bios and -device loader through <qemu:commandline>), parks its vCPUs in long mode,
+tests/cli/qemu/run_qemu.py (-bios and -device loader through <qemu:commandline>), parks its vCPUs in long mode,
 and virsh writes `dump --memory-only --format elf`, `dump --memory-only --format kdump-zlib`, a plain
 `dump` (migration stream) and `save`. Each must open in raw2dmp with the same CPU registers and the same pages
 (the streams' pc.ram excepted where the ELF shows ROMs), and each converts to a crash dump with the fixture's

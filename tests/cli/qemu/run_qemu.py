@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Make a REAL qemu-system-x86_64 write dumps of a fixture-factory guest with live x64 registers.
 
-    python3 tests/qemu/run_qemu.py --fixture DIR --out DIR2 [--stub PATH]
+    python3 tests/cli/qemu/run_qemu.py --fixture DIR --out DIR2 [--stub PATH]
                                    [--formats elf,kdump,raw,savevm] [--timeout S] [--debug]
 
 DIR is a fixture from tests/fixtures/mkfixture.py (--layout qemu --identity-low): DIR/truth.json and
@@ -208,7 +208,7 @@ def find_or_build_stub(explicit, workdir):
         return explicit
     build_root = os.environ.get('R2D_BUILD_ROOT')
     if build_root:
-        cand = os.path.join(build_root, 'tests', 'qemu', 'bootstub.bin')
+        cand = os.path.join(build_root, 'tests', 'cli', 'qemu', 'bootstub.bin')
         if os.path.exists(cand):
             return cand
     src = os.path.join(HERE, 'bootstub.S')
@@ -547,7 +547,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--fixture', required=True)
     ap.add_argument('--out', required=True)
-    ap.add_argument('--stub', help='bootstub.bin (default: $R2D_BUILD_ROOT/tests/qemu/bootstub.bin, else built here)')
+    ap.add_argument('--stub', help='bootstub.bin (default: $R2D_BUILD_ROOT/tests/cli/qemu/bootstub.bin, else built here)')
     ap.add_argument('--formats', default='elf,kdump,raw,savevm')
     ap.add_argument('--timeout', type=float, default=60.0, help='seconds for the guest to reach its hlt loops')
     ap.add_argument('--qemu', default=os.environ.get('QEMU_SYSTEM_X86_64', 'qemu-system-x86_64'))
