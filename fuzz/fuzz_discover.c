@@ -16,7 +16,8 @@
  */
 #include <string.h>
 
-#include "engine.h"
+#include "analysis.h"
+#include "plan_build.h"
 #include "fuzz_util.h"
 #include "bytes.h"
 #include "plan.h"
@@ -185,8 +186,8 @@ fuzz_engine(struct r2d_ctx *ctx, struct r2d_analysis *a, struct r2d_options *opt
 
     if (r2d_discover_dtb(a) != 0) {
         fuzz_touch_errmsg(ctx);
-        a->dtb = r2d_le64(hdr) & R2D_DTB_MASK;
-        r2d_mmu_init(&a->mmu, ctx, img, a->dtb, 4);
+        a->dtb = r2d_le64(hdr) & R2D_X64_DTB_MASK;
+        r2d_mmu_init(&a->mmu, ctx, img, R2D_PAGING_X64, a->dtb);
     }
     a->system_dtb = a->dtb;
     (void)r2d_mmu_walk(&a->mmu, r2d_le64(hdr + 0x20), UINT64_MAX, 4096, fuzz_walk_leaf, &leaves);
@@ -225,7 +226,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct fuzz_file file;
     static uint8_t elf[FUZZ_ELF_FIXED + 2 * FUZZ_NOTE_SIZE + FUZZ_MEM_MAX];
-    static struct r2d_analysis a; /* large: the per-CPU table */
+    struct r2d_analysis a;
     struct r2d_ctx *ctx = fuzz_ctx();
     uint8_t hdr[FUZZ_HDR] = {0};
     const uint8_t *mem = data + (size < FUZZ_HDR ? size : FUZZ_HDR);

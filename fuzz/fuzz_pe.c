@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (r2d_format_open(ctx, fuzz_file_set(&file, phys, total), "raw", &img) != 0)
         abort(); /* a raw image of at least 5 pages always opens */
-    r2d_mmu_init(&mmu, ctx, img, 0, 4);
+    r2d_mmu_init(&mmu, ctx, img, R2D_PAGING_X64, 0);
     if (r2d_pe_parse(&mmu, FUZZ_PE_BASE, &pe) == 0) {
         fuzz_log_discard(NULL, 0, pe.export_name);
         if (pe.have_rsds) {

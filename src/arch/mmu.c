@@ -1,72 +1,155 @@
 /* SPDX-License-Identifier: MIT */
-/* x64 paging walks over the physical image (Intel SDM vol. 3, chapter 4; discovery.md section 1). */
+/*
+ * The generic page walker: every paging mode is a descriptor (paging.h), so translation, reads and walks are
+ * written once (Intel SDM vol. 3, chapter 4; docs/reference/discovery.md section 1).
+ */
 #include <inttypes.h>
 #include <string.h>
 
-#include "mmu.h"
 #include "bytes.h"
+#include "mmu.h"
+#include "paging.h"
+
+static const struct r2d_paging_mode *
+mmu_mode(enum r2d_paging paging)
+{
+    switch (paging) {
+    case R2D_PAGING_X64:
+        break;
+    }
+    return &r2d_paging_x64;
+}
 
 void
-r2d_mmu_init(struct r2d_mmu *mmu, struct r2d_ctx *ctx, const struct r2d_image *img, uint64_t dtb, int levels)
+r2d_mmu_init(struct r2d_mmu *mmu, struct r2d_ctx *ctx, const struct r2d_image *img, enum r2d_paging paging,
+             uint64_t dtb)
 {
     mmu->ctx = ctx;
     mmu->img = img;
-    mmu->dtb = dtb & R2D_DTB_MASK;
-    mmu->levels = levels == 5 ? 5 : 4;
+    mmu->mode = mmu_mode(paging);
+    mmu->dtb = dtb & mmu->mode->dtb_mask;
+}
+
+const char *
+r2d_mmu_mode_name(const struct r2d_mmu *mmu)
+{
+    return mmu->mode->name;
+}
+
+unsigned
+r2d_mmu_pointer_size(const struct r2d_mmu *mmu)
+{
+    return mmu->mode->pointer_size;
+}
+
+uint64_t
+r2d_paging_dtb_mask(enum r2d_paging paging)
+{
+    return mmu_mode(paging)->dtb_mask;
+}
+
+/* va with the bits above the mode's width made canonical. */
+static uint64_t
+mmu_canonicalize(const struct r2d_paging_mode *m, uint64_t va)
+{
+    const unsigned unused = 64 - m->va_bits;
+
+    if (!m->sign_extended)
+        return va & ((UINT64_C(1) << m->va_bits) - 1);
+    return (uint64_t)((int64_t)(va << unused) >> unused);
 }
 
 int
 r2d_mmu_canonical(const struct r2d_mmu *mmu, uint64_t va)
 {
-    const int bits = mmu->levels == 5 ? 57 : 48;
-    const int64_t sva = (int64_t)va;
+    return mmu_canonicalize(mmu->mode, va) == va;
+}
 
-    /* Bits above bits-1 must all equal bit bits-1. */
-    return (uint64_t)(sva >> (bits - 1)) == 0 || (uint64_t)(sva >> (bits - 1)) == UINT64_MAX;
+uint64_t
+r2d_mmu_self_map_base(const struct r2d_mmu *mmu, unsigned slot)
+{
+    const struct r2d_paging_mode *m = mmu->mode;
+
+    return mmu_canonicalize(m, (uint64_t)slot << m->level[m->levels - 1].shift);
+}
+
+static uint64_t
+mmu_decode_entry(const struct r2d_paging_mode *m, const uint8_t *p)
+{
+    return m->entry_size == 8 ? r2d_le64(p) : r2d_le32(p);
+}
+
+unsigned
+r2d_mmu_self_map_slots(const struct r2d_mmu *mmu, unsigned *slot)
+{
+    const struct r2d_paging_mode *m = mmu->mode;
+    const unsigned n = 1u << m->level[m->levels - 1].bits;
+    uint8_t top[R2D_PAGE_SIZE];
+    unsigned found = 0;
+
+    if (!r2d_image_covers(mmu->img, mmu->dtb, (uint64_t)n * m->entry_size) ||
+        r2d_image_read(mmu->ctx, mmu->img, mmu->dtb, top, (size_t)n * m->entry_size, R2D_HOLE_ERROR))
+        return 0;
+    /* The kernel half is the upper half of the top table's slots. */
+    for (unsigned i = n / 2; i < n; i++) {
+        const uint64_t e = mmu_decode_entry(m, top + (size_t)m->entry_size * i);
+
+        if ((e & R2D_PAGING_PRESENT) && m->frame(e, m->levels - 1, 0) == mmu->dtb) {
+            *slot = i;
+            found++;
+        }
+    }
+    return found;
 }
 
 static int
 mmu_entry(const struct r2d_mmu *mmu, uint64_t table, unsigned idx, uint64_t *e)
 {
     uint8_t b[8];
-    const int rc = r2d_image_read(mmu->ctx, mmu->img, table + 8ull * idx, b, 8, R2D_HOLE_ERROR);
+    const unsigned size = mmu->mode->entry_size;
+    const int rc = r2d_image_read(mmu->ctx, mmu->img, table + (uint64_t)size * idx, b, size, R2D_HOLE_ERROR);
 
     if (rc)
         return rc;
-    *e = r2d_le64(b);
+    *e = mmu_decode_entry(mmu->mode, b);
     return 0;
+}
+
+/* Does entry e at level l end the walk (a page table entry, or a large page where the level allows one)? */
+static int
+mmu_is_leaf(const struct r2d_paging_mode *m, unsigned l, uint64_t e)
+{
+    return l == 0 || (m->level[l].large && (e & R2D_PAGING_PS));
 }
 
 int
 r2d_mmu_translate(const struct r2d_mmu *mmu, uint64_t va, uint64_t *pa, uint64_t *page_size)
 {
-    static const char *const names[] = {"PT", "PD", "PDPT", "PML4", "PML5"};
+    const struct r2d_paging_mode *m = mmu->mode;
     uint64_t table = mmu->dtb;
 
-    R2D_CHECK(!r2d_mmu_canonical(mmu, va), mmu->ctx, R2D_ENOVA, "virtual address 0x%016" PRIx64
-              " is not canonical", va);
-    for (int level = mmu->levels - 1; level >= 0; level--) {
-        const unsigned shift = 12 + 9 * (unsigned)level;
-        const unsigned idx = (unsigned)(va >> shift) & 0x1ff;
+    R2D_CHECK(!r2d_mmu_canonical(mmu, va), mmu->ctx, R2D_ENOVA,
+              "virtual address 0x%016" PRIx64 " is not canonical", va);
+    for (unsigned l = m->levels; l-- > 0;) {
+        const struct r2d_paging_level *lv = &m->level[l];
+        const unsigned idx = (unsigned)(va >> lv->shift) & ((1u << lv->bits) - 1);
         uint64_t e;
         int rc = mmu_entry(mmu, table, idx, &e);
 
         if (rc)
             return r2d_err_prefix(mmu->ctx, rc, "translating 0x%016" PRIx64 " (%s at 0x%" PRIx64 ")", va,
-                                  names[level], table);
-        R2D_CHECK(!(e & R2D_PTE_PRESENT), mmu->ctx, R2D_ENOVA,
-                  "virtual address 0x%016" PRIx64 " is not mapped (%s entry %u is not present)", va, names[level],
-                  idx);
-        if (level == 0 || ((level == 1 || level == 2) && (e & R2D_PTE_PS))) {
-            const uint64_t size = 1ull << shift;
+                                  lv->name, table);
+        R2D_CHECK(!(e & R2D_PAGING_PRESENT), mmu->ctx, R2D_ENOVA,
+                  "virtual address 0x%016" PRIx64 " is not mapped (%s entry %u is not present)", va, lv->name, idx);
+        if (mmu_is_leaf(m, l, e)) {
+            const uint64_t size = UINT64_C(1) << lv->shift;
 
-            /* Large-page frames exclude the PAT bit (bit 12): masking with the page size drops it. */
-            *pa = (e & R2D_PTE_FRAME & ~(size - 1)) | (va & (size - 1));
+            *pa = m->frame(e, l, 1) | (va & (size - 1));
             if (page_size)
                 *page_size = size;
             return 0;
         }
-        table = e & R2D_PTE_FRAME;
+        table = m->frame(e, l, 0);
     }
     return r2d_err(mmu->ctx, R2D_ENOVA, "virtual address 0x%016" PRIx64 " did not resolve", va);
 }
@@ -124,43 +207,40 @@ struct mmu_walk {
     void *arg;
 };
 
-static uint64_t
-mmu_sign_extend(const struct r2d_mmu *mmu, uint64_t va)
-{
-    const int bits = mmu->levels == 5 ? 57 : 48;
-
-    return (uint64_t)((int64_t)(va << (64 - bits)) >> (64 - bits));
-}
-
 /* Returns 0 to go on, 1 to stop, or an error. */
 static int
-mmu_walk_table(struct mmu_walk *w, uint64_t table, int level, uint64_t prefix)
+mmu_walk_table(struct mmu_walk *w, uint64_t table, unsigned l, uint64_t prefix)
 {
-    const unsigned shift = 12 + 9 * (unsigned)level;
+    const struct r2d_paging_mode *m = w->mmu->mode;
+    const struct r2d_paging_level *lv = &m->level[l];
+    const unsigned n = 1u << lv->bits;
+    const uint64_t size = UINT64_C(1) << lv->shift;
     uint8_t buf[R2D_PAGE_SIZE];
+    int rc;
 
     /* Tables count against the budget too: a hostile self-map makes every table reachable many times. */
     if (w->budget == 0)
         return 1;
     w->budget--;
-    /* A table outside the image maps nothing we can read. */
-    if (r2d_image_read(w->mmu->ctx, w->mmu->img, table, buf, sizeof(buf), R2D_HOLE_ERROR))
+    /* A table outside the image maps nothing we can read: skipped, and no error is left in the context. */
+    if (!r2d_image_covers(w->mmu->img, table, (uint64_t)n * m->entry_size))
         return 0;
-    for (unsigned i = 0; i < 512; i++) {
-        const uint64_t e = r2d_le64(buf + 8 * i);
-        const uint64_t va = mmu_sign_extend(w->mmu, prefix | ((uint64_t)i << shift));
-        const uint64_t size = 1ull << shift;
-        int rc;
+    rc = r2d_image_read(w->mmu->ctx, w->mmu->img, table, buf, (size_t)n * m->entry_size, R2D_HOLE_ERROR);
+    if (rc)
+        return rc;
+    for (unsigned i = 0; i < n; i++) {
+        const uint64_t e = mmu_decode_entry(m, buf + (size_t)m->entry_size * i);
+        const uint64_t va = mmu_canonicalize(m, prefix | ((uint64_t)i << lv->shift));
 
-        if (!(e & R2D_PTE_PRESENT) || va + (size - 1) < w->start || va >= w->end)
+        if (!(e & R2D_PAGING_PRESENT) || va + (size - 1) < w->start || va >= w->end)
             continue;
-        if (level == 0 || ((level == 1 || level == 2) && (e & R2D_PTE_PS))) {
+        if (mmu_is_leaf(m, l, e)) {
             if (w->budget == 0)
                 return 1;
             w->budget--;
-            rc = w->fn(w->arg, va, e & R2D_PTE_FRAME & ~(size - 1), size);
+            rc = w->fn(w->arg, va, m->frame(e, l, 1), size);
         } else {
-            rc = mmu_walk_table(w, e & R2D_PTE_FRAME, level - 1, prefix | ((uint64_t)i << shift));
+            rc = mmu_walk_table(w, m->frame(e, l, 0), l - 1, prefix | ((uint64_t)i << lv->shift));
         }
         if (rc)
             return rc;
@@ -173,7 +253,7 @@ r2d_mmu_walk(const struct r2d_mmu *mmu, uint64_t va_start, uint64_t va_end, uint
              r2d_mmu_leaf_fn fn, void *arg)
 {
     struct mmu_walk w = {mmu, va_start, va_end, max_leaves, fn, arg};
-    const int rc = mmu_walk_table(&w, mmu->dtb, mmu->levels - 1, 0);
+    const int rc = mmu_walk_table(&w, mmu->dtb, mmu->mode->levels - 1, 0);
 
     return rc > 0 ? 0 : rc;
 }

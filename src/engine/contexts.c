@@ -6,9 +6,11 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "analysis.h"
+#include "plan_build.h"
 #include "kdbg_fields.h"
 #include "bytes.h"
 
@@ -122,7 +124,7 @@ r2d_context_saved(struct r2d_analysis *a, uint32_t j, uint8_t ctx[R2D_CONTEXT_SI
     uint32_t flags, mxcsr;
     uint16_t cs, ss;
 
-    if (j >= R2D_MAX_CPUS || a->cpus[j].processor != (int)j || a->cpus[j].kprcb == 0) {
+    if (j >= a->ncpus || a->cpus[j].processor != (int)j || a->cpus[j].kprcb == 0) {
         snprintf(why, whylen, "processor %" PRIu32 " has no KPRCB", j);
         return 0;
     }
@@ -154,43 +156,36 @@ r2d_context_saved(struct r2d_analysis *a, uint32_t j, uint8_t ctx[R2D_CONTEXT_SI
     return 1;
 }
 
-int
-r2d_match_cpus(struct r2d_analysis *a)
+/*
+ * One match slot per vCPU, or per processor when there are no registers (n slots, all unmatched), and a
+ * scratch table of the nproc KiProcessorBlock entries for the caller to fill and free.
+ */
+static int
+contexts_alloc(struct r2d_analysis *a, size_t n, uint32_t nproc, uint64_t **kprcb)
 {
-    const size_t ncpu = r2d_image_cpu_count(a->img);
-    uint64_t block, nsym, prcb_off, number_off, context_off;
-    uint64_t kprcb[R2D_MAX_CPUS];
-    uint32_t nproc = 0;
-    int rc;
-
-    rc = r2d_kernel_symbol(a, "KiProcessorBlock", &block);
-    if (rc)
-        return r2d_err_prefix(a->ctx, rc, "processors");
-    if (r2d_kernel_symbol(a, "KeNumberProcessors", &nsym) == 0)
-        r2d_mmu_read_u32(&a->mmu, nsym, &nproc);
-    prcb_off = contexts_offset(a, R2D_KDBG_OFFSET_PCR_CONTAINED_PRCB, "_KPCR", "Prcb", KPCR_PRCB_DEFAULT);
-    number_off = contexts_offset(a, R2D_KDBG_OFFSET_PRCB_NUMBER, "_KPRCB", "Number", 0x24);
-    context_off = contexts_offset(a, R2D_KDBG_OFFSET_PRCB_CONTEXT, "_KPRCB", "Context", 0);
-    R2D_CHECK(context_off == 0, a->ctx, R2D_ENOTFOUND,
-              "%s: neither the KDBG nor the symbols give _KPRCB.Context", r2d_image_path(a->img));
-    if (nproc == 0 || nproc > R2D_MAX_CPUS) {
-        r2d_log(a->ctx, R2D_LOG_WARN, "warning: KeNumberProcessors reads %" PRIu32 "; counting KiProcessorBlock",
-                nproc);
-        for (nproc = 0; nproc < R2D_MAX_CPUS; nproc++) {
-            uint64_t p;
-
-            if (r2d_mmu_read_u64(&a->mmu, block + 8ull * nproc, &p) || p == 0)
-                break;
-        }
+    free(a->cpus);
+    a->ncpus = 0;
+    a->cpus = calloc(n ? n : 1, sizeof(*a->cpus));
+    *kprcb = calloc(nproc ? nproc : 1, sizeof(**kprcb));
+    if (!a->cpus || !*kprcb) {
+        free(*kprcb);
+        *kprcb = NULL;
+        return r2d_err(a->ctx, R2D_ENOMEM, "out of memory for %zu processors", n);
     }
-    a->nprocessors = nproc;
-    for (uint32_t j = 0; j < nproc; j++)
-        if (r2d_mmu_read_u64(&a->mmu, block + 8ull * j, &kprcb[j]))
-            kprcb[j] = 0;
-    if (ncpu == 0)
-        return contexts_match_memory(a, kprcb, context_off);
+    for (size_t i = 0; i < n; i++)
+        a->cpus[i].processor = -1;
+    a->ncpus = n;
+    return 0;
+}
 
-    for (size_t i = 0; i < ncpu && i < R2D_MAX_CPUS; i++) {
+/* Registers in the input: each vCPU is the processor whose KPRCB its KPCR contains (never by note order). */
+static int
+contexts_match_registers(struct r2d_analysis *a, const uint64_t *kprcb, uint64_t prcb_off, uint64_t number_off,
+                         uint64_t context_off)
+{
+    const uint32_t nproc = a->nprocessors;
+
+    for (size_t i = 0; i < r2d_image_cpu_count(a->img); i++) {
         const struct r2d_cpu_state *cpu = r2d_image_cpu(a->img, i);
         struct r2d_cpu_match *m = &a->cpus[i];
         uint64_t kpcr = 0;
@@ -229,6 +224,48 @@ r2d_match_cpus(struct r2d_analysis *a)
     return 0;
 }
 
+int
+r2d_match_cpus(struct r2d_analysis *a)
+{
+    const size_t ncpu = r2d_image_cpu_count(a->img);
+    uint64_t block, nsym, prcb_off, number_off, context_off;
+    uint64_t *kprcb;
+    uint32_t nproc = 0;
+    int rc;
+
+    rc = r2d_kernel_symbol(a, "KiProcessorBlock", &block);
+    if (rc)
+        return r2d_err_prefix(a->ctx, rc, "processors");
+    if (r2d_kernel_symbol(a, "KeNumberProcessors", &nsym) == 0)
+        r2d_mmu_read_u32(&a->mmu, nsym, &nproc);
+    prcb_off = contexts_offset(a, R2D_KDBG_OFFSET_PCR_CONTAINED_PRCB, "_KPCR", "Prcb", KPCR_PRCB_DEFAULT);
+    number_off = contexts_offset(a, R2D_KDBG_OFFSET_PRCB_NUMBER, "_KPRCB", "Number", 0x24);
+    context_off = contexts_offset(a, R2D_KDBG_OFFSET_PRCB_CONTEXT, "_KPRCB", "Context", 0);
+    R2D_CHECK(context_off == 0, a->ctx, R2D_ENOTFOUND,
+              "%s: neither the KDBG nor the symbols give _KPRCB.Context", r2d_image_path(a->img));
+    if (nproc == 0 || nproc > R2D_MAX_PROCESSORS) {
+        r2d_log(a->ctx, R2D_LOG_WARN, "warning: KeNumberProcessors reads %" PRIu32 "; counting KiProcessorBlock",
+                nproc);
+        for (nproc = 0; nproc < R2D_MAX_PROCESSORS; nproc++) {
+            uint64_t p;
+
+            if (r2d_mmu_read_u64(&a->mmu, block + 8ull * nproc, &p) || p == 0)
+                break;
+        }
+    }
+    a->nprocessors = nproc;
+    rc = contexts_alloc(a, ncpu > nproc ? ncpu : nproc, nproc, &kprcb);
+    if (rc)
+        return rc;
+    for (uint32_t j = 0; j < nproc; j++)
+        if (r2d_mmu_read_u64(&a->mmu, block + 8ull * j, &kprcb[j]))
+            kprcb[j] = 0;
+    rc = ncpu == 0 ? contexts_match_memory(a, kprcb, context_off)
+                   : contexts_match_registers(a, kprcb, prcb_off, number_off, context_off);
+    free(kprcb);
+    return rc;
+}
+
 /* Patch one CONTEXT at processor j's KPRCB.Context; a target outside the image is a warning. */
 static int
 contexts_patch_one(struct r2d_analysis *a, struct r2d_plan *plan, const struct r2d_cpu_match *m,
@@ -253,7 +290,7 @@ contexts_patch_memory(struct r2d_analysis *a, struct r2d_plan *plan)
     uint32_t nsaved = 0, nskipped = 0;
     int minimal = 0, rc = 0;
 
-    for (uint32_t j = 0; j < a->nprocessors && j < R2D_MAX_CPUS && !rc; j++) {
+    for (uint32_t j = 0; j < a->nprocessors && j < a->ncpus && !rc; j++) {
         const struct r2d_cpu_match *m = &a->cpus[j];
         uint8_t ctx[R2D_CONTEXT_SIZE];
         char reason[80];
@@ -301,7 +338,7 @@ r2d_patch_contexts(struct r2d_analysis *a, struct r2d_plan *plan)
 {
     if (r2d_image_cpu_count(a->img) == 0)
         return contexts_patch_memory(a, plan);
-    for (size_t i = 0; i < r2d_image_cpu_count(a->img) && i < R2D_MAX_CPUS; i++) {
+    for (size_t i = 0; i < r2d_image_cpu_count(a->img) && i < a->ncpus; i++) {
         const struct r2d_cpu_match *m = &a->cpus[i];
         uint8_t ctx[R2D_CONTEXT_SIZE];
         char reason[64];

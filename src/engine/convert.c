@@ -10,7 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "analysis.h"
+#include "plan_build.h"
 #include "kdbg_fields.h"
 #include "bytes.h"
 #include "crashdump.h"
@@ -293,7 +294,7 @@ convert_dump_kdbg(struct r2d_ctx *ctx, const struct r2d_image *img, json_t *info
         return;
     k = json_object();
     json_object_set_new(k, "va", r2d_json_hex(va));
-    r2d_mmu_init(&mmu, ctx, img, dtb, 4);
+    r2d_mmu_init(&mmu, ctx, img, R2D_PAGING_X64, dtb);
     if (r2d_mmu_read(&mmu, va, hdr, sizeof(hdr))) {
         json_object_set_new(k, "readable", json_false());
         json_object_set_new(k, "error", json_string(r2d_errmsg(ctx)));

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine.h"
+#include "analysis.h"
 #include "kdbg_fields.h"
 #include "bytes.h"
 #include "image.h"
@@ -21,8 +21,6 @@
 #define KDVB_SIZE 0x28
 #define KDVB_FLAG_DEBUGGER_DATA_LIST 0x2
 #define KDBG_LIST_MAX_WALK 64    /* entries visited looking for the block in the debugger data list */
-#define KDBG_PTE_PFN_MASK UINT64_C(0x000ffffffffff000)
-#define KDBG_PTE_PRESENT 0x1
 
 static uint64_t
 kdbg_rotl(uint64_t v, unsigned n)
@@ -307,35 +305,23 @@ kdbg_derive_links(struct r2d_analysis *a, struct kdbg_derived *d)
 /*
  * PteBase (1607+): the base of the page-table self-map, whose slot Windows randomises. The self-map entry
  * is the kernel-half entry of the top-level table that points at the table itself; the base is that
- * slot's address, sign-extended: 0xFFFF000000000000 | slot << 39 with 4 levels. Exactly one such entry
+ * slot's address, made canonical (0xFFFF000000000000 | slot << 39 with x64 4-level paging). Exactly one entry
  * must exist. Cross-checked with the value of nt!MmPteBase when the symbol exists.
  */
 static void
 kdbg_derive_pte_base(struct r2d_analysis *a, struct kdbg_derived *d)
 {
-    const unsigned shift = a->mmu.levels == 5 ? 48 : 39;
-    uint8_t top[R2D_PAGE_SIZE];
-    unsigned slot = 0, found = 0;
+    unsigned slot = 0, found;
     uint64_t va, mm;
 
     d->have_pte_base = 0;
-    if (r2d_image_read(a->ctx, a->img, a->mmu.dtb, top, sizeof(top), R2D_HOLE_ERROR))
-        return;
-    for (unsigned i = 256; i < 512; i++) {
-        const uint64_t e = r2d_le64(top + 8 * i);
-
-        if ((e & KDBG_PTE_PRESENT) && (e & KDBG_PTE_PFN_MASK) == a->mmu.dtb) {
-            slot = i;
-            found++;
-        }
-    }
+    found = r2d_mmu_self_map_slots(&a->mmu, &slot);
     if (found != 1) {
         r2d_log(a->ctx, R2D_LOG_INFO, "KDBG rebuild: %u self-map entries in the table at 0x%" PRIx64
                 "; PteBase not derived", found, a->mmu.dtb);
         return;
     }
-    /* slot >= 256 sets the top address bit: fill every bit above it. */
-    d->pte_base = (uint64_t)slot << shift | ~((UINT64_C(1) << (shift + 9)) - 1);
+    d->pte_base = r2d_mmu_self_map_base(&a->mmu, slot);
     d->have_pte_base = 1;
     if (!r2d_kernel_symbol(a, "MmPteBase", &va) && !r2d_mmu_read_u64(&a->mmu, va, &mm) && mm != 0 &&
         mm != d->pte_base)

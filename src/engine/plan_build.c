@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "analysis.h"
+#include "plan_build.h"
 #include "kdbg_fields.h"
 #include "bytes.h"
 
@@ -151,7 +152,7 @@ plan_header_context(struct r2d_analysis *a, struct r2d_header_values *h)
         return;
     }
 
-    for (size_t i = 0; i < ncpu && i < R2D_MAX_CPUS; i++)
+    for (size_t i = 0; i < ncpu && i < a->ncpus; i++)
         if (a->cpus[i].processor == 0) {
             r2d_context_from_cpu(r2d_image_cpu(a->img, i), h->context);
             return;

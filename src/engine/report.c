@@ -187,7 +187,7 @@ r2d_report_analysis(const struct r2d_analysis *a)
         json_t *cpus = json_array();
 
         json_object_set_new(o, "processors", json_integer(a->nprocessors));
-        for (size_t i = 0; i < r2d_image_cpu_count(a->img) && i < R2D_MAX_CPUS; i++) {
+        for (size_t i = 0; i < r2d_image_cpu_count(a->img) && i < a->ncpus; i++) {
             json_t *c = json_object();
 
             json_object_set_new(c, "cpu", json_integer((json_int_t)i));

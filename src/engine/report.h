@@ -5,7 +5,7 @@
 
 #include <jansson.h>
 
-#include "engine.h"
+#include "analysis.h"
 #include "crashdump.h"
 
 #define R2D_REPORT_SCHEMA 1

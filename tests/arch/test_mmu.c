@@ -75,7 +75,7 @@ setup(void **state)
     fclose(fp);
     f->ctx = r2d_ctx_new();
     assert_int_equal(r2d_format_open(f->ctx, f->path, "raw", &f->img), 0);
-    r2d_mmu_init(&f->mmu, f->ctx, f->img, PML4 | 0x5 /* PCID bits are masked */, 4);
+    r2d_mmu_init(&f->mmu, f->ctx, f->img, R2D_PAGING_X64, PML4 | 0x5 /* PCID bits are masked */);
     *state = f;
     return 0;
 }
@@ -190,7 +190,7 @@ test_table_outside_image_is_a_hole(void **state)
     struct r2d_mmu far;
     uint64_t pa;
 
-    r2d_mmu_init(&far, f->ctx, f->img, 0x40000000, 4);
+    r2d_mmu_init(&far, f->ctx, f->img, R2D_PAGING_X64, 0x40000000);
     assert_int_equal(r2d_mmu_translate(&far, 0x1000, &pa, NULL), R2D_EHOLE);
 }
 

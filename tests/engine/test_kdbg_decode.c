@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "engine.h"
+#include "analysis.h"
 
 /* kdbg.md section 4: synthetic vector computed from the formula. */
 #define VEC_WN UINT64_C(0x5C0E7F2B91A3D4C7)

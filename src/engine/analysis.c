@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "analysis.h"
 #include "bytes.h"
 #include "symstore.h"
 
@@ -17,8 +17,8 @@ r2d_analysis_init(struct r2d_analysis *a, struct r2d_ctx *ctx, const struct r2d_
     a->ctx = ctx;
     a->opts = opts;
     a->img = img;
-    for (size_t i = 0; i < R2D_MAX_CPUS; i++)
-        a->cpus[i].processor = -1;
+    /* The only paging mode discovery knows today; 32-bit modes will be chosen from CR0/CR4 or by trial. */
+    a->paging = R2D_PAGING_X64;
 }
 
 void
@@ -26,6 +26,9 @@ r2d_analysis_free(struct r2d_analysis *a)
 {
     r2d_symbols_free(a->syms);
     a->syms = NULL;
+    free(a->cpus);
+    a->cpus = NULL;
+    a->ncpus = 0;
 }
 
 static int

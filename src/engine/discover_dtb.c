@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Finding the page tables and the kernel (discovery.md sections 3-8): every candidate is validated, every
+ * Finding the page tables (docs/reference/discovery.md sections 3-6): every candidate is validated, every
  * rejection is logged, every scan is bounded, and failure is an error, never a guess.
  *
  * Bounds when the input has no CPU registers (also in docs/design.md, "Discovery"):
@@ -12,27 +12,19 @@
  *    KUSER_SHARED_DATA (a few 4-byte reads each); the scan stops once R2D_DTB_MAX_CANDIDATES candidates
  *    validated. So the scan reads 64 MiB when Windows is there and at most ~257 MiB otherwise, whatever
  *    the image size (64 GiB or 64 MiB).
- *  - kernel, per DTB candidate: from a hint (low-stub entry point, IDT handler, RIP) at most 64 MiB of VA
- *    down, 2 MiB boundaries first; then the mappings of the KASLR window 0xFFFFF800'00000000-
- *    0xFFFFF808'00000000: 2 MiB-aligned VAs first, then every page, each pass visiting at most
- *    KERNEL_WALK_MAX_LEAVES tables and leaves and KERNEL_WALK_MAX_PAGES pages.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
+#include "analysis.h"
 #include "bytes.h"
 
 #define KUSER_NT_MAJOR 0x26c
 #define KUSER_NT_MINOR 0x270
 #define KUSER_RESERVED1 0x2b4             /* 0x7FFEFFFF on every x64 build (Vol2's test) */
 #define KUSER_USER_VA 0x7ffe0000ull       /* the same page at its user VA, in process tables */
-#define LARGE_PAGE (2ull << 20)
-#define IDT_SCAN_LIMIT (64ull << 20)      /* how far below a hint the kernel header may be */
-#define KERNEL_WALK_MAX_LEAVES 1000000ull /* tables + leaves per walk of the KASLR window */
-#define KERNEL_WALK_MAX_PAGES 1000000ull  /* pages whose first bytes a walk reads */
 #define LOW_STUB_START 0x1000ull
 #define LOW_STUB_END 0xa0000ull
 #define SCAN_CHUNK (2u << 20)
@@ -79,7 +71,7 @@ discover_validate_dtb(struct r2d_analysis *a, uint64_t dtb, char *why, size_t wh
     uint64_t kpa, upa;
     int rc, same_user;
 
-    r2d_mmu_init(&mmu, a->ctx, a->img, dtb, 4);
+    r2d_mmu_init(&mmu, a->ctx, a->img, a->paging, dtb);
     rc = r2d_mmu_read_u32(&mmu, R2D_KUSER_SHARED_DATA + KUSER_NT_MAJOR, &major);
     if (!rc)
         rc = r2d_mmu_read_u32(&mmu, R2D_KUSER_SHARED_DATA + KUSER_NT_MINOR, &minor);
@@ -134,11 +126,11 @@ discover_add_candidate(struct r2d_analysis *a, uint64_t pa, int score, const cha
 }
 
 /* Make candidate i the DTB used for translation. */
-static void
-discover_use(struct r2d_analysis *a, unsigned i)
+void
+r2d_discover_use_candidate(struct r2d_analysis *a, unsigned i)
 {
     a->dtb = a->dtb_cands[i].pa;
-    r2d_mmu_init(&a->mmu, a->ctx, a->img, a->dtb, 4);
+    r2d_mmu_init(&a->mmu, a->ctx, a->img, a->paging, a->dtb);
     snprintf(a->dtb_how, sizeof(a->dtb_how), "%s", a->dtb_cands[i].how);
 }
 
@@ -148,7 +140,7 @@ discover_try_dtb(struct r2d_analysis *a, uint64_t dtb, const char *source)
 {
     char why[512], how[384];
 
-    dtb &= R2D_DTB_MASK;
+    dtb &= R2D_X64_DTB_MASK;
     if (dtb == 0 || !r2d_image_covers(a->img, dtb, R2D_PAGE_SIZE)) {
         r2d_log(a->ctx, R2D_LOG_INFO, "DTB candidate 0x%" PRIx64 " from %s: rejected, page not in the image", dtb,
                 source);
@@ -161,7 +153,7 @@ discover_try_dtb(struct r2d_analysis *a, uint64_t dtb, const char *source)
     snprintf(how, sizeof(how), "%.150s; %.200s", source, why);
     a->ndtb_cands = 0;
     discover_add_candidate(a, dtb, 0, how);
-    discover_use(a, 0);
+    r2d_discover_use_candidate(a, 0);
     r2d_log(a->ctx, R2D_LOG_INFO, "DTB 0x%" PRIx64 " from %s", dtb, a->dtb_how);
     return 1;
 }
@@ -178,7 +170,7 @@ discover_dtb_from_kgs(struct r2d_analysis *a, const struct r2d_cpu_state *cpu, s
     for (size_t i = 0; i < r2d_image_cpu_count(a->img); i++) {
         struct r2d_mmu via;
 
-        r2d_mmu_init(&via, a->ctx, a->img, r2d_image_cpu(a->img, i)->cr3, 4);
+        r2d_mmu_init(&via, a->ctx, a->img, a->paging, r2d_image_cpu(a->img, i)->cr3);
         for (size_t k = 0; k < sizeof(discover_kgs_dtb_offsets) / sizeof(discover_kgs_dtb_offsets[0]); k++) {
             uint64_t dtb;
 
@@ -281,13 +273,13 @@ discover_pml4_shape(const uint8_t *page, uint64_t pa, uint64_t max_pa, struct di
     memset(s, 0, sizeof(*s));
     for (unsigned i = 0; i < 512; i++) {
         const uint64_t e = r2d_le64(page + 8 * i);
-        const uint64_t frame = e & R2D_PTE_FRAME;
+        const uint64_t frame = e & R2D_X64_PTE_FRAME;
 
-        if (!(e & R2D_PTE_PRESENT)) {
+        if (!(e & R2D_X64_PTE_PRESENT)) {
             empty[i >> 8]++;
             continue;
         }
-        if (e & R2D_PTE_PS) {
+        if (e & R2D_X64_PTE_PS) {
             snprintf(why, whylen, "entry 0x%x has the PS bit set (0x%016" PRIx64 ")", i, e);
             return 0;
         }
@@ -332,7 +324,7 @@ discover_self_ref(const uint8_t *page, uint64_t pa)
     for (unsigned i = 0x100; i < 0x200; i++) {
         const uint64_t e = r2d_le64(page + 8 * i);
 
-        if ((e & R2D_PTE_PRESENT) && (e & R2D_PTE_FRAME) == pa)
+        if ((e & R2D_X64_PTE_PRESENT) && (e & R2D_X64_PTE_FRAME) == pa)
             return 1;
     }
     return 0;
@@ -452,195 +444,13 @@ r2d_discover_dtb(struct r2d_analysis *a)
                        "0x%llx and self-referencing PML4s below %llu MiB); is this a 64-bit Windows memory "
                        "image? Use --dtb to give one", r2d_image_path(a->img), ncpu, ncpu == 1 ? "" : "s",
                        LOW_STUB_END, SELFMAP_SCAN_END >> 20);
-    discover_use(a, 0);
+    r2d_discover_use_candidate(a, 0);
     for (unsigned i = 1; i < a->ndtb_cands; i++)
         r2d_log(a->ctx, R2D_LOG_DEBUG, "DTB candidate %u: 0x%" PRIx64 " (score %d) from %s", i,
                 a->dtb_cands[i].pa, a->dtb_cands[i].score, a->dtb_cands[i].how);
     r2d_log(a->ctx, R2D_LOG_INFO, "DTB 0x%" PRIx64 " (best of %u candidate%s, score %d) from %s", a->dtb,
             a->ndtb_cands, a->ndtb_cands == 1 ? "" : "s", a->dtb_cands[0].score, a->dtb_how);
     return 0;
-}
-
-/* A kernel image: a PE32+ whose CodeView record names a kernel PDB. */
-static int
-discover_try_kernel(struct r2d_analysis *a, uint64_t base, const char *source)
-{
-    struct r2d_pe pe;
-
-    if (r2d_pe_parse(&a->mmu, base, &pe))
-        return 0;
-    if (!pe.have_rsds || !r2d_pe_is_kernel_pdb(pe.pdb.name)) {
-        r2d_log(a->ctx, R2D_LOG_DEBUG, "PE at 0x%" PRIx64 ": not the kernel (PDB '%s')", base,
-                pe.have_rsds ? pe.pdb.name : "none");
-        return 0;
-    }
-    a->pe = pe;
-    a->kernel_base = base;
-    snprintf(a->kernel_how, sizeof(a->kernel_how), "%.300s; PE with RSDS %.255s%s%.63s", source, pe.pdb.name,
-             pe.export_name[0] ? ", exports " : "", pe.export_name);
-    r2d_log(a->ctx, R2D_LOG_INFO, "kernel base 0x%" PRIx64 " from %s", base, a->kernel_how);
-    return 1;
-}
-
-static int
-discover_mz_at(struct r2d_analysis *a, uint64_t va)
-{
-    uint8_t mz[2];
-
-    return r2d_mmu_read(&a->mmu, va, mz, 2) == 0 && mz[0] == 'M' && mz[1] == 'Z';
-}
-
-/*
- * Walk down from an address inside the kernel to its MZ header, bounded: 2 MiB boundaries first (modern
- * kernels are loaded on one), then every page (Windows 7's are page-aligned).
- */
-/*
- * What the scan-downs of one DTB candidate may still do. Every CPU's IDT handler and RIP is a hint, but
- * real CPUs share their handlers: a 2 MiB window already scanned is not scanned again, and all hints
- * share one page budget, so an input declaring thousands of CPUs cannot multiply the work.
- */
-#define SCAN_DOWN_MAX_PAGES (4 * (IDT_SCAN_LIMIT / R2D_PAGE_SIZE))
-#define SCAN_DOWN_MAX_WINDOWS 64
-
-struct discover_scan_budget {
-    uint64_t pages;
-    uint64_t windows[SCAN_DOWN_MAX_WINDOWS];
-    unsigned nwindows;
-};
-
-static int
-discover_scan_down(struct r2d_analysis *a, struct discover_scan_budget *b, uint64_t from, const char *what)
-{
-    const uint64_t top = from & ~(uint64_t)(R2D_PAGE_SIZE - 1);
-    const uint64_t floor = top > R2D_KASLR_FLOOR + IDT_SCAN_LIMIT ? top - IDT_SCAN_LIMIT : R2D_KASLR_FLOOR;
-    const uint64_t window = from & ~(LARGE_PAGE - 1);
-    char source[128];
-
-    if (from < R2D_KASLR_FLOOR)
-        return 0;
-    for (unsigned i = 0; i < b->nwindows; i++)
-        if (b->windows[i] == window)
-            return 0;
-    if (b->nwindows < SCAN_DOWN_MAX_WINDOWS)
-        b->windows[b->nwindows++] = window;
-    snprintf(source, sizeof(source), "scan down from %s 0x%" PRIx64, what, from);
-    for (uint64_t va = window; va >= floor && b->pages > 0; va -= LARGE_PAGE, b->pages--)
-        if (discover_mz_at(a, va) && discover_try_kernel(a, va, source))
-            return 1;
-    for (uint64_t va = top; va >= floor && b->pages > 0; va -= R2D_PAGE_SIZE) {
-        if (r2d_cancelled(a->ctx))
-            return R2D_ECANCELED;
-        if (!(va & (LARGE_PAGE - 1)))
-            continue;
-        b->pages--;
-        if (discover_mz_at(a, va) && discover_try_kernel(a, va, source))
-            return 1;
-    }
-    return 0;
-}
-
-struct discover_walk {
-    struct r2d_analysis *a;
-    int aligned_only; /* pass 1: 2 MiB-aligned VAs only */
-    uint64_t pages;   /* page budget left */
-    int found;
-};
-
-static int
-discover_walk_leaf(void *arg, uint64_t va, uint64_t pa, uint64_t size)
-{
-    struct discover_walk *w = arg;
-    const uint64_t step = w->aligned_only && size > R2D_PAGE_SIZE ? LARGE_PAGE : R2D_PAGE_SIZE;
-
-    if (w->aligned_only && (va & (LARGE_PAGE - 1)))
-        return 0;
-    for (uint64_t off = 0; off < size; off += step) {
-        uint8_t mz[2];
-
-        if (w->pages == 0)
-            return 1;
-        w->pages--;
-        if (r2d_image_read(w->a->ctx, w->a->img, pa + off, mz, 2, R2D_HOLE_ERROR) || mz[0] != 'M' || mz[1] != 'Z')
-            continue;
-        if (discover_try_kernel(w->a, va + off, w->aligned_only ? "page-table walk of the KASLR window (2 MiB-"
-                                                                  "aligned)" : "page-table walk of the KASLR window")) {
-            w->found = 1;
-            return 1;
-        }
-    }
-    return r2d_cancelled(w->a->ctx) ? R2D_ECANCELED : 0;
-}
-
-/* Every kernel search through the current DTB. Returns 1 when found, 0 when not, or a negative status. */
-static int
-discover_kernel_here(struct r2d_analysis *a)
-{
-    struct discover_scan_budget budget = {.pages = SCAN_DOWN_MAX_PAGES};
-    int rc;
-
-    for (size_t i = 0; i < r2d_image_cpu_count(a->img); i++) {
-        const struct r2d_cpu_state *cpu = r2d_image_cpu(a->img, i);
-        uint8_t gate[16];
-        char what[64];
-
-        if (cpu->idt.base && !r2d_mmu_read(&a->mmu, cpu->idt.base, gate, sizeof(gate))) {
-            const uint64_t handler = r2d_le16(gate) | (uint64_t)r2d_le16(gate + 6) << 16 |
-                                     (uint64_t)r2d_le32(gate + 8) << 32;
-
-            snprintf(what, sizeof(what), "CPU %zu IDT[0] handler", i);
-            if ((rc = discover_scan_down(a, &budget, handler, what)) != 0)
-                return rc;
-        }
-        snprintf(what, sizeof(what), "CPU %zu RIP", i);
-        if ((rc = discover_scan_down(a, &budget, cpu->rip, what)) != 0)
-            return rc;
-    }
-    if (a->kernel_hint &&
-        (rc = discover_scan_down(a, &budget, a->kernel_hint, "the low stub's kernel entry point")) != 0)
-        return rc;
-    for (int pass = 0; pass < 2; pass++) {
-        struct discover_walk w = {a, pass == 0, KERNEL_WALK_MAX_PAGES, 0};
-
-        rc = r2d_mmu_walk(&a->mmu, R2D_KASLR_FLOOR, R2D_KASLR_CEIL, KERNEL_WALK_MAX_LEAVES, discover_walk_leaf, &w);
-        if (rc)
-            return rc;
-        if (w.found)
-            return 1;
-    }
-    return 0;
-}
-
-int
-r2d_discover_kernel(struct r2d_analysis *a)
-{
-    const unsigned ncands = a->ndtb_cands ? a->ndtb_cands : 1;
-    int rc;
-
-    if (a->opts->have_kernel_base) {
-        if (discover_try_kernel(a, a->opts->kernel_base, "--kernel-base"))
-            return 0;
-        return r2d_err(a->ctx, R2D_ENOTFOUND,
-                       "%s: --kernel-base 0x%" PRIx64 " is not a Windows kernel image (no PE32+ naming ntkrnlmp.pdb)",
-                       r2d_image_path(a->img), a->opts->kernel_base);
-    }
-    /* A candidate that maps KUSER_SHARED_DATA but no kernel is not the one: fall back along the ranking. */
-    for (unsigned i = 0; i < ncands; i++) {
-        if (i > 0) {
-            r2d_log(a->ctx, R2D_LOG_INFO, "no kernel through DTB 0x%" PRIx64 "; trying candidate 0x%" PRIx64
-                    " (%s)", a->dtb, a->dtb_cands[i].pa, a->dtb_cands[i].how);
-            discover_use(a, i);
-        }
-        rc = discover_kernel_here(a);
-        if (rc < 0)
-            return rc;
-        if (rc > 0)
-            return 0;
-    }
-    return r2d_err(a->ctx, R2D_ENOTFOUND,
-                   "%s: no Windows kernel image (PE naming ntkrnlmp.pdb) found through %u DTB candidate%s (IDT "
-                   "handlers, RIPs, the low-stub hint and the KASLR window 0x%" PRIx64 "-0x%" PRIx64
-                   " searched); use --kernel-base", r2d_image_path(a->img), ncands, ncands == 1 ? "" : "s",
-                   R2D_KASLR_FLOOR, R2D_KASLR_CEIL);
 }
 
 int
@@ -656,7 +466,7 @@ r2d_discover_system_dtb(struct r2d_analysis *a)
     r2d_symbols_field_offset(a->ctx, a->syms, "_EPROCESS", "Pcb.DirectoryTableBase", &dtb_off);
     if (r2d_mmu_read_u64(&a->mmu, eprocess + dtb_off, &dtb))
         return 0;
-    dtb &= R2D_DTB_MASK;
+    dtb &= R2D_X64_DTB_MASK;
     if (dtb == a->dtb)
         return 0;
     if (!discover_validate_dtb(a, dtb, why, sizeof(why), NULL)) {

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* Processors: vCPUs matched to Windows processors, and the CONTEXT records written into their KPRCBs. */
+#ifndef R2D_ENGINE_CONTEXTS_H
+#define R2D_ENGINE_CONTEXTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image.h"
+#include "plan.h"
+
+/* KeNumberProcessors beyond this is not a Windows machine (x64 Windows supports 2048 logical processors). */
+#define R2D_MAX_PROCESSORS 2048u
+
+struct r2d_analysis;
+
+/* One vCPU of the input (or, without registers, one processor) matched to a Windows processor. */
+struct r2d_cpu_match {
+    int processor;        /* -1 when not matched */
+    uint64_t kprcb;
+    uint64_t context_va;  /* *(KPRCB + OffsetPrcbContext) */
+    char how[128];
+};
+
+/* Fill a->cpus: one entry per vCPU, or per processor when the input has no registers. */
+int r2d_match_cpus(struct r2d_analysis *a);
+void r2d_context_from_cpu(const struct r2d_cpu_state *cpu, uint8_t ctx[R2D_CONTEXT_SIZE]);
+void r2d_context_minimal(uint64_t dtb, uint8_t ctx[R2D_CONTEXT_SIZE]);
+int r2d_patch_contexts(struct r2d_analysis *a, struct r2d_plan *plan);
+/*
+ * Without a register source: processor j's saved state (_KPRCB.ProcessorState.ContextFrame) when it is
+ * plausible (1, ctx filled), else 0 with why filled.
+ */
+int r2d_context_saved(struct r2d_analysis *a, uint32_t j, uint8_t ctx[R2D_CONTEXT_SIZE], char *why, size_t whylen);
+
+#endif
