@@ -225,6 +225,56 @@ test_walk_is_bounded_and_ordered(void **state)
     assert_true(w.leaves < 4);
 }
 
+static void
+test_walk_skips_tables_outside_image_without_error(void **state)
+{
+    struct fixture *f = *state;
+    struct walk_count w = {0, 0};
+
+    /* PD[2] points far past the 8 MiB image: the walk skips it and leaves no message behind. */
+    r2d_put_le64(f->mem + PD + 8 * 2, 0x7ff000000ull | P | RW);
+    {
+        FILE *fp = fopen(f->path, "r+b");
+
+        assert_non_null(fp);
+        assert_int_equal(fseek(fp, PD + 8 * 2, SEEK_SET), 0);
+        assert_int_equal(fwrite(f->mem + PD + 8 * 2, 1, 8, fp), 8);
+        fclose(fp);
+    }
+    assert_int_equal(r2d_mmu_walk(&f->mmu, 0, 0x40000000ull, 1000, count_leaf, &w), 0);
+    assert_int_equal(w.leaves, 3); /* PT[5], PT[6] and the 2 MiB page */
+    assert_string_equal(r2d_errmsg(f->ctx), "");
+}
+
+static void
+test_self_map_slot_and_base(void **state)
+{
+    struct fixture *f = *state;
+    struct r2d_mmu selfmap;
+    unsigned slot = 0;
+    FILE *fp;
+
+    /* No kernel-half entry of the PML4 points at the PML4 itself yet. */
+    assert_int_equal(r2d_mmu_self_map_slots(&f->mmu, &slot), 0);
+    /* A self-map at slot 0x1ed (Windows 10's classic 0xFFFFF6FB'7DBED000 tables start at slot 0x1ed). */
+    r2d_put_le64(f->mem + PML4 + 8 * 0x1ed, PML4 | P | RW);
+    fp = fopen(f->path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, PML4 + 8 * 0x1ed, SEEK_SET), 0);
+    assert_int_equal(fwrite(f->mem + PML4 + 8 * 0x1ed, 1, 8, fp), 8);
+    fclose(fp);
+    r2d_image_free(f->img);
+    assert_int_equal(r2d_format_open(f->ctx, f->path, "raw", &f->img), 0);
+    r2d_mmu_init(&selfmap, f->ctx, f->img, R2D_PAGING_X64, PML4);
+    assert_int_equal(r2d_mmu_self_map_slots(&selfmap, &slot), 1);
+    assert_int_equal(slot, 0x1ed);
+    /* The PTE base of that slot: slot << 39, sign-extended from bit 47. */
+    assert_true(r2d_mmu_self_map_base(&selfmap, slot) == 0xfffff68000000000ull);
+    assert_true(r2d_mmu_self_map_base(&selfmap, 0x100) == 0xffff800000000000ull);
+    assert_int_equal(r2d_mmu_pointer_size(&selfmap), 8);
+    assert_string_equal(r2d_mmu_mode_name(&selfmap), "x64 4-level");
+}
+
 int
 main(void)
 {
@@ -239,6 +289,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_read_into_unmapped_page_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_outside_image_is_a_hole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_walk_is_bounded_and_ordered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_walk_skips_tables_outside_image_without_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_self_map_slot_and_base, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
