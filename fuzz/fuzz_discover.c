@@ -18,6 +18,7 @@
 
 #include "analysis.h"
 #include "plan_build.h"
+#include "format.h"
 #include "fuzz_util.h"
 #include "bytes.h"
 #include "plan.h"

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "format.h"
 #include "fuzz_util.h"
 #include "mmu.h"
 #include "pe.h"

@@ -175,7 +175,7 @@ def discover_seed(truth):
 
 def main():
     fx = sys.argv[1]
-    put("fuzz_elf", "fixture-head.elf", small_elf(os.path.join(fx, "memory.elf")))
+    put("fuzz_qemu_elf", "fixture-head.elf", small_elf(os.path.join(fx, "memory.elf")))
     with open(os.path.join(fx, "memory.raw"), "rb") as f:
         put("fuzz_raw", "first-pages.raw", f.read(2 * PAGE))
     lime = small_lime(os.path.join(fx, "memory.lime"))
