@@ -14,6 +14,10 @@ static const struct r2d_paging_mode *
 mmu_mode(enum r2d_paging paging)
 {
     switch (paging) {
+    case R2D_PAGING_X86:
+        return &r2d_paging_x86;
+    case R2D_PAGING_X86_PAE:
+        return &r2d_paging_x86_pae;
     case R2D_PAGING_X64:
         break;
     }

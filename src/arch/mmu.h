@@ -2,8 +2,8 @@
 /*
  * The arch layer: virtual-to-physical translation over an image, for the paging mode the caller names.
  * Discovery asks "translate this VA with this DTB"; only this layer knows how a mode's tables look.
- * Today: x64 4-level paging. x86 (PAE and not) and 5-level paging are descriptors still to add
- * (src/arch/paging.h).
+ * Modes: x64 4-level, x86 with PAE and without (the engine selects x64 only so far; 32-bit guests come with
+ * their discovery). 5-level paging is a descriptor still to add (src/arch/paging.h).
  */
 #ifndef R2D_ARCH_MMU_H
 #define R2D_ARCH_MMU_H
@@ -15,6 +15,8 @@
 
 enum r2d_paging {
     R2D_PAGING_X64 = 0, /* long mode, 4-level (CR4.LA57 clear) */
+    R2D_PAGING_X86,     /* 32-bit, 2-level, 4 KiB and 4 MiB pages (CR4.PAE clear) */
+    R2D_PAGING_X86_PAE, /* 32-bit with PAE, 3-level, 4 KiB and 2 MiB pages */
 };
 
 /* x64 entry bits, for discovery's checks of a candidate top-level table. */

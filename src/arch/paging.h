@@ -36,5 +36,7 @@ struct r2d_paging_mode {
 #define R2D_PAGING_PS 0x80u
 
 extern const struct r2d_paging_mode r2d_paging_x64;
+extern const struct r2d_paging_mode r2d_paging_x86;
+extern const struct r2d_paging_mode r2d_paging_x86_pae;
 
 #endif
