@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "kdbg_header.h"
 #include "mmu.h"
 #include "pe.h"
 #include "raw2dmp/convert.h"
@@ -17,8 +18,6 @@
 #define R2D_KUSER_SHARED_DATA UINT64_C(0xfffff78000000000)
 #define R2D_KASLR_FLOOR UINT64_C(0xfffff80000000000)
 #define R2D_KASLR_CEIL UINT64_C(0xfffff80800000000)
-#define R2D_KDBG_MAX_SIZE 0x800
-#define R2D_KDBG_MIN_SIZE 0x290
 #define R2D_MAX_CPUS 1024
 
 enum r2d_kdbg_mode {
