@@ -9,79 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "context_amd64.h"
+#include "dump_header32.h"
+#include "dump_header64.h"
 #include "format.h"
 
-/* DUMP_HEADER64 (shared/reference/crashdump-format.md section 2). */
-#define CD_HEADER_SIZE 0x2000
-#define CD_OFF_SIGNATURE 0x000           /* u32 'PAGE' */
-#define CD_OFF_VALID_DUMP 0x004          /* u32 'DU64' (64-bit) or 'DUMP' (32-bit) */
-#define CD_OFF_MAJOR_VERSION 0x008       /* u32 */
-#define CD_OFF_MINOR_VERSION 0x00c       /* u32 */
-#define CD_OFF_DTB 0x010                 /* u64 */
-#define CD_OFF_PFN_DATABASE 0x018        /* u64 */
-#define CD_OFF_PS_LOADED_MODULES 0x020   /* u64 */
-#define CD_OFF_PS_ACTIVE_PROCESSES 0x028 /* u64 */
-#define CD_OFF_MACHINE_TYPE 0x030        /* u32 */
-#define CD_OFF_NUMBER_PROCESSORS 0x034   /* u32 */
-#define CD_OFF_BUGCHECK_CODE 0x038       /* u32 */
-#define CD_OFF_BUGCHECK_PARAMS 0x040     /* 4 x u64 */
-#define CD_OFF_KDBG 0x080                /* u64 */
-#define CD_OFF_PMD_RUNS 0x088            /* u32 NumberOfRuns */
-#define CD_OFF_PMD_PAGES 0x090           /* u64 NumberOfPages */
-#define CD_OFF_PMD_RUN0 0x098            /* runs: u64 BasePage, u64 PageCount */
-#define CD_PMD_RUN_SIZE 16
-#define CD_OFF_CONTEXT 0x348        /* AMD64 CONTEXT */
-#define CD_OFF_DUMP_TYPE 0xf98      /* u32 */
-#define CD_OFF_REQUIRED_SPACE 0xfa0 /* u64 */
-#define CD_OFF_SYSTEM_TIME 0xfa8    /* u64 */
-#define CD_OFF_COMMENT 0xfb0        /* 128 bytes */
-#define CD_COMMENT_SIZE 128
-#define CD_OFF_SYSTEM_UPTIME 0x1030   /* u64 */
-#define CD_OFF_SECONDARY_STATE 0x103c /* u32 */
-#define CD_OFF_PRODUCT_TYPE 0x1040    /* u32 */
-#define CD_OFF_SUITE_MASK 0x1044      /* u32 */
-#define CD_OFF_KD_SECONDARY 0x104d    /* u8 */
-/*
- * Runs the descriptor area can hold before ContextRecord: 0x98 + 16 * 43 = 0x348. Writers stop at 42
- * (the 700-byte buffer); QEMU's 704-byte union declares 43, and a 43rd run still clobbers nothing.
- */
-#define CD_MAX_RUNS 43
-
-#define CD_SIGNATURE 0x45474150u    /* 'PAGE' */
-#define CD_VALID_DUMP64 0x34365544u /* 'DU64' */
-#define CD_VALID_DUMP32 0x504d5544u /* 'DUMP' */
-#define CD_PAGE_FILL64 UINT64_C(0x4547415045474150)
-#define CD_DTB_MASK UINT64_C(0x000FFFFFFFFFF000)
-#define CD_DATA_OFF 0x2000 /* DumpType 1: first page */
-
-/* AMD64 CONTEXT (crashdump-format.md section 4), offsets inside the record. */
-#define CTX_OFF_CONTEXT_FLAGS 0x30 /* u32 */
-#define CTX_OFF_MXCSR 0x34         /* u32 */
-#define CTX_OFF_SEG_CS 0x38        /* u16, then Ds Es Fs Gs Ss */
-#define CTX_OFF_SEG_DS 0x3a
-#define CTX_OFF_SEG_ES 0x3c
-#define CTX_OFF_SEG_FS 0x3e
-#define CTX_OFF_SEG_GS 0x40
-#define CTX_OFF_SEG_SS 0x42
-#define CTX_OFF_EFLAGS 0x44 /* u32 */
-#define CTX_OFF_RAX 0x78    /* u64 Rax Rcx Rdx Rbx Rsp Rbp Rsi Rdi R8..R15 */
-#define CTX_OFF_RIP 0xf8
-#define CTX_OFF_FLTSAVE_MXCSR 0x118 /* u32 */
-#define CTX_AMD64 0x00100000u
-
-/* Bitmap header at 0x2000 (section 7). */
-#define BMP_OFF 0x2000
-#define BMP_OFF_SIGNATURE 0x00
-#define BMP_OFF_VALID_DUMP 0x04
-#define BMP_OFF_FIRST_PAGE 0x20
-#define BMP_OFF_PAGES 0x28
-#define BMP_OFF_BITS 0x30
-#define BMP_HEADER_SIZE 0x38
-#define BMP_SIG_FULL 0x504d4446u    /* 'FDMP' */
-#define BMP_SIG_SUMMARY 0x504d4453u /* 'SDMP' */
-#define BMP_VALID_DUMP 0x504d5544u  /* 'DUMP' */
-/* Our documented bound on cBits: 2^40 PFNs, the 52-bit physical address width of x86-64. */
-#define BMP_MAX_BITS (UINT64_C(1) << 40)
+/* Layouts: src/wintypes/ (docs/formats/windows-layouts.md). */
 #define BMP_CHUNK (1u << 20) /* bitmap bytes read at a time */
 
 /* A run being collected from the bitmap. */
@@ -95,21 +28,22 @@ struct crashdump_scan {
 static int
 crashdump_probe_runs(const uint8_t *h, uint64_t file_size)
 {
-    const uint32_t n = r2d_le32(h + CD_OFF_PMD_RUNS);
+    const uint32_t n = r2d_le32(h + R2D_DH64_OFF_NUMBER_OF_RUNS);
     uint64_t sum = 0, next = 0;
 
-    if (n == 0 || n > CD_MAX_RUNS)
+    if (n == 0 || n > R2D_DH64_MAX_RUNS_AREA)
         return 0;
     for (uint32_t i = 0; i < n; i++) {
-        const uint64_t base = r2d_le64(h + CD_OFF_PMD_RUN0 + CD_PMD_RUN_SIZE * i);
-        const uint64_t count = r2d_le64(h + CD_OFF_PMD_RUN0 + CD_PMD_RUN_SIZE * i + 8);
+        const uint64_t base = r2d_le64(h + R2D_DH64_OFF_RUN0 + R2D_PMD64_RUN_SIZE * i);
+        const uint64_t count =
+            r2d_le64(h + R2D_DH64_OFF_RUN0 + R2D_PMD64_RUN_SIZE * i + R2D_PMD64_RUN_OFF_PAGE_COUNT);
 
         if (base < next || count > (file_size >> 12) || base + count < base)
             return 0;
         sum += count;
         next = base + count;
     }
-    return sum == r2d_le64(h + CD_OFF_PMD_PAGES) && sum <= (file_size - CD_DATA_OFF) >> 12;
+    return sum == r2d_le64(h + R2D_DH64_OFF_NUMBER_OF_PAGES) && sum <= (file_size - R2D_DH64_OFF_DATA) >> 12;
 }
 
 /*
@@ -122,33 +56,33 @@ crashdump_probe(const uint8_t *head, size_t len, uint64_t file_size, const char 
 {
     uint32_t type;
 
-    if (len < 8 || r2d_le32(head + CD_OFF_SIGNATURE) != CD_SIGNATURE)
+    if (len < 8 || r2d_le32(head + R2D_DH64_OFF_SIGNATURE) != R2D_DH64_SIGNATURE)
         return R2D_PROBE_NO;
-    if (r2d_le32(head + CD_OFF_VALID_DUMP) == CD_VALID_DUMP32) {
+    if (r2d_le32(head + R2D_DH64_OFF_VALID_DUMP) == R2D_DH32_VALID_DUMP) {
         *why = "PAGEDUMP signature (32-bit crash dump)";
         return R2D_PROBE_MAGIC;
     }
-    if (r2d_le32(head + CD_OFF_VALID_DUMP) != CD_VALID_DUMP64)
+    if (r2d_le32(head + R2D_DH64_OFF_VALID_DUMP) != R2D_DH64_VALID_DUMP)
         return R2D_PROBE_NO;
     *why = "PAGEDU64 signature";
-    if (len < CD_HEADER_SIZE || file_size < CD_HEADER_SIZE)
+    if (len < R2D_DH64_SIZE || file_size < R2D_DH64_SIZE)
         return R2D_PROBE_MAGIC;
-    type = r2d_le32(head + CD_OFF_DUMP_TYPE);
-    if (type == 1 && crashdump_probe_runs(head, file_size)) {
+    type = r2d_le32(head + R2D_DH64_OFF_DUMP_TYPE);
+    if (type == R2D_DH64_DUMP_TYPE_FULL && crashdump_probe_runs(head, file_size)) {
         *why = "PAGEDU64, DumpType 1, run table consistent with the file size";
         return R2D_PROBE_SURE;
     }
-    if (type == 5 && len >= BMP_OFF + BMP_HEADER_SIZE) {
-        const uint8_t *b = head + BMP_OFF;
-        const uint32_t sig = r2d_le32(b + BMP_OFF_SIGNATURE);
+    if (type == R2D_DH64_DUMP_TYPE_BITMAP && len >= R2D_DH64_OFF_BITMAP + R2D_BMP64_SIZE) {
+        const uint8_t *b = head + R2D_DH64_OFF_BITMAP;
+        const uint32_t sig = r2d_le32(b + R2D_BMP64_OFF_SIGNATURE);
 
-        if ((sig == BMP_SIG_FULL || sig == BMP_SIG_SUMMARY) &&
-            r2d_le32(b + BMP_OFF_VALID_DUMP) == BMP_VALID_DUMP &&
-            r2d_le64(b + BMP_OFF_FIRST_PAGE) <= file_size) {
+        if ((sig == R2D_BMP64_SIG_FULL || sig == R2D_BMP64_SIG_SUMMARY) &&
+            r2d_le32(b + R2D_BMP64_OFF_VALID_DUMP) == R2D_BMP64_VALID_DUMP &&
+            r2d_le64(b + R2D_BMP64_OFF_FIRST_PAGE) <= file_size) {
             *why = "PAGEDU64, DumpType 5, bitmap header present";
             return R2D_PROBE_SURE;
         }
-    } else if (type == 5 && file_size >= BMP_OFF + BMP_HEADER_SIZE) {
+    } else if (type == R2D_DH64_DUMP_TYPE_BITMAP && file_size >= R2D_DH64_OFF_BITMAP + R2D_BMP64_SIZE) {
         *why = "PAGEDU64, DumpType 5 (bitmap header beyond the probed bytes)";
         return R2D_PROBE_SURE;
     }
@@ -175,11 +109,11 @@ crashdump_note(struct r2d_ctx *ctx, struct r2d_image *img, const char *key, int 
 static int
 crashdump_note_comment(struct r2d_ctx *ctx, struct r2d_image *img, const uint8_t *h)
 {
-    char text[CD_COMMENT_SIZE + 1];
+    char text[R2D_DH64_COMMENT_SIZE + 1];
     size_t n = 0;
 
-    for (; n < CD_COMMENT_SIZE && h[CD_OFF_COMMENT + n]; n++) {
-        const uint8_t c = h[CD_OFF_COMMENT + n];
+    for (; n < R2D_DH64_COMMENT_SIZE && h[R2D_DH64_OFF_COMMENT + n]; n++) {
+        const uint8_t c = h[R2D_DH64_OFF_COMMENT + n];
 
         text[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
     }
@@ -192,49 +126,49 @@ crashdump_note_comment(struct r2d_ctx *ctx, struct r2d_image *img, const uint8_t
 static int
 crashdump_add_notes(struct r2d_ctx *ctx, struct r2d_image *img, const uint8_t *h)
 {
-    const uint8_t *c = h + CD_OFF_CONTEXT;
+    const uint8_t *c = h + R2D_DH64_OFF_CONTEXT;
     const struct {
         const char *key;
         int hex;
         uint64_t v;
     } f[] = {
-        {"dump.major_version", CD_DEC, r2d_le32(h + CD_OFF_MAJOR_VERSION)},
-        {"dump.minor_version", CD_DEC, r2d_le32(h + CD_OFF_MINOR_VERSION)},
-        {"dump.dtb", CD_HEX, r2d_le64(h + CD_OFF_DTB) & CD_DTB_MASK},
-        {"dump.dtb_raw", CD_HEX, r2d_le64(h + CD_OFF_DTB)},
-        {"dump.pfn_database", CD_HEX, r2d_le64(h + CD_OFF_PFN_DATABASE)},
-        {"dump.ps_loaded_module_list", CD_HEX, r2d_le64(h + CD_OFF_PS_LOADED_MODULES)},
-        {"dump.ps_active_process_head", CD_HEX, r2d_le64(h + CD_OFF_PS_ACTIVE_PROCESSES)},
-        {"dump.machine_image_type", CD_HEX, r2d_le32(h + CD_OFF_MACHINE_TYPE)},
-        {"dump.number_processors", CD_DEC, r2d_le32(h + CD_OFF_NUMBER_PROCESSORS)},
-        {"dump.bugcheck_code", CD_HEX, r2d_le32(h + CD_OFF_BUGCHECK_CODE)},
-        {"dump.bugcheck_parameter1", CD_HEX, r2d_le64(h + CD_OFF_BUGCHECK_PARAMS)},
-        {"dump.bugcheck_parameter2", CD_HEX, r2d_le64(h + CD_OFF_BUGCHECK_PARAMS + 8)},
-        {"dump.bugcheck_parameter3", CD_HEX, r2d_le64(h + CD_OFF_BUGCHECK_PARAMS + 16)},
-        {"dump.bugcheck_parameter4", CD_HEX, r2d_le64(h + CD_OFF_BUGCHECK_PARAMS + 24)},
-        {"dump.kdbg_va", CD_HEX, r2d_le64(h + CD_OFF_KDBG)},
-        {"dump.dump_type", CD_DEC, r2d_le32(h + CD_OFF_DUMP_TYPE)},
-        {"dump.required_dump_space", CD_HEX, r2d_le64(h + CD_OFF_REQUIRED_SPACE)},
-        {"dump.system_time", CD_HEX, r2d_le64(h + CD_OFF_SYSTEM_TIME)},
-        {"dump.system_uptime", CD_HEX, r2d_le64(h + CD_OFF_SYSTEM_UPTIME)},
-        {"dump.product_type", CD_DEC, r2d_le32(h + CD_OFF_PRODUCT_TYPE)},
-        {"dump.suite_mask", CD_HEX, r2d_le32(h + CD_OFF_SUITE_MASK)},
-        {"dump.kd_secondary_version", CD_DEC, h[CD_OFF_KD_SECONDARY]},
-        {"dump.secondary_data_state", CD_HEX, r2d_le32(h + CD_OFF_SECONDARY_STATE)},
-        {"dump.context_flags", CD_HEX, r2d_le32(c + CTX_OFF_CONTEXT_FLAGS)},
-        {"dump.mxcsr", CD_HEX, r2d_le32(c + CTX_OFF_MXCSR)},
-        {"dump.fltsave_mxcsr", CD_HEX, r2d_le32(c + CTX_OFF_FLTSAVE_MXCSR)},
-        {"dump.seg_cs", CD_HEX, r2d_le16(c + CTX_OFF_SEG_CS)},
-        {"dump.rip", CD_HEX, r2d_le64(c + CTX_OFF_RIP)},
-        {"dump.rsp", CD_HEX, r2d_le64(c + CTX_OFF_RAX + 4 * 8)},
-        {"dump.header_runs", CD_DEC, r2d_le32(h + CD_OFF_PMD_RUNS)},
-        {"dump.header_pages", CD_DEC, r2d_le64(h + CD_OFF_PMD_PAGES)},
+        {"dump.major_version", CD_DEC, r2d_le32(h + R2D_DH64_OFF_MAJOR_VERSION)},
+        {"dump.minor_version", CD_DEC, r2d_le32(h + R2D_DH64_OFF_MINOR_VERSION)},
+        {"dump.dtb", CD_HEX, r2d_le64(h + R2D_DH64_OFF_DTB) & R2D_DH64_DTB_MASK},
+        {"dump.dtb_raw", CD_HEX, r2d_le64(h + R2D_DH64_OFF_DTB)},
+        {"dump.pfn_database", CD_HEX, r2d_le64(h + R2D_DH64_OFF_PFN_DATABASE)},
+        {"dump.ps_loaded_module_list", CD_HEX, r2d_le64(h + R2D_DH64_OFF_PS_LOADED_MODULE_LIST)},
+        {"dump.ps_active_process_head", CD_HEX, r2d_le64(h + R2D_DH64_OFF_PS_ACTIVE_PROCESS_HEAD)},
+        {"dump.machine_image_type", CD_HEX, r2d_le32(h + R2D_DH64_OFF_MACHINE_TYPE)},
+        {"dump.number_processors", CD_DEC, r2d_le32(h + R2D_DH64_OFF_NUMBER_PROCESSORS)},
+        {"dump.bugcheck_code", CD_HEX, r2d_le32(h + R2D_DH64_OFF_BUGCHECK_CODE)},
+        {"dump.bugcheck_parameter1", CD_HEX, r2d_le64(h + R2D_DH64_OFF_BUGCHECK_PARAMS)},
+        {"dump.bugcheck_parameter2", CD_HEX, r2d_le64(h + R2D_DH64_OFF_BUGCHECK_PARAMS + 8)},
+        {"dump.bugcheck_parameter3", CD_HEX, r2d_le64(h + R2D_DH64_OFF_BUGCHECK_PARAMS + 16)},
+        {"dump.bugcheck_parameter4", CD_HEX, r2d_le64(h + R2D_DH64_OFF_BUGCHECK_PARAMS + 24)},
+        {"dump.kdbg_va", CD_HEX, r2d_le64(h + R2D_DH64_OFF_KDBG)},
+        {"dump.dump_type", CD_DEC, r2d_le32(h + R2D_DH64_OFF_DUMP_TYPE)},
+        {"dump.required_dump_space", CD_HEX, r2d_le64(h + R2D_DH64_OFF_REQUIRED_SPACE)},
+        {"dump.system_time", CD_HEX, r2d_le64(h + R2D_DH64_OFF_SYSTEM_TIME)},
+        {"dump.system_uptime", CD_HEX, r2d_le64(h + R2D_DH64_OFF_SYSTEM_UPTIME)},
+        {"dump.product_type", CD_DEC, r2d_le32(h + R2D_DH64_OFF_PRODUCT_TYPE)},
+        {"dump.suite_mask", CD_HEX, r2d_le32(h + R2D_DH64_OFF_SUITE_MASK)},
+        {"dump.kd_secondary_version", CD_DEC, h[R2D_DH64_OFF_KD_SECONDARY]},
+        {"dump.secondary_data_state", CD_HEX, r2d_le32(h + R2D_DH64_OFF_SECONDARY_STATE)},
+        {"dump.context_flags", CD_HEX, r2d_le32(c + R2D_CTX64_OFF_CONTEXT_FLAGS)},
+        {"dump.mxcsr", CD_HEX, r2d_le32(c + R2D_CTX64_OFF_MXCSR)},
+        {"dump.fltsave_mxcsr", CD_HEX, r2d_le32(c + R2D_CTX64_OFF_FLTSAVE_MXCSR)},
+        {"dump.seg_cs", CD_HEX, r2d_le16(c + R2D_CTX64_OFF_SEG_CS)},
+        {"dump.rip", CD_HEX, r2d_le64(c + R2D_CTX64_OFF_RIP)},
+        {"dump.rsp", CD_HEX, r2d_le64(c + R2D_CTX64_OFF_RSP)},
+        {"dump.header_runs", CD_DEC, r2d_le32(h + R2D_DH64_OFF_NUMBER_OF_RUNS)},
+        {"dump.header_pages", CD_DEC, r2d_le64(h + R2D_DH64_OFF_NUMBER_OF_PAGES)},
     };
     int rc = 0;
 
     const struct r2d_image_props props = {.have_dump_header = 1,
-                                          .dump_dtb = r2d_le64(h + CD_OFF_DTB) & CD_DTB_MASK,
-                                          .dump_kdbg_va = r2d_le64(h + CD_OFF_KDBG)};
+                                          .dump_dtb = r2d_le64(h + R2D_DH64_OFF_DTB) & R2D_DH64_DTB_MASK,
+                                          .dump_kdbg_va = r2d_le64(h + R2D_DH64_OFF_KDBG)};
 
     r2d_image_set_props(img, &props);
     for (size_t i = 0; !rc && i < sizeof(f) / sizeof(f[0]); i++)
@@ -252,39 +186,39 @@ crashdump_segment(struct r2d_segment *s, const uint8_t *c, unsigned off)
 static int
 crashdump_add_cpu(struct r2d_ctx *ctx, struct r2d_image *img, const uint8_t *h)
 {
-    const uint8_t *c = h + CD_OFF_CONTEXT;
-    const uint32_t flags = r2d_le32(c + CTX_OFF_CONTEXT_FLAGS);
+    const uint8_t *c = h + R2D_DH64_OFF_CONTEXT;
+    const uint32_t flags = r2d_le32(c + R2D_CTX64_OFF_CONTEXT_FLAGS);
     struct r2d_cpu_state cpu;
 
-    if (!(flags & CTX_AMD64) || flags == CD_SIGNATURE)
+    if (!(flags & R2D_CTX64_FLAG_AMD64) || flags == R2D_DH64_SIGNATURE)
         return 0;
     memset(&cpu, 0, sizeof(cpu));
     cpu.flags = R2D_CPU_LONG_MODE;
-    cpu.rax = r2d_le64(c + CTX_OFF_RAX + 0 * 8);
-    cpu.rcx = r2d_le64(c + CTX_OFF_RAX + 1 * 8);
-    cpu.rdx = r2d_le64(c + CTX_OFF_RAX + 2 * 8);
-    cpu.rbx = r2d_le64(c + CTX_OFF_RAX + 3 * 8);
-    cpu.rsp = r2d_le64(c + CTX_OFF_RAX + 4 * 8);
-    cpu.rbp = r2d_le64(c + CTX_OFF_RAX + 5 * 8);
-    cpu.rsi = r2d_le64(c + CTX_OFF_RAX + 6 * 8);
-    cpu.rdi = r2d_le64(c + CTX_OFF_RAX + 7 * 8);
-    cpu.r8 = r2d_le64(c + CTX_OFF_RAX + 8 * 8);
-    cpu.r9 = r2d_le64(c + CTX_OFF_RAX + 9 * 8);
-    cpu.r10 = r2d_le64(c + CTX_OFF_RAX + 10 * 8);
-    cpu.r11 = r2d_le64(c + CTX_OFF_RAX + 11 * 8);
-    cpu.r12 = r2d_le64(c + CTX_OFF_RAX + 12 * 8);
-    cpu.r13 = r2d_le64(c + CTX_OFF_RAX + 13 * 8);
-    cpu.r14 = r2d_le64(c + CTX_OFF_RAX + 14 * 8);
-    cpu.r15 = r2d_le64(c + CTX_OFF_RAX + 15 * 8);
-    cpu.rip = r2d_le64(c + CTX_OFF_RIP);
-    cpu.rflags = r2d_le32(c + CTX_OFF_EFLAGS);
-    crashdump_segment(&cpu.cs, c, CTX_OFF_SEG_CS);
-    crashdump_segment(&cpu.ds, c, CTX_OFF_SEG_DS);
-    crashdump_segment(&cpu.es, c, CTX_OFF_SEG_ES);
-    crashdump_segment(&cpu.fs, c, CTX_OFF_SEG_FS);
-    crashdump_segment(&cpu.gs, c, CTX_OFF_SEG_GS);
-    crashdump_segment(&cpu.ss, c, CTX_OFF_SEG_SS);
-    cpu.cr3 = r2d_le64(h + CD_OFF_DTB) & CD_DTB_MASK;
+    cpu.rax = r2d_le64(c + R2D_CTX64_OFF_RAX);
+    cpu.rcx = r2d_le64(c + R2D_CTX64_OFF_RCX);
+    cpu.rdx = r2d_le64(c + R2D_CTX64_OFF_RDX);
+    cpu.rbx = r2d_le64(c + R2D_CTX64_OFF_RBX);
+    cpu.rsp = r2d_le64(c + R2D_CTX64_OFF_RSP);
+    cpu.rbp = r2d_le64(c + R2D_CTX64_OFF_RBP);
+    cpu.rsi = r2d_le64(c + R2D_CTX64_OFF_RSI);
+    cpu.rdi = r2d_le64(c + R2D_CTX64_OFF_RDI);
+    cpu.r8 = r2d_le64(c + R2D_CTX64_OFF_R8);
+    cpu.r9 = r2d_le64(c + R2D_CTX64_OFF_R9);
+    cpu.r10 = r2d_le64(c + R2D_CTX64_OFF_R10);
+    cpu.r11 = r2d_le64(c + R2D_CTX64_OFF_R11);
+    cpu.r12 = r2d_le64(c + R2D_CTX64_OFF_R12);
+    cpu.r13 = r2d_le64(c + R2D_CTX64_OFF_R13);
+    cpu.r14 = r2d_le64(c + R2D_CTX64_OFF_R14);
+    cpu.r15 = r2d_le64(c + R2D_CTX64_OFF_R15);
+    cpu.rip = r2d_le64(c + R2D_CTX64_OFF_RIP);
+    cpu.rflags = r2d_le32(c + R2D_CTX64_OFF_EFLAGS);
+    crashdump_segment(&cpu.cs, c, R2D_CTX64_OFF_SEG_CS);
+    crashdump_segment(&cpu.ds, c, R2D_CTX64_OFF_SEG_DS);
+    crashdump_segment(&cpu.es, c, R2D_CTX64_OFF_SEG_ES);
+    crashdump_segment(&cpu.fs, c, R2D_CTX64_OFF_SEG_FS);
+    crashdump_segment(&cpu.gs, c, R2D_CTX64_OFF_SEG_GS);
+    crashdump_segment(&cpu.ss, c, R2D_CTX64_OFF_SEG_SS);
+    cpu.cr3 = r2d_le64(h + R2D_DH64_OFF_DTB) & R2D_DH64_DTB_MASK;
     return r2d_image_add_cpu(ctx, img, &cpu);
 }
 
@@ -294,19 +228,21 @@ crashdump_open_runs(struct r2d_ctx *ctx, struct r2d_image *img, const uint8_t *h
 {
     const char *path = r2d_image_path(img);
     const uint64_t size = r2d_image_file_size(img);
-    const uint32_t n = r2d_le32(h + CD_OFF_PMD_RUNS);
-    const uint64_t declared = r2d_le64(h + CD_OFF_PMD_PAGES);
-    uint64_t off = CD_DATA_OFF, sum = 0;
+    const uint32_t n = r2d_le32(h + R2D_DH64_OFF_NUMBER_OF_RUNS);
+    const uint64_t declared = r2d_le64(h + R2D_DH64_OFF_NUMBER_OF_PAGES);
+    uint64_t off = R2D_DH64_OFF_DATA, sum = 0;
 
-    R2D_CHECK(n == CD_SIGNATURE || declared == CD_PAGE_FILL64, ctx, R2D_EFORMAT,
-              "%s: offset 0x%x: run table holds 'PAGE' fill (never written)", path, CD_OFF_PMD_RUNS);
-    R2D_CHECK(n == 0, ctx, R2D_EFORMAT, "%s: offset 0x%x: run table has no runs", path, CD_OFF_PMD_RUNS);
-    R2D_CHECK(n > CD_MAX_RUNS, ctx, R2D_EFORMAT,
+    R2D_CHECK(n == R2D_DH64_SIGNATURE || declared == R2D_DH64_PAGE_FILL64, ctx, R2D_EFORMAT,
+              "%s: offset 0x%x: run table holds 'PAGE' fill (never written)", path,
+              R2D_DH64_OFF_NUMBER_OF_RUNS);
+    R2D_CHECK(n == 0, ctx, R2D_EFORMAT, "%s: offset 0x%x: run table has no runs", path,
+              R2D_DH64_OFF_NUMBER_OF_RUNS);
+    R2D_CHECK(n > R2D_DH64_MAX_RUNS_AREA, ctx, R2D_EFORMAT,
               "%s: offset 0x%x: NumberOfRuns %" PRIu32 " exceeds the %d the header can hold", path,
-              CD_OFF_PMD_RUNS, n, CD_MAX_RUNS);
+              R2D_DH64_OFF_NUMBER_OF_RUNS, n, R2D_DH64_MAX_RUNS_AREA);
     for (uint32_t i = 0; i < n; i++) {
-        const unsigned at = CD_OFF_PMD_RUN0 + CD_PMD_RUN_SIZE * i;
-        const uint64_t base = r2d_le64(h + at), count = r2d_le64(h + at + 8);
+        const unsigned at = R2D_DH64_OFF_RUN0 + R2D_PMD64_RUN_SIZE * i;
+        const uint64_t base = r2d_le64(h + at), count = r2d_le64(h + at + R2D_PMD64_RUN_OFF_PAGE_COUNT);
         int rc;
 
         R2D_CHECK(base >= (UINT64_C(1) << 52) || count > (UINT64_C(1) << 52) - base, ctx, R2D_EFORMAT,
@@ -327,7 +263,7 @@ crashdump_open_runs(struct r2d_ctx *ctx, struct r2d_image *img, const uint8_t *h
         r2d_log(ctx, R2D_LOG_WARN,
                 "warning: %s: offset 0x%x: NumberOfPages 0x%" PRIx64 " differs from the runs' sum 0x%" PRIx64
                 "; the runs are used",
-                path, CD_OFF_PMD_PAGES, declared, sum);
+                path, R2D_DH64_OFF_NUMBER_OF_PAGES, declared, sum);
     return 0;
 }
 
@@ -392,37 +328,39 @@ crashdump_open_bitmap(struct r2d_ctx *ctx, struct r2d_image *img)
 {
     const char *path = r2d_image_path(img);
     const uint64_t size = r2d_image_file_size(img);
-    uint8_t b[BMP_HEADER_SIZE];
+    uint8_t b[R2D_BMP64_SIZE];
     struct crashdump_scan s = {0};
     uint64_t first, pages, bits, bytes;
     uint8_t *buf;
-    int rc = r2d_image_pread(ctx, img, BMP_OFF, b, sizeof(b), "bitmap header");
+    int rc = r2d_image_pread(ctx, img, R2D_DH64_OFF_BITMAP, b, sizeof(b), "bitmap header");
 
     if (rc)
         return rc;
-    R2D_CHECK((r2d_le32(b + BMP_OFF_SIGNATURE) != BMP_SIG_FULL &&
-               r2d_le32(b + BMP_OFF_SIGNATURE) != BMP_SIG_SUMMARY) ||
-                  r2d_le32(b + BMP_OFF_VALID_DUMP) != BMP_VALID_DUMP,
+    R2D_CHECK((r2d_le32(b + R2D_BMP64_OFF_SIGNATURE) != R2D_BMP64_SIG_FULL &&
+               r2d_le32(b + R2D_BMP64_OFF_SIGNATURE) != R2D_BMP64_SIG_SUMMARY) ||
+                  r2d_le32(b + R2D_BMP64_OFF_VALID_DUMP) != R2D_BMP64_VALID_DUMP,
               ctx, R2D_EFORMAT,
               "%s: offset 0x%x: no FDMP/SDMP + DUMP bitmap header (0x%08" PRIx32 " 0x%08" PRIx32 ")", path,
-              BMP_OFF, r2d_le32(b + BMP_OFF_SIGNATURE), r2d_le32(b + BMP_OFF_VALID_DUMP));
-    first = r2d_le64(b + BMP_OFF_FIRST_PAGE);
-    pages = r2d_le64(b + BMP_OFF_PAGES);
-    bits = r2d_le64(b + BMP_OFF_BITS);
-    R2D_CHECK(bits == 0 || bits > BMP_MAX_BITS, ctx, R2D_EFORMAT,
+              R2D_DH64_OFF_BITMAP, r2d_le32(b + R2D_BMP64_OFF_SIGNATURE),
+              r2d_le32(b + R2D_BMP64_OFF_VALID_DUMP));
+    first = r2d_le64(b + R2D_BMP64_OFF_FIRST_PAGE);
+    pages = r2d_le64(b + R2D_BMP64_OFF_PAGES);
+    bits = r2d_le64(b + R2D_BMP64_OFF_BITS);
+    R2D_CHECK(bits == 0 || bits > R2D_BMP64_MAX_BITS, ctx, R2D_EFORMAT,
               "%s: offset 0x%x: bitmap of 0x%" PRIx64 " bits (limit 0x%" PRIx64 ")", path,
-              BMP_OFF + BMP_OFF_BITS, bits, BMP_MAX_BITS);
+              R2D_DH64_OFF_BITMAP + R2D_BMP64_OFF_BITS, bits, R2D_BMP64_MAX_BITS);
     bytes = (bits + 7) / 8;
-    R2D_CHECK(bytes > size - (BMP_OFF + BMP_HEADER_SIZE), ctx, R2D_ETRUNC,
+    R2D_CHECK(bytes > size - (R2D_DH64_OFF_BITMAP + R2D_BMP64_SIZE), ctx, R2D_ETRUNC,
               "%s: offset 0x%x: bitmap of 0x%" PRIx64 " bytes runs past end of file (size 0x%" PRIx64 ")",
-              path, BMP_OFF + BMP_HEADER_SIZE, bytes, size);
+              path, R2D_DH64_OFF_BITMAP + R2D_BMP64_SIZE, bytes, size);
     /* FirstPage need not be page-aligned: WinDbg writes 0x2038 + cBits / 8. */
-    R2D_CHECK(first < BMP_OFF + BMP_HEADER_SIZE + bytes, ctx, R2D_EFORMAT,
+    R2D_CHECK(first < R2D_DH64_OFF_BITMAP + R2D_BMP64_SIZE + bytes, ctx, R2D_EFORMAT,
               "%s: offset 0x%x: FirstPage 0x%" PRIx64 " lies inside the bitmap (ends at 0x%" PRIx64 ")", path,
-              BMP_OFF + BMP_OFF_FIRST_PAGE, first, BMP_OFF + BMP_HEADER_SIZE + bytes);
+              R2D_DH64_OFF_BITMAP + R2D_BMP64_OFF_FIRST_PAGE, first,
+              R2D_DH64_OFF_BITMAP + R2D_BMP64_SIZE + bytes);
     R2D_CHECK(first > size, ctx, R2D_ETRUNC,
               "%s: offset 0x%x: FirstPage 0x%" PRIx64 " lies past end of file (size 0x%" PRIx64 ")", path,
-              BMP_OFF + BMP_OFF_FIRST_PAGE, first, size);
+              R2D_DH64_OFF_BITMAP + R2D_BMP64_OFF_FIRST_PAGE, first, size);
     if (!(buf = r2d_alloc_io(BMP_CHUNK)))
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the bitmap", path);
     s.next_off = first;
@@ -431,7 +369,7 @@ crashdump_open_bitmap(struct r2d_ctx *ctx, struct r2d_image *img)
         const uint64_t pfn0 = done * 8;
         const uint64_t nbits = bits - pfn0 < (uint64_t)n * 8 ? bits - pfn0 : (uint64_t)n * 8;
 
-        rc = r2d_image_pread(ctx, img, BMP_OFF + BMP_HEADER_SIZE + done, buf, n, "bitmap");
+        rc = r2d_image_pread(ctx, img, R2D_DH64_OFF_BITMAP + R2D_BMP64_SIZE + done, buf, n, "bitmap");
         if (!rc)
             rc = crashdump_scan_chunk(ctx, img, &s, buf, pfn0, nbits);
         /* A stretch already longer than the rest of the file fails now, not after scanning all of it. */
@@ -447,7 +385,7 @@ crashdump_open_bitmap(struct r2d_ctx *ctx, struct r2d_image *img)
         r2d_log(ctx, R2D_LOG_WARN,
                 "warning: %s: offset 0x%x: bitmap header says 0x%" PRIx64 " pages but 0x%" PRIx64
                 " bits are set; the bitmap is used",
-                path, BMP_OFF + BMP_OFF_PAGES, pages, s.set_bits);
+                path, R2D_DH64_OFF_BITMAP + R2D_BMP64_OFF_PAGES, pages, s.set_bits);
     rc = crashdump_note(ctx, img, "dump.bitmap_first_page", CD_HEX, first);
     if (!rc)
         rc = crashdump_note(ctx, img, "dump.bitmap_pages", CD_DEC, pages);
@@ -464,30 +402,30 @@ crashdump_open(struct r2d_ctx *ctx, struct r2d_image *img)
     uint32_t type;
     int rc;
 
-    if (!(h = malloc(CD_HEADER_SIZE)))
+    if (!(h = malloc(R2D_DH64_SIZE)))
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", path);
     rc = r2d_image_pread(ctx, img, 0, h, 8, "crash dump signature");
-    if (!rc && r2d_le32(h + CD_OFF_SIGNATURE) == CD_SIGNATURE &&
-        r2d_le32(h + CD_OFF_VALID_DUMP) == CD_VALID_DUMP32)
+    if (!rc && r2d_le32(h + R2D_DH64_OFF_SIGNATURE) == R2D_DH64_SIGNATURE &&
+        r2d_le32(h + R2D_DH64_OFF_VALID_DUMP) == R2D_DH32_VALID_DUMP)
         rc = r2d_err(ctx, R2D_EUNSUPPORTED, "%s: offset 0x0: 32-bit crash dumps are not supported yet", path);
-    else if (!rc && (r2d_le32(h + CD_OFF_SIGNATURE) != CD_SIGNATURE ||
-                     r2d_le32(h + CD_OFF_VALID_DUMP) != CD_VALID_DUMP64))
+    else if (!rc && (r2d_le32(h + R2D_DH64_OFF_SIGNATURE) != R2D_DH64_SIGNATURE ||
+                     r2d_le32(h + R2D_DH64_OFF_VALID_DUMP) != R2D_DH64_VALID_DUMP))
         rc = r2d_err(ctx, R2D_EFORMAT, "%s: offset 0x0: no PAGEDU64 signature", path);
     if (!rc)
-        rc = r2d_image_pread(ctx, img, 0, h, CD_HEADER_SIZE, "DUMP_HEADER64");
+        rc = r2d_image_pread(ctx, img, 0, h, R2D_DH64_SIZE, "DUMP_HEADER64");
     if (rc) {
         free(h);
         return rc;
     }
-    type = r2d_le32(h + CD_OFF_DUMP_TYPE);
-    if (type == 1)
+    type = r2d_le32(h + R2D_DH64_OFF_DUMP_TYPE);
+    if (type == R2D_DH64_DUMP_TYPE_FULL)
         rc = crashdump_open_runs(ctx, img, h);
-    else if (type == 5)
+    else if (type == R2D_DH64_DUMP_TYPE_BITMAP)
         rc = crashdump_open_bitmap(ctx, img);
     else
         rc = r2d_err(ctx, R2D_EUNSUPPORTED,
                      "%s: offset 0x%x: DumpType %" PRIu32 " is not supported (only 1 and 5)", path,
-                     CD_OFF_DUMP_TYPE, type);
+                     R2D_DH64_OFF_DUMP_TYPE, type);
     if (!rc)
         rc = crashdump_add_notes(ctx, img, h);
     if (!rc)
@@ -499,7 +437,7 @@ crashdump_open(struct r2d_ctx *ctx, struct r2d_image *img)
 const struct r2d_format r2d_format_crashdump = {
     .name = "crashdump",
     .summary = "Windows 64-bit kernel crash dump (PAGEDU64), full (DumpType 1) or bitmap (DumpType 5)",
-    .probe_bytes = BMP_OFF + BMP_HEADER_SIZE,
+    .probe_bytes = R2D_DH64_OFF_BITMAP + R2D_BMP64_SIZE,
     .probe = crashdump_probe,
     .open = crashdump_open,
 };

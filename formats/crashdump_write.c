@@ -2,82 +2,29 @@
 /*
  * Writing Windows 64-bit kernel crash dumps: DUMP_HEADER64 from the plan, then the pages of the plan's
  * ranges streamed from the image with the plan's patches overlaid -- run based (DumpType 1) or with a
- * bitmap (DumpType 5). Layout: docs/formats/crashdump.md and shared/reference/crashdump-format.md.
+ * bitmap (DumpType 5). What is written: docs/formats/crashdump.md; layouts: docs/formats/windows-layouts.md.
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bytes.h"
+#include "context_amd64.h"
 #include "crashdump.h"
+#include "dump_header64.h"
 #include "format.h"
 
-/* DUMP_HEADER64 (crashdump-format.md section 2). */
-#define DMP_HEADER_SIZE 0x2000
-#define DMP_OFF_SIGNATURE 0x000           /* u32 'PAGE' */
-#define DMP_OFF_VALID_DUMP 0x004          /* u32 'DU64' */
-#define DMP_OFF_MAJOR_VERSION 0x008       /* u32 */
-#define DMP_OFF_MINOR_VERSION 0x00c       /* u32, build number */
-#define DMP_OFF_DTB 0x010                 /* u64 */
-#define DMP_OFF_PFN_DATABASE 0x018        /* u64 */
-#define DMP_OFF_PS_LOADED_MODULES 0x020   /* u64 */
-#define DMP_OFF_PS_ACTIVE_PROCESSES 0x028 /* u64 */
-#define DMP_OFF_MACHINE_TYPE 0x030        /* u32 */
-#define DMP_OFF_NUMBER_PROCESSORS 0x034   /* u32 */
-#define DMP_OFF_BUGCHECK_CODE 0x038       /* u32 */
-#define DMP_OFF_PAD_03C 0x03c             /* u32 */
-#define DMP_OFF_BUGCHECK_PARAMS 0x040     /* 4 x u64 */
-#define DMP_OFF_VERSION_USER 0x060        /* 32 bytes */
-#define DMP_VERSION_USER_SIZE 32
-#define DMP_OFF_KDBG 0x080 /* u64 */
-#define DMP_OFF_PMD 0x088  /* PHYSICAL_MEMORY_DESCRIPTOR64, 700 bytes */
-#define DMP_PMD_SIZE 700
-#define DMP_OFF_PMD_RUNS 0x088  /* u32 NumberOfRuns */
-#define DMP_OFF_PMD_PAD 0x08c   /* u32 */
-#define DMP_OFF_PMD_PAGES 0x090 /* u64 NumberOfPages */
-#define DMP_OFF_PMD_RUN0 0x098  /* runs: u64 BasePage, u64 PageCount */
-#define DMP_PMD_RUN_SIZE 16
-#define DMP_OFF_PAD_344 0x344 /* u32 */
-#define DMP_OFF_CONTEXT 0x348 /* ContextRecord, 3000 bytes of which the CONTEXT uses 0x4d0 */
-#define DMP_CONTEXT_FIELD_SIZE 3000
-#define DMP_OFF_EXCEPTION 0xf00        /* EXCEPTION_RECORD64, 0x98 bytes */
-#define DMP_OFF_DUMP_TYPE 0xf98        /* u32 */
-#define DMP_OFF_PAD_F9C 0xf9c          /* u32 */
-#define DMP_OFF_REQUIRED_SPACE 0xfa0   /* u64 */
-#define DMP_OFF_SYSTEM_TIME 0xfa8      /* u64 FILETIME */
-#define DMP_OFF_COMMENT 0xfb0          /* 128 bytes */
-#define DMP_OFF_SYSTEM_UPTIME 0x1030   /* u64 */
-#define DMP_OFF_MINIDUMP_FIELDS 0x1038 /* u32 */
-#define DMP_OFF_SECONDARY_STATE 0x103c /* u32 */
-#define DMP_OFF_PRODUCT_TYPE 0x1040    /* u32 */
-#define DMP_OFF_SUITE_MASK 0x1044      /* u32 */
-#define DMP_OFF_WRITER_STATUS 0x1048   /* u32 */
-#define DMP_OFF_UNUSED1 0x104c         /* u8 */
-#define DMP_OFF_KD_SECONDARY 0x104d    /* u8 */
-#define DMP_OFF_UNUSED2 0x104e         /* u16 */
-#define DMP_OFF_ATTRIBUTES 0x1050      /* u32 */
-#define DMP_OFF_BOOT_ID 0x1054         /* u32 */
-/* 0x1058..0x2000 reserved: keeps the 'PAGE' fill, as Windows' own dumps do. */
+/*
+ * Layouts: src/wintypes/. The plan's buffers (src/core/plan.h, below the layouts) must match the fields they
+ * are copied into.
+ */
+_Static_assert(R2D_CONTEXT_SIZE == R2D_CTX64_SIZE && R2D_CONTEXT_SIZE <= R2D_DH64_CONTEXT_FIELD_SIZE,
+               "the plan's CONTEXT is an AMD64 CONTEXT");
+_Static_assert(R2D_EXCEPTION_SIZE == R2D_DH64_EXCEPTION_SIZE, "the plan's exception record");
+_Static_assert(R2D_COMMENT_SIZE == R2D_DH64_COMMENT_SIZE, "the plan's comment");
+_Static_assert(R2D_DUMP_FULL == R2D_DH64_DUMP_TYPE_FULL && R2D_DUMP_BITMAP == R2D_DH64_DUMP_TYPE_BITMAP,
+               "enum r2d_dump_type holds DumpType values");
 
-/* Offsets inside the AMD64 CONTEXT. */
-#define CTX_OFF_MXCSR 0x34
-#define CTX_OFF_FLTSAVE_MXCSR 0x118
-
-#define DMP_SIGNATURE 0x45474150u    /* 'PAGE' */
-#define DMP_VALID_DUMP64 0x34365544u /* 'DU64' */
-
-/* Bitmap header at file offset 0x2000 (crashdump-format.md section 7). */
-#define BMP_OFF 0x2000
-#define BMP_OFF_SIGNATURE 0x00  /* u32 'FDMP' */
-#define BMP_OFF_VALID_DUMP 0x04 /* u32 'DUMP' */
-#define BMP_OFF_FIRST_PAGE 0x20 /* u64 absolute file offset of the first page */
-#define BMP_OFF_PAGES 0x28      /* u64 set bits */
-#define BMP_OFF_BITS 0x30       /* u64 bits */
-#define BMP_HEADER_SIZE 0x38
-#define BMP_SIG_FULL 0x504d4446u   /* 'FDMP' */
-#define BMP_VALID_DUMP 0x504d5544u /* 'DUMP' */
-/* cBits bound: 2^40 PFNs is the 52-bit physical address width of x86-64. */
-#define BMP_MAX_BITS (UINT64_C(1) << 40)
 /* LeechCore refuses FirstPage above 16 MiB (crashdump-format.md section 7): warn past it. */
 #define BMP_LEECHCORE_MAX_FIRST_PAGE (UINT64_C(16) << 20)
 
@@ -96,7 +43,7 @@ struct cdw_state {
     uint64_t header_pages; /* NumberOfPages of the header's run table */
     uint32_t dump_type;
     uint32_t nruns; /* header runs */
-    struct r2d_page_range runs[R2D_MAX_HEADER_RUNS];
+    struct r2d_page_range runs[R2D_DH64_MAX_RUNS];
     uint64_t bmp_bits, bmp_first_page;
     size_t patch_cursor;
 };
@@ -197,8 +144,8 @@ static void
 cdw_merged_cover(struct cdw_state *st)
 {
     const size_t n = r2d_plan_range_count(st->plan);
-    size_t keep[R2D_MAX_HEADER_RUNS - 1]; /* indices i: the gap between range i and i + 1 is kept */
-    uint64_t keep_gap[R2D_MAX_HEADER_RUNS - 1];
+    size_t keep[R2D_DH64_MAX_RUNS - 1]; /* indices i: the gap between range i and i + 1 is kept */
+    uint64_t keep_gap[R2D_DH64_MAX_RUNS - 1];
     size_t nkeep = 0, start = 0;
 
     for (size_t i = 0; i + 1 < n; i++) {
@@ -206,9 +153,9 @@ cdw_merged_cover(struct cdw_state *st)
         const uint64_t gap = b->base_page - (a->base_page + a->page_count);
         size_t pos;
 
-        if (nkeep == R2D_MAX_HEADER_RUNS - 1 && gap <= keep_gap[nkeep - 1])
+        if (nkeep == R2D_DH64_MAX_RUNS - 1 && gap <= keep_gap[nkeep - 1])
             continue; /* on equal gaps the earlier one stays a separator: deterministic */
-        if (nkeep < R2D_MAX_HEADER_RUNS - 1)
+        if (nkeep < R2D_DH64_MAX_RUNS - 1)
             nkeep++;
         for (pos = nkeep - 1; pos > 0 && keep_gap[pos - 1] < gap; pos--) {
             keep_gap[pos] = keep_gap[pos - 1];
@@ -253,7 +200,7 @@ cdw_layout(struct cdw_state *st)
               "crash dump: page range 0x%" PRIx64 "+0x%" PRIx64 " lies beyond 52-bit physical addresses",
               last->base_page, last->page_count);
     if (want == R2D_DUMP_AUTO)
-        st->dump_type = n <= R2D_MAX_HEADER_RUNS ? R2D_DUMP_FULL : R2D_DUMP_BITMAP;
+        st->dump_type = n <= R2D_DH64_MAX_RUNS ? R2D_DUMP_FULL : R2D_DUMP_BITMAP;
     else if (want == R2D_DUMP_FULL || want == R2D_DUMP_BITMAP)
         st->dump_type = want;
     else
@@ -263,11 +210,11 @@ cdw_layout(struct cdw_state *st)
      * A full dump with more than 42 ranges is refused rather than merged: merging would claim gap pages
      * (often MMIO holes) as zero-filled RAM. The engine may bridge small gaps in the plan itself.
      */
-    R2D_CHECK(st->dump_type == R2D_DUMP_FULL && n > R2D_MAX_HEADER_RUNS, ctx, R2D_EINVAL,
+    R2D_CHECK(st->dump_type == R2D_DUMP_FULL && n > R2D_DH64_MAX_RUNS, ctx, R2D_EINVAL,
               "crash dump: DumpType 1 holds at most %d runs in its header but the plan has %zu ranges; "
               "write a bitmap dump (DumpType 5) instead",
-              R2D_MAX_HEADER_RUNS, n);
-    if (n <= R2D_MAX_HEADER_RUNS) {
+              R2D_DH64_MAX_RUNS, n);
+    if (n <= R2D_DH64_MAX_RUNS) {
         st->nruns = (uint32_t)n;
         for (size_t i = 0; i < n; i++)
             st->runs[i] = *r2d_plan_range(st->plan, i);
@@ -278,15 +225,15 @@ cdw_layout(struct cdw_state *st)
     for (uint32_t i = 0; i < st->nruns; i++)
         st->header_pages += st->runs[i].page_count;
     if (st->dump_type == R2D_DUMP_FULL) {
-        st->total = DMP_HEADER_SIZE + pages * R2D_PAGE_SIZE;
+        st->total = R2D_DH64_SIZE + pages * R2D_PAGE_SIZE;
         return 0;
     }
     st->bmp_bits = (last->base_page + last->page_count + 63) & ~UINT64_C(63);
-    R2D_CHECK(st->bmp_bits > BMP_MAX_BITS, ctx, R2D_EINVAL,
+    R2D_CHECK(st->bmp_bits > R2D_BMP64_MAX_BITS, ctx, R2D_EINVAL,
               "crash dump: bitmap of 0x%" PRIx64 " bits exceeds the maximum 0x%" PRIx64, st->bmp_bits,
-              BMP_MAX_BITS);
-    st->bmp_first_page =
-        (BMP_OFF + BMP_HEADER_SIZE + st->bmp_bits / 8 + R2D_PAGE_SIZE - 1) & ~(uint64_t)(R2D_PAGE_SIZE - 1);
+              R2D_BMP64_MAX_BITS);
+    st->bmp_first_page = (R2D_DH64_OFF_BITMAP + R2D_BMP64_SIZE + st->bmp_bits / 8 + R2D_PAGE_SIZE - 1) &
+                         ~(uint64_t)(R2D_PAGE_SIZE - 1);
     if (st->bmp_first_page > BMP_LEECHCORE_MAX_FIRST_PAGE)
         r2d_log(ctx, R2D_LOG_WARN,
                 "warning: bitmap dump: first page at 0x%" PRIx64 " is past 16 MiB; LeechCore/MemProcFS "
@@ -308,9 +255,9 @@ static int
 cdw_build_header(struct cdw_state *st, uint8_t *h)
 {
     const struct r2d_header_values *v = r2d_plan_header_const(st->plan);
-    const uint32_t mxcsr = r2d_le32(v->context + CTX_OFF_MXCSR);
-    const uint32_t flt_mxcsr = r2d_le32(v->context + CTX_OFF_FLTSAVE_MXCSR);
-    const uint64_t dtb = v->dtb & UINT64_C(0x000FFFFFFFFFF000);
+    const uint32_t mxcsr = r2d_le32(v->context + R2D_CTX64_OFF_MXCSR);
+    const uint32_t flt_mxcsr = r2d_le32(v->context + R2D_CTX64_OFF_FLTSAVE_MXCSR);
+    const uint64_t dtb = v->dtb & R2D_DH64_DTB_MASK;
     size_t clen;
 
     R2D_CHECK(mxcsr != flt_mxcsr, st->ctx, R2D_EINVAL,
@@ -320,55 +267,57 @@ cdw_build_header(struct cdw_state *st, uint8_t *h)
     if (dtb != v->dtb)
         r2d_log(st->ctx, R2D_LOG_INFO, "crash dump: DTB 0x%" PRIx64 " written masked as 0x%" PRIx64, v->dtb,
                 dtb);
-    cdw_fill_page(h, DMP_HEADER_SIZE);
-    r2d_put_le32(h + DMP_OFF_SIGNATURE, DMP_SIGNATURE);
-    r2d_put_le32(h + DMP_OFF_VALID_DUMP, DMP_VALID_DUMP64);
-    r2d_put_le32(h + DMP_OFF_MAJOR_VERSION, v->major_version);
-    r2d_put_le32(h + DMP_OFF_MINOR_VERSION, v->minor_version);
-    r2d_put_le64(h + DMP_OFF_DTB, dtb);
-    r2d_put_le64(h + DMP_OFF_PFN_DATABASE, v->pfn_database);
-    r2d_put_le64(h + DMP_OFF_PS_LOADED_MODULES, v->ps_loaded_module_list);
-    r2d_put_le64(h + DMP_OFF_PS_ACTIVE_PROCESSES, v->ps_active_process_head);
-    r2d_put_le32(h + DMP_OFF_MACHINE_TYPE, v->machine_image_type);
-    r2d_put_le32(h + DMP_OFF_NUMBER_PROCESSORS, v->number_processors);
-    r2d_put_le32(h + DMP_OFF_BUGCHECK_CODE, v->bugcheck_code);
-    r2d_put_le32(h + DMP_OFF_PAD_03C, 0);
-    for (int i = 0; i < 4; i++)
-        r2d_put_le64(h + DMP_OFF_BUGCHECK_PARAMS + 8 * i, v->bugcheck_params[i]);
-    memset(h + DMP_OFF_VERSION_USER, 0, DMP_VERSION_USER_SIZE);
-    r2d_put_le64(h + DMP_OFF_KDBG, v->kdbg_va);
+    cdw_fill_page(h, R2D_DH64_SIZE);
+    r2d_put_le32(h + R2D_DH64_OFF_SIGNATURE, R2D_DH64_SIGNATURE);
+    r2d_put_le32(h + R2D_DH64_OFF_VALID_DUMP, R2D_DH64_VALID_DUMP);
+    r2d_put_le32(h + R2D_DH64_OFF_MAJOR_VERSION, v->major_version);
+    r2d_put_le32(h + R2D_DH64_OFF_MINOR_VERSION, v->minor_version);
+    r2d_put_le64(h + R2D_DH64_OFF_DTB, dtb);
+    r2d_put_le64(h + R2D_DH64_OFF_PFN_DATABASE, v->pfn_database);
+    r2d_put_le64(h + R2D_DH64_OFF_PS_LOADED_MODULE_LIST, v->ps_loaded_module_list);
+    r2d_put_le64(h + R2D_DH64_OFF_PS_ACTIVE_PROCESS_HEAD, v->ps_active_process_head);
+    r2d_put_le32(h + R2D_DH64_OFF_MACHINE_TYPE, v->machine_image_type);
+    r2d_put_le32(h + R2D_DH64_OFF_NUMBER_PROCESSORS, v->number_processors);
+    r2d_put_le32(h + R2D_DH64_OFF_BUGCHECK_CODE, v->bugcheck_code);
+    r2d_put_le32(h + R2D_DH64_OFF_PAD_03C, 0);
+    for (int i = 0; i < R2D_DH64_BUGCHECK_PARAM_COUNT; i++)
+        r2d_put_le64(h + R2D_DH64_OFF_BUGCHECK_PARAMS + 8 * i, v->bugcheck_params[i]);
+    memset(h + R2D_DH64_OFF_VERSION_USER, 0, R2D_DH64_VERSION_USER_SIZE);
+    r2d_put_le64(h + R2D_DH64_OFF_KDBG, v->kdbg_va);
     /* The whole descriptor, unused run slots included, is zero before the runs go in. */
-    memset(h + DMP_OFF_PMD, 0, DMP_PMD_SIZE);
-    r2d_put_le32(h + DMP_OFF_PMD_RUNS, st->nruns);
-    r2d_put_le32(h + DMP_OFF_PMD_PAD, 0);
-    r2d_put_le64(h + DMP_OFF_PMD_PAGES, st->header_pages);
+    memset(h + R2D_DH64_OFF_PMD, 0, R2D_DH64_PMD_SIZE);
+    r2d_put_le32(h + R2D_DH64_OFF_NUMBER_OF_RUNS, st->nruns);
+    r2d_put_le32(h + R2D_DH64_OFF_PMD_PAD, 0);
+    r2d_put_le64(h + R2D_DH64_OFF_NUMBER_OF_PAGES, st->header_pages);
     for (uint32_t i = 0; i < st->nruns; i++) {
-        r2d_put_le64(h + DMP_OFF_PMD_RUN0 + DMP_PMD_RUN_SIZE * i, st->runs[i].base_page);
-        r2d_put_le64(h + DMP_OFF_PMD_RUN0 + DMP_PMD_RUN_SIZE * i + 8, st->runs[i].page_count);
+        r2d_put_le64(h + R2D_DH64_OFF_RUN0 + R2D_PMD64_RUN_SIZE * i, st->runs[i].base_page);
+        r2d_put_le64(h + R2D_DH64_OFF_RUN0 + R2D_PMD64_RUN_SIZE * i + R2D_PMD64_RUN_OFF_PAGE_COUNT,
+                     st->runs[i].page_count);
     }
-    r2d_put_le32(h + DMP_OFF_PAD_344, 0);
+    r2d_put_le32(h + R2D_DH64_OFF_PAD_344, 0);
     /* ContextRecord: the CONTEXT, then the rest of the 3000-byte field zeroed. */
-    memcpy(h + DMP_OFF_CONTEXT, v->context, R2D_CONTEXT_SIZE);
-    memset(h + DMP_OFF_CONTEXT + R2D_CONTEXT_SIZE, 0, DMP_CONTEXT_FIELD_SIZE - R2D_CONTEXT_SIZE);
-    memcpy(h + DMP_OFF_EXCEPTION, v->exception, R2D_EXCEPTION_SIZE);
-    r2d_put_le32(h + DMP_OFF_DUMP_TYPE, st->dump_type);
-    r2d_put_le32(h + DMP_OFF_PAD_F9C, 0);
-    r2d_put_le64(h + DMP_OFF_REQUIRED_SPACE, st->total);
-    r2d_put_le64(h + DMP_OFF_SYSTEM_TIME, v->system_time);
+    memcpy(h + R2D_DH64_OFF_CONTEXT, v->context, R2D_CONTEXT_SIZE);
+    memset(h + R2D_DH64_OFF_CONTEXT + R2D_CONTEXT_SIZE, 0, R2D_DH64_CONTEXT_FIELD_SIZE - R2D_CONTEXT_SIZE);
+    memcpy(h + R2D_DH64_OFF_EXCEPTION, v->exception, R2D_EXCEPTION_SIZE);
+    r2d_put_le32(h + R2D_DH64_OFF_DUMP_TYPE, st->dump_type);
+    r2d_put_le32(h + R2D_DH64_OFF_PAD_F9C, 0);
+    r2d_put_le64(h + R2D_DH64_OFF_REQUIRED_SPACE, st->total);
+    r2d_put_le64(h + R2D_DH64_OFF_SYSTEM_TIME, v->system_time);
     clen = strnlen(v->comment, R2D_COMMENT_SIZE - 1); /* always NUL-terminated */
-    memset(h + DMP_OFF_COMMENT, 0, R2D_COMMENT_SIZE);
-    memcpy(h + DMP_OFF_COMMENT, v->comment, clen);
-    r2d_put_le64(h + DMP_OFF_SYSTEM_UPTIME, v->system_uptime);
-    r2d_put_le32(h + DMP_OFF_MINIDUMP_FIELDS, 0);
-    r2d_put_le32(h + DMP_OFF_SECONDARY_STATE, 0);
-    r2d_put_le32(h + DMP_OFF_PRODUCT_TYPE, v->product_type);
-    r2d_put_le32(h + DMP_OFF_SUITE_MASK, v->suite_mask);
-    r2d_put_le32(h + DMP_OFF_WRITER_STATUS, 0);
-    h[DMP_OFF_UNUSED1] = 0;
-    h[DMP_OFF_KD_SECONDARY] = v->kd_secondary_version;
-    r2d_put_le16(h + DMP_OFF_UNUSED2, 0);
-    r2d_put_le32(h + DMP_OFF_ATTRIBUTES, 0);
-    r2d_put_le32(h + DMP_OFF_BOOT_ID, 0);
+    memset(h + R2D_DH64_OFF_COMMENT, 0, R2D_COMMENT_SIZE);
+    memcpy(h + R2D_DH64_OFF_COMMENT, v->comment, clen);
+    r2d_put_le64(h + R2D_DH64_OFF_SYSTEM_UPTIME, v->system_uptime);
+    r2d_put_le32(h + R2D_DH64_OFF_MINIDUMP_FIELDS, 0);
+    r2d_put_le32(h + R2D_DH64_OFF_SECONDARY_STATE, 0);
+    r2d_put_le32(h + R2D_DH64_OFF_PRODUCT_TYPE, v->product_type);
+    r2d_put_le32(h + R2D_DH64_OFF_SUITE_MASK, v->suite_mask);
+    r2d_put_le32(h + R2D_DH64_OFF_WRITER_STATUS, 0);
+    h[R2D_DH64_OFF_UNUSED1] = 0;
+    h[R2D_DH64_OFF_KD_SECONDARY] = v->kd_secondary_version;
+    r2d_put_le16(h + R2D_DH64_OFF_UNUSED2, 0);
+    r2d_put_le32(h + R2D_DH64_OFF_ATTRIBUTES, 0);
+    r2d_put_le32(h + R2D_DH64_OFF_BOOT_ID, 0);
+    /* From R2D_DH64_OFF_RESERVED on, the 'PAGE' fill stays, as in Windows' own dumps. */
     return 0;
 }
 
@@ -400,13 +349,13 @@ cdw_write_bitmap(struct cdw_state *st)
     uint64_t pad;
     int rc;
 
-    memset(st->buf, 0, BMP_HEADER_SIZE);
-    r2d_put_le32(st->buf + BMP_OFF_SIGNATURE, BMP_SIG_FULL);
-    r2d_put_le32(st->buf + BMP_OFF_VALID_DUMP, BMP_VALID_DUMP);
-    r2d_put_le64(st->buf + BMP_OFF_FIRST_PAGE, st->bmp_first_page);
-    r2d_put_le64(st->buf + BMP_OFF_PAGES, r2d_plan_page_count(st->plan));
-    r2d_put_le64(st->buf + BMP_OFF_BITS, st->bmp_bits);
-    rc = r2d_output_write(st->ctx, st->out, st->buf, BMP_HEADER_SIZE);
+    memset(st->buf, 0, R2D_BMP64_SIZE);
+    r2d_put_le32(st->buf + R2D_BMP64_OFF_SIGNATURE, R2D_BMP64_SIG_FULL);
+    r2d_put_le32(st->buf + R2D_BMP64_OFF_VALID_DUMP, R2D_BMP64_VALID_DUMP);
+    r2d_put_le64(st->buf + R2D_BMP64_OFF_FIRST_PAGE, st->bmp_first_page);
+    r2d_put_le64(st->buf + R2D_BMP64_OFF_PAGES, r2d_plan_page_count(st->plan));
+    r2d_put_le64(st->buf + R2D_BMP64_OFF_BITS, st->bmp_bits);
+    rc = r2d_output_write(st->ctx, st->out, st->buf, R2D_BMP64_SIZE);
     for (uint64_t b0 = 0; !rc && b0 < st->bmp_bits; b0 += chunk_bits) {
         const uint64_t b1 = st->bmp_bits - b0 < chunk_bits ? st->bmp_bits : b0 + chunk_bits;
 
@@ -426,7 +375,7 @@ cdw_write_bitmap(struct cdw_state *st)
         }
         rc = r2d_output_write(st->ctx, st->out, st->buf, (size_t)((b1 - b0) / 8));
     }
-    pad = st->bmp_first_page - (BMP_OFF + BMP_HEADER_SIZE + bytes);
+    pad = st->bmp_first_page - (R2D_DH64_OFF_BITMAP + R2D_BMP64_SIZE + bytes);
     if (!rc && pad) {
         memset(st->buf, 0, (size_t)pad); /* pad < one page */
         rc = r2d_output_write(st->ctx, st->out, st->buf, (size_t)pad);
@@ -534,7 +483,7 @@ cdw_stream(struct cdw_state *st)
     int rc = cdw_build_header(st, h);
 
     if (!rc)
-        rc = r2d_output_write(st->ctx, st->out, h, DMP_HEADER_SIZE);
+        rc = r2d_output_write(st->ctx, st->out, h, R2D_DH64_SIZE);
     if (!rc && st->dump_type == R2D_DUMP_BITMAP)
         rc = cdw_write_bitmap(st);
     if (rc)

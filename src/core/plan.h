@@ -17,7 +17,6 @@
 #define R2D_CONTEXT_SIZE 0x4d0   /* AMD64 CONTEXT, every x64 build 7601-22000 */
 #define R2D_EXCEPTION_SIZE 0x98  /* EXCEPTION_RECORD64 */
 #define R2D_COMMENT_SIZE 128
-#define R2D_MAX_HEADER_RUNS 42   /* (700 - 16) / 16: never write a 43rd run */
 
 /* A change to the output relative to the source memory. */
 struct r2d_patch {

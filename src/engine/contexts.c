@@ -13,27 +13,9 @@
 #include "plan_build.h"
 #include "kdbg_fields.h"
 #include "bytes.h"
+#include "context_amd64.h"
 
-#define CTX_FLAGS 0x30
-#define CTX_MXCSR 0x34
-#define CTX_SEGCS 0x38
-#define CTX_SEGDS 0x3a
-#define CTX_SEGES 0x3c
-#define CTX_SEGFS 0x3e
-#define CTX_SEGGS 0x40
-#define CTX_SEGSS 0x42
-#define CTX_EFLAGS 0x44
-#define CTX_RSP 0x98
-#define CTX_RAX 0x78
-#define CTX_RIP 0xf8
-#define CTX_FLTSAVE_MXCSR 0x118
-#define CONTEXT_AMD64 0x00100000u
-#define CONTEXT_CONTROL 0x1u
-#define CONTEXT_INTEGER 0x2u
-#define CONTEXT_SEGMENTS 0x4u
-#define MXCSR_RESET 0x1f80u
 #define KPCR_PRCB_DEFAULT 0x180 /* _KPCR.Prcb in every x64 build 7601-22000 */
-#define KDBG_OFFSET_PRCB_PROC_STATE_CONTEXT 0x2bc /* OffsetPrcbProcStateContext (kdbg.md section 2) */
 #define KERNEL_HALF 0xffff800000000000ull
 
 /* QEMU notes carry integer, control and segment state, no FPU/XMM/debug registers: claim only those. */
@@ -45,19 +27,20 @@ r2d_context_from_cpu(const struct r2d_cpu_state *cpu, uint8_t ctx[R2D_CONTEXT_SI
                               cpu->r8,  cpu->r9,  cpu->r10, cpu->r11, cpu->r12, cpu->r13, cpu->r14, cpu->r15};
 
     memset(ctx, 0, R2D_CONTEXT_SIZE);
-    r2d_put_le32(ctx + CTX_FLAGS, CONTEXT_AMD64 | CONTEXT_CONTROL | CONTEXT_INTEGER | CONTEXT_SEGMENTS);
-    r2d_put_le32(ctx + CTX_MXCSR, MXCSR_RESET);
-    r2d_put_le32(ctx + CTX_FLTSAVE_MXCSR, MXCSR_RESET);
-    r2d_put_le16(ctx + CTX_SEGCS, (uint16_t)cpu->cs.selector);
-    r2d_put_le16(ctx + CTX_SEGDS, (uint16_t)cpu->ds.selector);
-    r2d_put_le16(ctx + CTX_SEGES, (uint16_t)cpu->es.selector);
-    r2d_put_le16(ctx + CTX_SEGFS, (uint16_t)cpu->fs.selector);
-    r2d_put_le16(ctx + CTX_SEGGS, (uint16_t)cpu->gs.selector);
-    r2d_put_le16(ctx + CTX_SEGSS, (uint16_t)cpu->ss.selector);
-    r2d_put_le32(ctx + CTX_EFLAGS, (uint32_t)cpu->rflags);
+    r2d_put_le32(ctx + R2D_CTX64_OFF_CONTEXT_FLAGS, R2D_CTX64_FLAG_AMD64 | R2D_CTX64_FLAG_CONTROL |
+                                                        R2D_CTX64_FLAG_INTEGER | R2D_CTX64_FLAG_SEGMENTS);
+    r2d_put_le32(ctx + R2D_CTX64_OFF_MXCSR, R2D_CTX64_MXCSR_RESET);
+    r2d_put_le32(ctx + R2D_CTX64_OFF_FLTSAVE_MXCSR, R2D_CTX64_MXCSR_RESET);
+    r2d_put_le16(ctx + R2D_CTX64_OFF_SEG_CS, (uint16_t)cpu->cs.selector);
+    r2d_put_le16(ctx + R2D_CTX64_OFF_SEG_DS, (uint16_t)cpu->ds.selector);
+    r2d_put_le16(ctx + R2D_CTX64_OFF_SEG_ES, (uint16_t)cpu->es.selector);
+    r2d_put_le16(ctx + R2D_CTX64_OFF_SEG_FS, (uint16_t)cpu->fs.selector);
+    r2d_put_le16(ctx + R2D_CTX64_OFF_SEG_GS, (uint16_t)cpu->gs.selector);
+    r2d_put_le16(ctx + R2D_CTX64_OFF_SEG_SS, (uint16_t)cpu->ss.selector);
+    r2d_put_le32(ctx + R2D_CTX64_OFF_EFLAGS, (uint32_t)cpu->rflags);
     for (int i = 0; i < 16; i++)
-        r2d_put_le64(ctx + CTX_RAX + 8 * i, gpr[i]);
-    r2d_put_le64(ctx + CTX_RIP, cpu->rip);
+        r2d_put_le64(ctx + R2D_CTX64_OFF_RAX + 8 * i, gpr[i]);
+    r2d_put_le64(ctx + R2D_CTX64_OFF_RIP, cpu->rip);
 }
 
 /* No register source: kernel selectors and consistent MxCsr copies, so readers accept it. */
@@ -66,15 +49,15 @@ r2d_context_minimal(uint64_t dtb, uint8_t ctx[R2D_CONTEXT_SIZE])
 {
     (void)dtb;
     memset(ctx, 0, R2D_CONTEXT_SIZE);
-    r2d_put_le32(ctx + CTX_FLAGS, CONTEXT_AMD64 | CONTEXT_SEGMENTS);
-    r2d_put_le32(ctx + CTX_MXCSR, MXCSR_RESET);
-    r2d_put_le32(ctx + CTX_FLTSAVE_MXCSR, MXCSR_RESET);
-    r2d_put_le16(ctx + CTX_SEGCS, 0x10);
-    r2d_put_le16(ctx + CTX_SEGDS, 0x2b);
-    r2d_put_le16(ctx + CTX_SEGES, 0x2b);
-    r2d_put_le16(ctx + CTX_SEGFS, 0x53);
-    r2d_put_le16(ctx + CTX_SEGGS, 0x2b);
-    r2d_put_le16(ctx + CTX_SEGSS, 0x18);
+    r2d_put_le32(ctx + R2D_CTX64_OFF_CONTEXT_FLAGS, R2D_CTX64_FLAG_AMD64 | R2D_CTX64_FLAG_SEGMENTS);
+    r2d_put_le32(ctx + R2D_CTX64_OFF_MXCSR, R2D_CTX64_MXCSR_RESET);
+    r2d_put_le32(ctx + R2D_CTX64_OFF_FLTSAVE_MXCSR, R2D_CTX64_MXCSR_RESET);
+    r2d_put_le16(ctx + R2D_CTX64_OFF_SEG_CS, R2D_CTX64_SEL_CS);
+    r2d_put_le16(ctx + R2D_CTX64_OFF_SEG_DS, R2D_CTX64_SEL_DS);
+    r2d_put_le16(ctx + R2D_CTX64_OFF_SEG_ES, R2D_CTX64_SEL_DS);
+    r2d_put_le16(ctx + R2D_CTX64_OFF_SEG_FS, R2D_CTX64_SEL_FS);
+    r2d_put_le16(ctx + R2D_CTX64_OFF_SEG_GS, R2D_CTX64_SEL_DS);
+    r2d_put_le16(ctx + R2D_CTX64_OFF_SEG_SS, R2D_CTX64_SEL_SS);
 }
 
 /* An offset from the KDBG when it has the field, else from the types, else a fallback. */
@@ -118,8 +101,8 @@ contexts_match_memory(struct r2d_analysis *a, const uint64_t *kprcb, uint64_t co
 int
 r2d_context_saved(struct r2d_analysis *a, uint32_t j, uint8_t ctx[R2D_CONTEXT_SIZE], char *why, size_t whylen)
 {
-    const uint64_t off = contexts_offset(a, KDBG_OFFSET_PRCB_PROC_STATE_CONTEXT, "_KPRCB",
-                                        "ProcessorState.ContextFrame", 0);
+    const uint64_t off = contexts_offset(a, R2D_KDBG_OFF_OFFSET_PRCB_PROC_STATE_CONTEXT, "_KPRCB",
+                                         "ProcessorState.ContextFrame", 0);
     uint64_t rip, rsp;
     uint32_t flags, mxcsr;
     uint16_t cs, ss;
@@ -136,22 +119,23 @@ r2d_context_saved(struct r2d_analysis *a, uint32_t j, uint8_t ctx[R2D_CONTEXT_SI
         snprintf(why, whylen, "%s", r2d_errmsg(a->ctx));
         return 0;
     }
-    rip = r2d_le64(ctx + CTX_RIP);
-    rsp = r2d_le64(ctx + CTX_RSP);
-    cs = r2d_le16(ctx + CTX_SEGCS);
-    ss = r2d_le16(ctx + CTX_SEGSS);
-    mxcsr = r2d_le32(ctx + CTX_MXCSR);
+    rip = r2d_le64(ctx + R2D_CTX64_OFF_RIP);
+    rsp = r2d_le64(ctx + R2D_CTX64_OFF_RSP);
+    cs = r2d_le16(ctx + R2D_CTX64_OFF_SEG_CS);
+    ss = r2d_le16(ctx + R2D_CTX64_OFF_SEG_SS);
+    mxcsr = r2d_le32(ctx + R2D_CTX64_OFF_MXCSR);
     /* A kernel-mode frame: RIP in the kernel half, a canonical stack, kernel selectors, a sane MxCsr. */
-    if (rip < KERNEL_HALF || rsp == 0 || ((int64_t)rsp >> 47 != 0 && (int64_t)rsp >> 47 != -1) || cs != 0x10 ||
-        (ss != 0x18 && ss != 0) || (mxcsr & 0xffff0000u)) {
+    if (rip < KERNEL_HALF || rsp == 0 || ((int64_t)rsp >> 47 != 0 && (int64_t)rsp >> 47 != -1) ||
+        cs != R2D_CTX64_SEL_CS || (ss != R2D_CTX64_SEL_SS && ss != 0) || (mxcsr & 0xffff0000u)) {
         snprintf(why, whylen, "Rip 0x%" PRIx64 ", Rsp 0x%" PRIx64 ", SegCs 0x%x, SegSs 0x%x, MxCsr 0x%" PRIx32
                  " is not a kernel-mode frame", rip, rsp, cs, ss, mxcsr);
         return 0;
     }
-    flags = r2d_le32(ctx + CTX_FLAGS);
-    if (!(flags & CONTEXT_AMD64))
-        r2d_put_le32(ctx + CTX_FLAGS, CONTEXT_AMD64 | CONTEXT_CONTROL | CONTEXT_INTEGER | CONTEXT_SEGMENTS);
-    r2d_put_le32(ctx + CTX_FLTSAVE_MXCSR, mxcsr); /* readers expect both copies to agree */
+    flags = r2d_le32(ctx + R2D_CTX64_OFF_CONTEXT_FLAGS);
+    if (!(flags & R2D_CTX64_FLAG_AMD64))
+        r2d_put_le32(ctx + R2D_CTX64_OFF_CONTEXT_FLAGS, R2D_CTX64_FLAG_AMD64 | R2D_CTX64_FLAG_CONTROL |
+                                                            R2D_CTX64_FLAG_INTEGER | R2D_CTX64_FLAG_SEGMENTS);
+    r2d_put_le32(ctx + R2D_CTX64_OFF_FLTSAVE_MXCSR, mxcsr); /* readers expect both copies to agree */
     snprintf(why, whylen, "saved ProcessorState.ContextFrame at KPRCB+0x%" PRIx64 " (Rip 0x%" PRIx64 ")", off, rip);
     return 1;
 }
@@ -238,9 +222,9 @@ r2d_match_cpus(struct r2d_analysis *a)
         return r2d_err_prefix(a->ctx, rc, "processors");
     if (r2d_kernel_symbol(a, "KeNumberProcessors", &nsym) == 0)
         r2d_mmu_read_u32(&a->mmu, nsym, &nproc);
-    prcb_off = contexts_offset(a, R2D_KDBG_OFFSET_PCR_CONTAINED_PRCB, "_KPCR", "Prcb", KPCR_PRCB_DEFAULT);
-    number_off = contexts_offset(a, R2D_KDBG_OFFSET_PRCB_NUMBER, "_KPRCB", "Number", 0x24);
-    context_off = contexts_offset(a, R2D_KDBG_OFFSET_PRCB_CONTEXT, "_KPRCB", "Context", 0);
+    prcb_off = contexts_offset(a, R2D_KDBG_OFF_OFFSET_PCR_CONTAINED_PRCB, "_KPCR", "Prcb", KPCR_PRCB_DEFAULT);
+    number_off = contexts_offset(a, R2D_KDBG_OFF_OFFSET_PRCB_NUMBER, "_KPRCB", "Number", 0x24);
+    context_off = contexts_offset(a, R2D_KDBG_OFF_OFFSET_PRCB_CONTEXT, "_KPRCB", "Context", 0);
     R2D_CHECK(context_off == 0, a->ctx, R2D_ENOTFOUND,
               "%s: neither the KDBG nor the symbols give _KPRCB.Context", r2d_image_path(a->img));
     if (nproc == 0 || nproc > R2D_MAX_PROCESSORS) {

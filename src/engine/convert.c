@@ -288,7 +288,7 @@ convert_dump_kdbg(struct r2d_ctx *ctx, const struct r2d_image *img, json_t *info
     const uint64_t va = props->dump_kdbg_va, dtb = props->dump_dtb;
     json_t *k;
     struct r2d_mmu mmu;
-    uint8_t hdr[0x20];
+    uint8_t hdr[R2D_KDBG_OFF_KERNBASE + 8];
 
     if (!props->have_dump_header || va == 0)
         return;
@@ -299,13 +299,13 @@ convert_dump_kdbg(struct r2d_ctx *ctx, const struct r2d_image *img, json_t *info
         json_object_set_new(k, "readable", json_false());
         json_object_set_new(k, "error", json_string(r2d_errmsg(ctx)));
     } else {
-        const uint32_t tag = r2d_le32(hdr + R2D_KDBG_OWNER_TAG);
+        const uint32_t tag = r2d_le32(hdr + R2D_KDBG_OFF_OWNER_TAG);
 
         json_object_set_new(k, "readable", json_true());
         json_object_set_new(k, "owner_tag_ok", json_boolean(tag == R2D_KDBG_TAG));
         json_object_set_new(k, "owner_tag", r2d_json_hex(tag));
-        json_object_set_new(k, "size", r2d_json_hex(r2d_le32(hdr + R2D_KDBG_SIZE)));
-        json_object_set_new(k, "kern_base", r2d_json_hex(r2d_le64(hdr + R2D_KDBG_KERNBASE)));
+        json_object_set_new(k, "size", r2d_json_hex(r2d_le32(hdr + R2D_KDBG_OFF_SIZE)));
+        json_object_set_new(k, "kern_base", r2d_json_hex(r2d_le64(hdr + R2D_KDBG_OFF_KERNBASE)));
     }
     json_object_set_new(info, "dump_kdbg", k);
 }

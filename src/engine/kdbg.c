@@ -12,14 +12,11 @@
 #include "kdbg_fields.h"
 #include "bytes.h"
 #include "image.h"
+#include "kd_version_block.h"
 
 #define KDBG_BUILD_MIN 2600      /* Windows XP; anything lower is not a build number */
 #define KDBG_BUILD_MAX 60000
-#define KDBG_SIZE_FALLBACK 0x340 /* the Windows 7 layout (Rekall's choice): every field converters use */
-#define KDVB_FLAGS 0x06          /* DBGKD_GET_VERSION64 (kdbg.md section 8) */
-#define KDVB_DEBUGGER_DATA_LIST 0x20
-#define KDVB_SIZE 0x28
-#define KDVB_FLAG_DEBUGGER_DATA_LIST 0x2
+#define KDBG_SIZE_FALLBACK R2D_KDBG_SIZE_WIN7 /* Rekall's choice: holds every field converters use */
 #define KDBG_LIST_MAX_WALK 64    /* entries visited looking for the block in the debugger data list */
 
 static uint64_t
@@ -69,12 +66,12 @@ kdbg_size_for_build(uint32_t build)
     if (build < KDBG_BUILD_MIN || build > KDBG_BUILD_MAX)
         return 0;
     if (build >= 17763)
-        return 0x380;
+        return R2D_KDBG_SIZE_1809;
     if (build >= 14393)
-        return 0x368;
+        return R2D_KDBG_SIZE_1607;
     if (build >= 9200)
-        return 0x360;
-    return 0x340;
+        return R2D_KDBG_SIZE_WIN8;
+    return R2D_KDBG_SIZE_WIN7;
 }
 
 static void
@@ -93,15 +90,15 @@ static int
 kdbg_from_image(struct r2d_analysis *a)
 {
     struct r2d_kdbg *k = &a->kdbg;
-    uint8_t hdr[0x18];
+    uint8_t hdr[R2D_KDBG_HEADER_SIZE];
     uint32_t tag, size;
 
     if (r2d_mmu_read(&a->mmu, k->va, hdr, sizeof(hdr))) {
         snprintf(k->why, sizeof(k->why), "KDBG header unreadable: %.800s", r2d_errmsg(a->ctx));
         return 0;
     }
-    tag = r2d_le32(hdr + R2D_KDBG_OWNER_TAG);
-    size = r2d_le32(hdr + R2D_KDBG_SIZE);
+    tag = r2d_le32(hdr + R2D_KDBG_OFF_OWNER_TAG);
+    size = r2d_le32(hdr + R2D_KDBG_OFF_SIZE);
     if (tag == R2D_KDBG_TAG) {
         /* Plain even if the flag is set: some acquisition tools decode in place and leave the flag. */
         if (!kdbg_size_sane(size)) {
@@ -118,7 +115,7 @@ kdbg_from_image(struct r2d_analysis *a)
         k->mode = R2D_KDBG_PLAIN;
         snprintf(k->why, sizeof(k->why), "plain in the image (OwnerTag KDBG)");
     } else {
-        uint8_t dec[0x18];
+        uint8_t dec[R2D_KDBG_HEADER_SIZE];
 
         if (!k->have_flag || k->flag == 0) {
             snprintf(k->why, sizeof(k->why),
@@ -132,8 +129,8 @@ kdbg_from_image(struct r2d_analysis *a)
         }
         memcpy(k->image, hdr, sizeof(hdr));
         kdbg_decode_block(k, sizeof(hdr), dec);
-        tag = r2d_le32(dec + R2D_KDBG_OWNER_TAG);
-        size = r2d_le32(dec + R2D_KDBG_SIZE);
+        tag = r2d_le32(dec + R2D_KDBG_OFF_OWNER_TAG);
+        size = r2d_le32(dec + R2D_KDBG_OFF_SIZE);
         if (tag != R2D_KDBG_TAG || !kdbg_size_sane(size)) {
             snprintf(k->why, sizeof(k->why),
                      "decoding with KiWaitNever/KiWaitAlways gives OwnerTag 0x%08" PRIx32 " Size 0x%" PRIx32
@@ -150,9 +147,9 @@ kdbg_from_image(struct r2d_analysis *a)
         k->mode = R2D_KDBG_DECODED;
         snprintf(k->why, sizeof(k->why), "decoded (Windows 8+ encoding, KdpDataBlockEncoded = %u)", k->flag);
     }
-    if (r2d_le64(k->bytes + R2D_KDBG_KERNBASE) != a->kernel_base) {
+    if (r2d_le64(k->bytes + R2D_KDBG_OFF_KERNBASE) != a->kernel_base) {
         snprintf(k->why, sizeof(k->why), "KDBG KernBase 0x%" PRIx64 " is not the kernel base 0x%" PRIx64,
-                 r2d_le64(k->bytes + R2D_KDBG_KERNBASE), a->kernel_base);
+                 r2d_le64(k->bytes + R2D_KDBG_OFF_KERNBASE), a->kernel_base);
         k->mode = R2D_KDBG_NONE;
         return 0;
     }
@@ -268,7 +265,7 @@ static void
 kdbg_derive_links(struct r2d_analysis *a, struct kdbg_derived *d)
 {
     const uint64_t self = a->kdbg.va;
-    uint8_t vb[KDVB_SIZE];
+    uint8_t vb[R2D_KVB_SIZE];
     uint64_t va, head;
 
     d->flink = d->blink = self;
@@ -278,19 +275,19 @@ kdbg_derive_links(struct r2d_analysis *a, struct kdbg_derived *d)
                 "itself");
         return;
     }
-    head = r2d_le64(vb + KDVB_DEBUGGER_DATA_LIST);
-    if (!(r2d_le16(vb + KDVB_FLAGS) & KDVB_FLAG_DEBUGGER_DATA_LIST) || head == 0) {
+    head = r2d_le64(vb + R2D_KVB_OFF_DEBUGGER_DATA_LIST);
+    if (!(r2d_le16(vb + R2D_KVB_OFF_FLAGS) & R2D_KVB_FLAG_DEBUGGER_DATA_LIST) || head == 0) {
         r2d_log(a->ctx, R2D_LOG_INFO,
                 "KDBG rebuild: KdVersionBlock names no debugger data list (Flags 0x%x); List links set to "
-                "the block itself", (unsigned)r2d_le16(vb + KDVB_FLAGS));
+                "the block itself", (unsigned)r2d_le16(vb + R2D_KVB_OFF_FLAGS));
         return;
     }
     if (head == self) {
         d->have_links = 1;
         return;
     }
-    if (kdbg_list_neighbour(a, head, self, R2D_KDBG_FLINK, &d->blink) &&
-        kdbg_list_neighbour(a, head, self, R2D_KDBG_BLINK, &d->flink)) {
+    if (kdbg_list_neighbour(a, head, self, R2D_KDBG_OFF_FLINK, &d->blink) &&
+        kdbg_list_neighbour(a, head, self, R2D_KDBG_OFF_BLINK, &d->flink)) {
         d->have_links = 1;
         r2d_log(a->ctx, R2D_LOG_INFO, "KDBG rebuild: linked into the debugger data list at 0x%" PRIx64
                 " (Flink 0x%" PRIx64 ", Blink 0x%" PRIx64 ")", head, d->flink, d->blink);
@@ -363,14 +360,14 @@ kdbg_rebuild_field(struct r2d_analysis *a, const struct kdbg_derived *d, const s
     case R2D_KF_SIZEOF:
         return r2d_symbols_type_size(a->ctx, a->syms, f->source, v) == 0;
     case R2D_KF_HEADER:
-        if (f->offset == R2D_KDBG_FLINK || f->offset == R2D_KDBG_BLINK) {
-            *v = f->offset == R2D_KDBG_FLINK ? d->flink : d->blink;
+        if (f->offset == R2D_KDBG_OFF_FLINK || f->offset == R2D_KDBG_OFF_BLINK) {
+            *v = f->offset == R2D_KDBG_OFF_FLINK ? d->flink : d->blink;
             return d->have_links;
         }
-        *v = f->offset == R2D_KDBG_OWNER_TAG ? R2D_KDBG_TAG : d->size;
-        return f->offset == R2D_KDBG_OWNER_TAG || d->have_size;
+        *v = f->offset == R2D_KDBG_OFF_OWNER_TAG ? R2D_KDBG_TAG : d->size;
+        return f->offset == R2D_KDBG_OFF_OWNER_TAG || d->have_size;
     case R2D_KF_VALUE:
-        if (f->offset == R2D_KDBG_KERNBASE)
+        if (f->offset == R2D_KDBG_OFF_KERNBASE)
             *v = a->kernel_base;
         else if (strcmp(f->name, "MmPageSize") == 0)
             *v = R2D_PAGE_SIZE;

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define R2D_KDBG_MAX_SIZE 0x800
-#define R2D_KDBG_MIN_SIZE 0x290
+#include "kdbg_header.h"
+
 #define R2D_KDBG_MAX_DIFFS 256
 
 struct r2d_analysis;

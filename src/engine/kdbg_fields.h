@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kdbg_header.h"
+
 enum r2d_kdbg_kind {
     R2D_KF_SYMBOL,  /* u64: kernel base + RVA of a symbol */
     R2D_KF_OFFSET,  /* u16/u32: offset of a (nested) field of a type */
@@ -29,26 +31,23 @@ extern const struct r2d_kdbg_field r2d_kdbg_fields[];
 extern const size_t r2d_kdbg_field_count;
 
 /*
- * The table runs in offset order and covers every byte of the largest known layout (0x380) without
- * overlap; r2d_kdbg_rebuild fills the entries that end within the block's Size.
+ * The table runs in offset order and covers every byte of the largest known layout (R2D_KDBG_SIZE_1809)
+ * without overlap; r2d_kdbg_rebuild fills the entries that end within the block's Size.
  */
 
-/* Header offsets. */
-#define R2D_KDBG_FLINK 0x00
-#define R2D_KDBG_BLINK 0x08
-#define R2D_KDBG_OWNER_TAG 0x10
-#define R2D_KDBG_SIZE 0x14
-#define R2D_KDBG_KERNBASE 0x18
-#define R2D_KDBG_TAG 0x4742444bu /* "KDBG" */
-/* Fields the converter itself consumes. */
-#define R2D_KDBG_PS_LOADED_MODULE_LIST 0x48
-#define R2D_KDBG_PS_ACTIVE_PROCESS_HEAD 0x50
-#define R2D_KDBG_KI_BUGCHECK_DATA 0x88
-#define R2D_KDBG_MM_PFN_DATABASE 0xc0
-#define R2D_KDBG_KI_PROCESSOR_BLOCK 0x218
-#define R2D_KDBG_MM_PHYSICAL_MEMORY_BLOCK 0x270
-#define R2D_KDBG_OFFSET_PRCB_NUMBER 0x2be
-#define R2D_KDBG_OFFSET_PCR_CONTAINED_PRCB 0x2e6
-#define R2D_KDBG_OFFSET_PRCB_CONTEXT 0x338
+/*
+ * Offsets of the fields the converter itself reads, by their Windows names (kdbg.md section 2); the table
+ * states them through these names. The header (List, OwnerTag, Size) and KernBase: kdbg_header.h.
+ */
+#define R2D_KDBG_OFF_PS_LOADED_MODULE_LIST 0x48
+#define R2D_KDBG_OFF_PS_ACTIVE_PROCESS_HEAD 0x50
+#define R2D_KDBG_OFF_KI_BUGCHECK_DATA 0x88
+#define R2D_KDBG_OFF_MM_PFN_DATABASE 0xc0
+#define R2D_KDBG_OFF_KI_PROCESSOR_BLOCK 0x218
+#define R2D_KDBG_OFF_MM_PHYSICAL_MEMORY_BLOCK 0x270
+#define R2D_KDBG_OFF_OFFSET_PRCB_PROC_STATE_CONTEXT 0x2bc
+#define R2D_KDBG_OFF_OFFSET_PRCB_NUMBER 0x2be
+#define R2D_KDBG_OFF_OFFSET_PCR_CONTAINED_PRCB 0x2e6
+#define R2D_KDBG_OFF_OFFSET_PRCB_CONTEXT 0x338
 
 #endif

@@ -12,25 +12,16 @@
 #include "plan_build.h"
 #include "kdbg_fields.h"
 #include "bytes.h"
+#include "dump_header64.h"
+#include "kd_version_block.h"
 
 #define KUSER_INTERRUPT_TIME 0x08
 #define KUSER_SYSTEM_TIME 0x14
 #define KUSER_NT_BUILD_NUMBER 0x260
 #define KUSER_NT_PRODUCT_TYPE 0x264
 #define KUSER_SUITE_MASK 0x2d0
-#define KDVB_MAJOR 0x00
-#define KDVB_MINOR 0x02
-#define KDVB_KD_SECONDARY 0x05
-#define KDVB_MACHINE 0x08
-#define KDVB_KERNBASE 0x10
-#define KDVB_SIZE 0x28
 #define BUGCHECK_LIVE_SYSTEM_DUMP 0x161u
-#define MACHINE_AMD64 0x8664u
-/* _PHYSICAL_MEMORY_DESCRIPTOR (input-formats.md section 6): u32 NumberOfRuns, u64 NumberOfPages, runs. */
-#define PMD_NUMBER_OF_RUNS 0x00
-#define PMD_NUMBER_OF_PAGES 0x08
-#define PMD_RUNS 0x10
-#define PMD_RUN_SIZE 0x10    /* u64 BasePage, u64 PageCount */
+/* MmPhysicalMemoryBlock points at a descriptor in the PHYSICAL_MEMORY_DESCRIPTOR64 layout (R2D_PMD64_*). */
 #define PMD_MAX_RUNS 0x80    /* MemProcFS's bound */
 #define PMD_MAX_PFN (1ull << 40) /* 52-bit physical addresses */
 
@@ -81,18 +72,19 @@ plan_read_ksystem_time(struct r2d_analysis *a, uint64_t va, uint64_t *out)
 static int
 plan_version(struct r2d_analysis *a, struct r2d_plan *plan)
 {
-    uint8_t vb[KDVB_SIZE];
+    uint8_t vb[R2D_KVB_SIZE];
     uint64_t va;
 
     if (r2d_kernel_symbol(a, "KdVersionBlock", &va) == 0 && r2d_mmu_read(&a->mmu, va, vb, sizeof(vb)) == 0) {
-        a->major_version = r2d_le16(vb + KDVB_MAJOR);
-        a->minor_version = r2d_le16(vb + KDVB_MINOR);
-        a->kd_secondary_version = vb[KDVB_KD_SECONDARY];
-        a->machine_type = r2d_le16(vb + KDVB_MACHINE);
+        a->major_version = r2d_le16(vb + R2D_KVB_OFF_MAJOR_VERSION);
+        a->minor_version = r2d_le16(vb + R2D_KVB_OFF_MINOR_VERSION);
+        a->kd_secondary_version = vb[R2D_KVB_OFF_KD_SECONDARY];
+        a->machine_type = r2d_le16(vb + R2D_KVB_OFF_MACHINE_TYPE);
         a->have_version = 1;
-        if (r2d_le64(vb + KDVB_KERNBASE) != a->kernel_base)
+        if (r2d_le64(vb + R2D_KVB_OFF_KERNBASE) != a->kernel_base)
             return r2d_plan_add_warning(a->ctx, plan, "KdVersionBlock.KernBase 0x%" PRIx64 " differs from the kernel "
-                                        "base 0x%" PRIx64, r2d_le64(vb + KDVB_KERNBASE), a->kernel_base);
+                                        "base 0x%" PRIx64,
+                                        r2d_le64(vb + R2D_KVB_OFF_KERNBASE), a->kernel_base);
         return 0;
     }
     /* Fall back to KUSER_SHARED_DATA's build number (absent before Windows 10). */
@@ -100,10 +92,10 @@ plan_version(struct r2d_analysis *a, struct r2d_plan *plan)
         uint32_t build = 0;
 
         r2d_mmu_read_u32(&a->mmu, R2D_KUSER_SHARED_DATA + KUSER_NT_BUILD_NUMBER, &build);
-        a->major_version = 0xf;
+        a->major_version = R2D_KVB_MAJOR_FREE_BUILD;
         a->minor_version = (uint16_t)build;
-        a->kd_secondary_version = 2;
-        a->machine_type = MACHINE_AMD64;
+        a->kd_secondary_version = R2D_KVB_KD_SECONDARY_AMD64_CONTEXT;
+        a->machine_type = R2D_DH64_MACHINE_AMD64;
         return r2d_plan_add_warning(a->ctx, plan, "KdVersionBlock unreadable; version %u.%u taken from "
                                     "KUSER_SHARED_DATA", a->major_version, a->minor_version);
     }
@@ -124,7 +116,7 @@ plan_kdbg_ptr(struct r2d_analysis *a, uint16_t off, const char *sym)
 static void
 plan_bugcheck(struct r2d_analysis *a, struct r2d_header_values *h)
 {
-    const uint64_t va = plan_kdbg_ptr(a, R2D_KDBG_KI_BUGCHECK_DATA, "KiBugCheckData");
+    const uint64_t va = plan_kdbg_ptr(a, R2D_KDBG_OFF_KI_BUGCHECK_DATA, "KiBugCheckData");
     uint8_t b[40];
 
     h->bugcheck_code = BUGCHECK_LIVE_SYSTEM_DUMP;
@@ -171,8 +163,8 @@ plan_header_context(struct r2d_analysis *a, struct r2d_header_values *h)
 static int
 plan_read_pmd(struct r2d_analysis *a, struct plan_pmd *m, char *why, size_t whylen)
 {
-    const uint64_t var = plan_kdbg_ptr(a, R2D_KDBG_MM_PHYSICAL_MEMORY_BLOCK, "MmPhysicalMemoryBlock");
-    uint8_t hdr[PMD_RUNS], runs[PMD_MAX_RUNS * PMD_RUN_SIZE];
+    const uint64_t var = plan_kdbg_ptr(a, R2D_KDBG_OFF_MM_PHYSICAL_MEMORY_BLOCK, "MmPhysicalMemoryBlock");
+    uint8_t hdr[R2D_PMD64_OFF_RUN0], runs[PMD_MAX_RUNS * R2D_PMD64_RUN_SIZE];
     uint64_t sum = 0, prev_end = 0;
     int dtb_inside = 0;
 
@@ -180,20 +172,20 @@ plan_read_pmd(struct r2d_analysis *a, struct plan_pmd *m, char *why, size_t whyl
         snprintf(why, whylen, "%s", var ? r2d_errmsg(a->ctx) : "no MmPhysicalMemoryBlock symbol");
         return 0;
     }
-    m->nruns = r2d_le32(hdr + PMD_NUMBER_OF_RUNS);
-    m->npages = r2d_le64(hdr + PMD_NUMBER_OF_PAGES);
+    m->nruns = r2d_le32(hdr + R2D_PMD64_OFF_NUMBER_OF_RUNS);
+    m->npages = r2d_le64(hdr + R2D_PMD64_OFF_NUMBER_OF_PAGES);
     if (m->nruns == 0 || m->nruns > PMD_MAX_RUNS) {
         snprintf(why, whylen, "NumberOfRuns %" PRIu32 " at 0x%" PRIx64 " is not in 1..%u", m->nruns, m->va,
                  PMD_MAX_RUNS);
         return 0;
     }
-    if (r2d_mmu_read(&a->mmu, m->va + PMD_RUNS, runs, (size_t)m->nruns * PMD_RUN_SIZE)) {
+    if (r2d_mmu_read(&a->mmu, m->va + R2D_PMD64_OFF_RUN0, runs, (size_t)m->nruns * R2D_PMD64_RUN_SIZE)) {
         snprintf(why, whylen, "%s", r2d_errmsg(a->ctx));
         return 0;
     }
     for (uint32_t i = 0; i < m->nruns; i++) {
-        m->base[i] = r2d_le64(runs + PMD_RUN_SIZE * i);
-        m->count[i] = r2d_le64(runs + PMD_RUN_SIZE * i + 8);
+        m->base[i] = r2d_le64(runs + R2D_PMD64_RUN_SIZE * i);
+        m->count[i] = r2d_le64(runs + R2D_PMD64_RUN_SIZE * i + R2D_PMD64_RUN_OFF_PAGE_COUNT);
         if (m->count[i] == 0 || m->base[i] < prev_end || m->base[i] >= PMD_MAX_PFN ||
             m->count[i] > PMD_MAX_PFN - m->base[i]) {
             snprintf(why, whylen, "run %" PRIu32 " (BasePage 0x%" PRIx64 ", PageCount 0x%" PRIx64 ") is empty, "
@@ -349,12 +341,12 @@ r2d_build_plan(struct r2d_analysis *a, struct r2d_plan *plan)
     h->major_version = a->major_version;
     h->minor_version = a->minor_version;
     h->kd_secondary_version = a->kd_secondary_version;
-    h->machine_image_type = a->machine_type ? a->machine_type : MACHINE_AMD64;
+    h->machine_image_type = a->machine_type ? a->machine_type : R2D_DH64_MACHINE_AMD64;
     h->dtb = a->system_dtb;
     h->kdbg_va = a->kdbg.va;
-    h->pfn_database = plan_kdbg_ptr(a, R2D_KDBG_MM_PFN_DATABASE, "MmPfnDatabase");
-    h->ps_loaded_module_list = plan_kdbg_ptr(a, R2D_KDBG_PS_LOADED_MODULE_LIST, "PsLoadedModuleList");
-    h->ps_active_process_head = plan_kdbg_ptr(a, R2D_KDBG_PS_ACTIVE_PROCESS_HEAD, "PsActiveProcessHead");
+    h->pfn_database = plan_kdbg_ptr(a, R2D_KDBG_OFF_MM_PFN_DATABASE, "MmPfnDatabase");
+    h->ps_loaded_module_list = plan_kdbg_ptr(a, R2D_KDBG_OFF_PS_LOADED_MODULE_LIST, "PsLoadedModuleList");
+    h->ps_active_process_head = plan_kdbg_ptr(a, R2D_KDBG_OFF_PS_ACTIVE_PROCESS_HEAD, "PsActiveProcessHead");
     h->number_processors = a->nprocessors;
     plan_bugcheck(a, h);
     plan_header_context(a, h);
