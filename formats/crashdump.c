@@ -11,7 +11,7 @@
 
 #include "format.h"
 
-/* DUMP_HEADER64 (shared/reference/crashdump-format.md section 2). */
+/* DUMP_HEADER64 (docs/formats/crashdump.md F2). */
 #define CD_HEADER_SIZE 0x2000
 #define CD_OFF_SIGNATURE 0x000           /* u32 'PAGE' */
 #define CD_OFF_VALID_DUMP 0x004          /* u32 'DU64' (64-bit) or 'DUMP' (32-bit) */
@@ -54,7 +54,7 @@
 #define CD_DTB_MASK UINT64_C(0x000FFFFFFFFFF000)
 #define CD_DATA_OFF 0x2000 /* DumpType 1: first page */
 
-/* AMD64 CONTEXT (crashdump-format.md section 4), offsets inside the record. */
+/* AMD64 CONTEXT (docs/formats/crashdump.md F4), offsets inside the record. */
 #define CTX_OFF_CONTEXT_FLAGS 0x30 /* u32 */
 #define CTX_OFF_MXCSR 0x34         /* u32 */
 #define CTX_OFF_SEG_CS 0x38        /* u16, then Ds Es Fs Gs Ss */

@@ -2,7 +2,7 @@
 /*
  * Writing Windows 64-bit kernel crash dumps: DUMP_HEADER64 from the plan, then the pages of the plan's
  * ranges streamed from the image with the plan's patches overlaid -- run based (DumpType 1) or with a
- * bitmap (DumpType 5). Layout: docs/formats/crashdump.md and shared/reference/crashdump-format.md.
+ * bitmap (DumpType 5). Layout: docs/formats/crashdump.md (F1-F9).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include "crashdump.h"
 #include "format.h"
 
-/* DUMP_HEADER64 (crashdump-format.md section 2). */
+/* DUMP_HEADER64 (docs/formats/crashdump.md F2). */
 #define DMP_HEADER_SIZE 0x2000
 #define DMP_OFF_SIGNATURE 0x000           /* u32 'PAGE' */
 #define DMP_OFF_VALID_DUMP 0x004          /* u32 'DU64' */
@@ -66,7 +66,7 @@
 #define DMP_SIGNATURE 0x45474150u    /* 'PAGE' */
 #define DMP_VALID_DUMP64 0x34365544u /* 'DU64' */
 
-/* Bitmap header at file offset 0x2000 (crashdump-format.md section 7). */
+/* Bitmap header at file offset 0x2000 (docs/formats/crashdump.md F7). */
 #define BMP_OFF 0x2000
 #define BMP_OFF_SIGNATURE 0x00  /* u32 'FDMP' */
 #define BMP_OFF_VALID_DUMP 0x04 /* u32 'DUMP' */
@@ -78,7 +78,7 @@
 #define BMP_VALID_DUMP 0x504d5544u /* 'DUMP' */
 /* cBits bound: 2^40 PFNs is the 52-bit physical address width of x86-64. */
 #define BMP_MAX_BITS (UINT64_C(1) << 40)
-/* LeechCore refuses FirstPage above 16 MiB (crashdump-format.md section 7): warn past it. */
+/* LeechCore refuses FirstPage above 16 MiB (docs/formats/crashdump.md F7): warn past it. */
 #define BMP_LEECHCORE_MAX_FIRST_PAGE (UINT64_C(16) << 20)
 
 #define CDW_CHUNK (8u << 20)            /* buffered read/patch/write chunk, also the bitmap chunk */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* x64 paging walks over the physical image (Intel SDM vol. 3, chapter 4; discovery.md section 1). */
+/* x64 paging walks over the physical image (Intel SDM vol. 3, chapter 4; docs/reference/discovery.md 1). */
 #include <inttypes.h>
 #include <string.h>
 

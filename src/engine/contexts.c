@@ -2,7 +2,7 @@
 /*
  * CPU contexts: match each vCPU of the input to the Windows processor it was running (by its KPCR, not by
  * its position in the file) and write its registers as an AMD64 CONTEXT where WinDbg looks for them
- * (kdbg.md section 9; crashdump-format.md section 4).
+ * (docs/reference/kdbg.md section 9; docs/formats/crashdump.md F4).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,7 +31,7 @@
 #define CONTEXT_SEGMENTS 0x4u
 #define MXCSR_RESET 0x1f80u
 #define KPCR_PRCB_DEFAULT 0x180 /* _KPCR.Prcb in every x64 build 7601-22000 */
-#define KDBG_OFFSET_PRCB_PROC_STATE_CONTEXT 0x2bc /* OffsetPrcbProcStateContext (kdbg.md section 2) */
+#define KDBG_OFFSET_PRCB_PROC_STATE_CONTEXT 0x2bc /* OffsetPrcbProcStateContext (docs/reference/kdbg.md 2) */
 #define KERNEL_HALF 0xffff800000000000ull
 
 /* QEMU notes carry integer, control and segment state, no FPU/XMM/debug registers: claim only those. */

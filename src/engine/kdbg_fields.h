@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The _KDDEBUGGER_DATA64 layout as a table (kdbg.md section 2): each field and where it comes from. */
+/* The _KDDEBUGGER_DATA64 layout as a table (docs/reference/kdbg.md 2): each field and where it comes from. */
 #ifndef R2D_ENGINE_KDBG_FIELDS_H
 #define R2D_ENGINE_KDBG_FIELDS_H
 
