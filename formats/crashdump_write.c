@@ -25,7 +25,7 @@ _Static_assert(R2D_COMMENT_SIZE == R2D_DH64_COMMENT_SIZE, "the plan's comment");
 _Static_assert(R2D_DUMP_FULL == R2D_DH64_DUMP_TYPE_FULL && R2D_DUMP_BITMAP == R2D_DH64_DUMP_TYPE_BITMAP,
                "enum r2d_dump_type holds DumpType values");
 
-/* LeechCore refuses FirstPage above 16 MiB (crashdump-format.md section 7): warn past it. */
+/* LeechCore refuses FirstPage above 16 MiB (docs/formats/crashdump.md F8): warn past it. */
 #define BMP_LEECHCORE_MAX_FIRST_PAGE (UINT64_C(16) << 20)
 
 #define CDW_CHUNK (8u << 20)            /* buffered read/patch/write chunk, also the bitmap chunk */

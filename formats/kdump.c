@@ -4,7 +4,7 @@
  * makedumpfile -F flattened stream ("makedumpfile" + big-endian {offset, size} records), read through an
  * index of the records. Pages are raw, zlib, LZO1X or snappy; bitmap 2 says which PFNs were dumped, and every
  * dumped stretch becomes one source run. The sub-header's ELF notes carry QEMUCPUState per vCPU. Facts:
- * shared/reference/input-formats.md section 3 (makedumpfile diskdump_mod.h/makedumpfile.h, QEMU dump/dump.c
+ * docs/formats/kdump.md F1-F4 (makedumpfile diskdump_mod.h/makedumpfile.h, QEMU dump/dump.c
  * and include/sysemu/dump.h; checked against a real QEMU 7.2 file). docs/formats/kdump.md.
  */
 #include <inttypes.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libvirt save images (virsh save, managedsave): a libvirt header, the domain XML, then the QEMU migration
- * stream read by savevm_stream.c. Facts: shared/reference/input-formats.md 4 (libvirt
+ * stream read by savevm_stream.c. Facts: docs/formats/libvirt.md F1 (libvirt
  * src/qemu/qemu_saveimage.h: virQEMUSaveHeader, native byte order). docs/formats/libvirt.md.
  */
 #include <inttypes.h>

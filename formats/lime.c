@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * LiME (Linux Memory Extractor) "lime" format: {32-byte range header, range data} repeated, plain or with the
- * whole stream zlib-deflated (compress=1). Facts: shared/reference/input-formats.md section 2 (504ensicsLabs
+ * whole stream zlib-deflated (compress=1). Facts: docs/formats/lime.md F1-F4 (504ensicsLabs
  * LiME src/lime.h, src/main.c, src/deflate.c; Volatility 2/3 and LeechCore readers).
  *
  * The compressed variant is read through a decoding source: one sequential inflate pass at open finds the

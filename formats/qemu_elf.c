@@ -2,7 +2,7 @@
 /*
  * QEMU ELF cores (dump-guest-memory, virsh dump --memory-only): PT_LOAD segments are physical memory runs,
  * the per-CPU "QEMU" notes (QEMUCPUState) carry the registers including CR3.
- * Facts: shared/reference/input-formats.md section 1 (QEMU dump/dump.c, target/i386/arch_dump.c,
+ * Facts: docs/formats/elf.md F1-F3 (QEMU dump/dump.c, target/i386/arch_dump.c,
  * contrib/elf2dmp/qemu_elf.c; checked against a real QEMU 7.2 file).
  */
 #include <inttypes.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * QEMU's ELF notes: NT_PRSTATUS ("CORE") and QEMUCPUState ("QEMU") per vCPU, as dump-guest-memory writes them
- * into an ELF PT_NOTE or a kdump sub-header. Facts: shared/reference/input-formats.md 1.2-1.3 (QEMU
+ * into an ELF PT_NOTE or a kdump sub-header. Facts: docs/formats/elf.md F2-F3 (QEMU
  * dump/dump.c, target/i386/arch_dump.c, contrib/elf2dmp/qemu_elf.c; checked against real QEMU 7.2 files).
  */
 #include <inttypes.h>

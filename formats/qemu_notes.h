@@ -2,7 +2,7 @@
 /*
  * ELF notes as QEMU writes them (dump-guest-memory: ELF PT_NOTE, kdump sub-header note area): walks the
  * notes and turns every "QEMU" note (QEMUCPUState version 1) into a CPU of the image.
- * Facts: shared/reference/input-formats.md sections 1.2-1.3.
+ * Facts: docs/formats/elf.md F2-F3.
  */
 #ifndef R2D_FORMATS_QEMU_NOTES_H
 #define R2D_FORMATS_QEMU_NOTES_H

@@ -98,8 +98,8 @@ format_choose(struct r2d_ctx *ctx, const struct r2d_format *const *list, struct 
     R2D_CHECK(!best, ctx, R2D_EFORMAT, "%s: no input format recognises this file", path);
     R2D_CHECK(tie, ctx, R2D_EFORMAT, "%s: both %s and %s claim this file; choose with --input-format", path,
               best->name, tie->name);
-    snprintf(reason, sizeof(reason), "auto: %s (confidence %d%s%s)", best->name, best_conf, best_why ? ", " : "",
-             best_why ? best_why : "");
+    snprintf(reason, sizeof(reason), "auto: %s (confidence %d%s%s)", best->name, best_conf,
+             best_why ? ", " : "", best_why ? best_why : "");
     r2d_log(ctx, R2D_LOG_INFO, "%s: input format %s", path, reason);
     return r2d_image_set_format(ctx, img, best->name, reason);
 }
@@ -150,7 +150,8 @@ r2d_format_open_from(struct r2d_ctx *ctx, const struct r2d_format *const *list, 
 }
 
 int
-r2d_format_open_bytes(struct r2d_ctx *ctx, struct r2d_bytesrc *input, const char *format, struct r2d_image **out)
+r2d_format_open_bytes(struct r2d_ctx *ctx, struct r2d_bytesrc *input, const char *format,
+                      struct r2d_image **out)
 {
     return r2d_format_open_from(ctx, r2d_formats, input, format, out);
 }

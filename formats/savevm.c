@@ -2,7 +2,7 @@
 /*
  * QEMU migration streams as files: what plain `virsh dump` (without --memory-only) writes, and
  * migrate "exec:cat > FILE". The stream parser is shared with the libvirt save image (savevm_stream.c).
- * Facts: shared/reference/input-formats.md 4-5. docs/formats/savevm.md.
+ * Facts: docs/formats/savevm.md F1-F3, docs/formats/libvirt.md F2.
  */
 #include <inttypes.h>
 #include <string.h>

@@ -2,7 +2,7 @@
 /*
  * The QEMU migration stream: header, CONFIGURATION, sections with footers, the "ram" section's page records,
  * device sections skipped (and "cpu" decoded) with the sizes the trailing VMDESCRIPTION JSON gives.
- * Facts: shared/reference/input-formats.md 4; QEMU 7.2 migration/savevm.c (section types, configuration,
+ * Facts: docs/formats/savevm.md F1-F3; QEMU 7.2 migration/savevm.c (section types, configuration,
  * footers, VMDESCRIPTION), migration/ram.c (RAM_SAVE_FLAG_*, ram_load_precopy), migration/vmstate.c (field
  * descriptions), target/i386/machine.c (vmstate_x86_cpu), hw/i386/pc_piix.c and pc_q35.c (RAM split); all
  * checked against real QEMU 7.2 streams. docs/formats/savevm.md.

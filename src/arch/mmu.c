@@ -144,7 +144,8 @@ r2d_mmu_translate(const struct r2d_mmu *mmu, uint64_t va, uint64_t *pa, uint64_t
             return r2d_err_prefix(mmu->ctx, rc, "translating 0x%016" PRIx64 " (%s at 0x%" PRIx64 ")", va,
                                   lv->name, table);
         R2D_CHECK(!(e & R2D_PAGING_PRESENT), mmu->ctx, R2D_ENOVA,
-                  "virtual address 0x%016" PRIx64 " is not mapped (%s entry %u is not present)", va, lv->name, idx);
+                  "virtual address 0x%016" PRIx64 " is not mapped (%s entry %u is not present)", va, lv->name,
+                  idx);
         if (mmu_is_leaf(m, l, e)) {
             const uint64_t size = UINT64_C(1) << lv->shift;
 

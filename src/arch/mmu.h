@@ -34,8 +34,8 @@ struct r2d_mmu {
     uint64_t dtb; /* physical address of the top-level table, low bits masked for the mode */
 };
 
-void r2d_mmu_init(struct r2d_mmu *mmu, struct r2d_ctx *ctx, const struct r2d_image *img, enum r2d_paging paging,
-                  uint64_t dtb);
+void r2d_mmu_init(struct r2d_mmu *mmu, struct r2d_ctx *ctx, const struct r2d_image *img,
+                  enum r2d_paging paging, uint64_t dtb);
 
 /* "x64 4-level", for reports. */
 const char *r2d_mmu_mode_name(const struct r2d_mmu *mmu);
@@ -73,8 +73,8 @@ int r2d_mmu_read_u32(const struct r2d_mmu *mmu, uint64_t va, uint32_t *out);
 /*
  * Call fn for every present leaf mapping in [va_start, va_end) in ascending order: va, pa, size. fn returns
  * 0 to continue, 1 to stop (r2d_mmu_walk then returns 0), or a negative status to abort with it. Tables
- * outside the image are skipped; the walk visits at most max_leaves leaves and tables (a bound against hostile
- * tables that map every slot).
+ * outside the image are skipped; the walk visits at most max_leaves leaves and tables (a bound against
+ * hostile tables that map every slot).
  */
 typedef int (*r2d_mmu_leaf_fn)(void *arg, uint64_t va, uint64_t pa, uint64_t size);
 int r2d_mmu_walk(const struct r2d_mmu *mmu, uint64_t va_start, uint64_t va_end, uint64_t max_leaves,

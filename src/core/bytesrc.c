@@ -59,8 +59,8 @@ r2d_bytesrc_read(struct r2d_ctx *ctx, const struct r2d_bytesrc *bs, uint64_t off
                  const char *what)
 {
     R2D_CHECK(off > bs->size || len > bs->size - off, ctx, R2D_ETRUNC,
-              "%s: offset 0x%" PRIx64 ": %s of 0x%zx bytes runs past end of file (size 0x%" PRIx64 ")", bs->name,
-              off, what, len, bs->size);
+              "%s: offset 0x%" PRIx64 ": %s of 0x%zx bytes runs past end of file (size 0x%" PRIx64 ")",
+              bs->name, off, what, len, bs->size);
     if (len == 0)
         return 0;
     /* The ops get a mutable source: decoders keep caches. Reads are logically const. */

@@ -31,8 +31,8 @@ struct r2d_bytesrc_ops {
 
 /**
  * Create a byte source of size bytes named name (copied), read through ops with private state priv. fd is
- * the descriptor of a file whose bytes are the source's bytes at the same offsets, or -1. On failure ops->close
- * is still called, so the caller never frees priv itself.
+ * the descriptor of a file whose bytes are the source's bytes at the same offsets, or -1. On failure
+ * ops->close is still called, so the caller never frees priv itself.
  */
 int r2d_bytesrc_new(struct r2d_ctx *ctx, const struct r2d_bytesrc_ops *ops, void *priv, const char *name,
                     uint64_t size, int fd, struct r2d_bytesrc **out);

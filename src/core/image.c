@@ -231,8 +231,8 @@ image_add_run(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_run *
 }
 
 int
-r2d_image_add_slice_run(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_bytesrc *bytes, uint64_t pa,
-                        uint64_t len, uint64_t off)
+r2d_image_add_slice_run(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_bytesrc *bytes,
+                        uint64_t pa, uint64_t len, uint64_t off)
 {
     const struct r2d_run run = {.pa = pa, .len = len, .bytes = bytes, .off = off};
     const uint64_t size = r2d_bytesrc_size(bytes);
@@ -264,7 +264,8 @@ r2d_image_set_source(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2
 }
 
 int
-r2d_image_add_source_run(struct r2d_ctx *ctx, struct r2d_image *img, uint64_t pa, uint64_t len, uint64_t src_off)
+r2d_image_add_source_run(struct r2d_ctx *ctx, struct r2d_image *img, uint64_t pa, uint64_t len,
+                         uint64_t src_off)
 {
     const struct r2d_run run = {.pa = pa, .len = len, .ops = img->src_ops, .src_off = src_off};
 
@@ -413,7 +414,8 @@ r2d_image_finish(struct r2d_ctx *ctx, struct r2d_image *img)
         const struct r2d_run *a = &img->runs[i - 1], *b = &img->runs[i];
 
         R2D_CHECK(b->pa - a->pa < a->len, ctx, R2D_EFORMAT,
-                  "%s: memory ranges overlap: physical 0x%" PRIx64 "-0x%" PRIx64 " and 0x%" PRIx64 "-0x%" PRIx64,
+                  "%s: memory ranges overlap: physical 0x%" PRIx64 "-0x%" PRIx64 " and 0x%" PRIx64
+                  "-0x%" PRIx64,
                   img->path, a->pa, a->pa + a->len - 1, b->pa, b->pa + b->len - 1);
     }
     return 0;

@@ -34,7 +34,7 @@ struct r2d_page_range {
     uint64_t page_count;
 };
 
-/* Values of DUMP_HEADER64 (crashdump-format.md section 2); the writer sets every other byte itself. */
+/* Values of DUMP_HEADER64 (docs/formats/crashdump.md F2); the writer sets every other byte itself. */
 struct r2d_header_values {
     uint32_t major_version;
     uint32_t minor_version;

@@ -2,7 +2,7 @@
 /*
  * CPU contexts: match each vCPU of the input to the Windows processor it was running (by its KPCR, not by
  * its position in the file) and write its registers as an AMD64 CONTEXT where WinDbg looks for them
- * (kdbg.md section 9; crashdump-format.md section 4).
+ * (docs/reference/kdbg.md section 9; docs/formats/crashdump.md F4).
  */
 #include <inttypes.h>
 #include <stdio.h>

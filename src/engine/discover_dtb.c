@@ -46,7 +46,8 @@
 #define SCORE_NO_USER 5                   /* an empty user half looks like the System process's tables */
 #define SCORE_BEYOND (-30)                /* per entry pointing past the image */
 
-/* KPCR offsets of KPRCB.KernelDirectoryTableBase observed per build family (discovery.md 3.3). */
+/* KPCR offsets of KPRCB.KernelDirectoryTableBase observed per build family
+ * (docs/reference/discovery.md 3.3). */
 static const uint32_t discover_kgs_dtb_offsets[] = {0x9000, 0xa000, 0x7000, 0x6000};
 
 /* Physical windows of the self-map scan, in scan order: Vol3's preferred ones, then the rest. */
@@ -60,7 +61,8 @@ static const struct {
 };
 
 /*
- * A DTB is usable when KUSER_SHARED_DATA translates and holds a Windows NT version (discovery.md 6).
+ * A DTB is usable when KUSER_SHARED_DATA translates and holds a Windows NT version
+ * (docs/reference/discovery.md 6).
  * *bonus (may be NULL) gets the ranking points of the optional tests.
  */
 static int
@@ -223,7 +225,8 @@ discover_scan_phys(struct r2d_analysis *a, uint8_t *buf, uint64_t start, uint64_
 }
 
 /*
- * A PROCESSOR_START_BLOCK below 1 MiB names the PML4 and the kernel entry point (discovery.md 5.1; MemProcFS:
+ * A PROCESSOR_START_BLOCK below 1 MiB names the PML4 and the kernel entry point
+ * (docs/reference/discovery.md 5; MemProcFS:
  * nearly always there on physical machines, often absent in virtual ones). First valid match wins.
  */
 static int
@@ -258,7 +261,8 @@ struct discover_shape {
 };
 
 /*
- * The structure of a Windows x64 PML4 at physical pa (discovery.md 4, after Vol3's DtbSelfRef64bit and
+ * The structure of a Windows x64 PML4 at physical pa (docs/reference/discovery.md 4,
+ * after Vol3's DtbSelfRef64bit and
  * MemProcFS's VmmWinInit_DTB_FindValidate_X64): exactly one entry maps the page itself, from a kernel slot
  * in 0x100-0x1FE, present and writable; no entry has PS; each half has more than 0x40 empty entries; at
  * least 6 kernel entries are present writable supervisor tables without XD. Entries past the image only
@@ -363,7 +367,7 @@ discover_self_map_page(struct r2d_analysis *a, uint64_t pa, const uint8_t *page,
     return a->ndtb_cands == R2D_DTB_MAX_CANDIDATES && a->dtb_cands[R2D_DTB_MAX_CANDIDATES - 1].score >= score;
 }
 
-/* Without registers: the low stub, then self-referencing PML4s (discovery.md 10, step 2). */
+/* Without registers: the low stub, then self-referencing PML4s (docs/reference/discovery.md 10, step 2). */
 static int
 discover_scan(struct r2d_analysis *a)
 {

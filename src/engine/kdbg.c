@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The KDBG: find it by symbol, decode the Windows 8+ encoding, or rebuild it from symbols and types
- * (kdbg.md sections 4-7). The image is never trusted blindly: a decoded block must say KDBG, have a sane
- * size and name the kernel base we found.
+ * (docs/reference/kdbg.md sections 4-7). The image is never trusted blindly: a decoded block must say KDBG,
+ * have a sane size and name the kernel base we found.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -56,7 +56,7 @@ kdbg_size_sane(uint32_t size)
 }
 
 /*
- * The Size Windows uses for a build (kdbg.md section 3), for a rebuilt block. The build is
+ * The Size Windows uses for a build (docs/reference/kdbg.md section 3), for a rebuilt block. The build is
  * KdVersionBlock.MinorVersion, or KUSER_SHARED_DATA.NtBuildNumber when that is unreadable (both read by
  * r2d_build_plan_version before the KDBG step). Returns 0 when the build is unknown.
  */
@@ -387,9 +387,9 @@ kdbg_rebuild_field(struct r2d_analysis *a, const struct kdbg_derived *d, const s
 }
 
 /*
- * Build the block from symbols, types and the image's other structures (kdbg.md section 7). The image's own
- * block is consulted only for the GDT selectors (R2D_KF_IMAGE), and only when it was usable. Every field
- * inside Size that could not be derived is recorded in a->kdbg.underived.
+ * Build the block from symbols, types and the image's other structures (docs/reference/kdbg.md section 7).
+ * The image's own block is consulted only for the GDT selectors (R2D_KF_IMAGE), and only when it was usable.
+ * Every field inside Size that could not be derived is recorded in a->kdbg.underived.
  */
 int
 r2d_kdbg_rebuild(struct r2d_analysis *a, uint8_t *out, uint32_t *size_out)

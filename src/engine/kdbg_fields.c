@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Every field of _KDDEBUGGER_DATA64, header included, with its source when rebuilding from symbols
- * (kdbg.md sections 2 and 7). Offsets 0x000-0x338 are agreed by Rekall, Volatility 2/3 and QEMU; the tail
- * comes from public copies of KDDEBUGGER_DATA_ADDITION64.
+ * (docs/reference/kdbg.md sections 2 and 7). Offsets 0x000-0x338 are agreed by Rekall, Volatility 2/3 and
+ * QEMU; the tail comes from public copies of KDDEBUGGER_DATA_ADDITION64.
  */
 #include "kdbg_fields.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The _KDDEBUGGER_DATA64 layout as a table (kdbg.md section 2): each field and where it comes from. */
+/* The _KDDEBUGGER_DATA64 layout as a table (docs/reference/kdbg.md 2): each field and where it comes from. */
 #ifndef R2D_ENGINE_KDBG_FIELDS_H
 #define R2D_ENGINE_KDBG_FIELDS_H
 
@@ -36,7 +36,7 @@ extern const size_t r2d_kdbg_field_count;
  */
 
 /*
- * Offsets of the fields the converter itself reads, by their Windows names (kdbg.md section 2); the table
+ * Offsets of the fields the converter itself reads, by their Windows names (docs/reference/kdbg.md section 2); the table
  * states them through these names. The header (List, OwnerTag, Size) and KernBase: kdbg_header.h.
  */
 #define R2D_KDBG_OFF_PS_LOADED_MODULE_LIST 0x48

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* PE32+ images in guest memory: headers, sections, exports name, CodeView RSDS (symbols.md section 1). */
+/* PE32+ images in guest memory: headers, sections, exports name, CodeView RSDS
+ * (docs/reference/symbols.md 1). */
 #ifndef R2D_ENGINE_PE_H
 #define R2D_ENGINE_PE_H
 

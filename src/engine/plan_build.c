@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * From what the engine learnt to a dump plan: every header value taken from the guest (crashdump-format.md
- * section 10), and every byte we change recorded as a patch.
+ * From what the engine learnt to a dump plan: every header value taken from the guest
+ * (docs/formats/crashdump.md F2), and every byte we change recorded as a patch.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -239,7 +239,7 @@ plan_pmd_covered(const struct r2d_image *img, const struct plan_pmd *m, uint64_t
 /*
  * The pages to write. A raw padded file says nothing about where RAM is: use the kernel's runs, so MMIO
  * holes and padding are left out like in a genuine dump. Other containers' runs are what was captured:
- * keep them, and say which RAM the kernel knows of that the capture lacks (input-formats.md section 6).
+ * keep them, and say which RAM the kernel knows of that the capture lacks (docs/reference/discovery.md 11).
  */
 static int
 plan_ranges(struct r2d_analysis *a, struct r2d_plan *plan)
@@ -316,7 +316,7 @@ plan_kdbg_patches(struct r2d_analysis *a, struct r2d_plan *plan)
     if (k->mode == R2D_KDBG_DECODED || k->mode == R2D_KDBG_REBUILT) {
         rc = r2d_plan_patch_virtual(a, plan, k->va, k->bytes, k->size,
                                     k->mode == R2D_KDBG_DECODED ? "KDBG decoded" : "KDBG rebuilt from symbols");
-        /* The flag says "encoded"; the block in the dump no longer is (kdbg.md section 6). */
+        /* The flag says "encoded"; the block in the dump no longer is (docs/reference/kdbg.md section 6). */
         if (!rc && k->have_flag && k->flag != 0)
             rc = r2d_plan_patch_virtual(a, plan, k->flag_va, &zero, 1, "KdpDataBlockEncoded cleared");
     }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Volatility 3 JSON symbol tables (ISF, reference/symbols.md section 5), plain `.json` or `.json.xz`.
+ * Volatility 3 JSON symbol tables (ISF, docs/reference/symbols.md section 5), plain `.json` or `.json.xz`.
  *
  * The parsed jansson tree is kept: its objects are hash tables, so "symbols", "user_types" and each type's
  * "fields" answer a lookup in O(1) on average without building a second index. The 19041 table (6 MB of JSON)

@@ -10,13 +10,13 @@
 #include "pdb_tpi.h"
 #include "bytes.h"
 
-/* PDB info stream (symbols.md 4.2). */
+/* PDB info stream (docs/reference/symbols.md 4.2). */
 #define INFO_OFF_VERSION 0x00 /* u32, 20000404 = VC70 */
-#define INFO_OFF_AGE 0x08     /* u32, not the age the RSDS record carries (symbols.md 4.6) */
+#define INFO_OFF_AGE 0x08     /* u32, not the age the RSDS record carries (docs/reference/symbols.md 4.6) */
 #define INFO_OFF_GUID 0x0C    /* 16 bytes, RSDS byte order */
 #define INFO_MIN_SIZE 0x1C
 
-/* DBI stream header (symbols.md 4.3). */
+/* DBI stream header (docs/reference/symbols.md 4.3). */
 #define DBI_OFF_AGE 0x08         /* u32, matches the RSDS age */
 #define DBI_OFF_SYM_RECORDS 0x14 /* u16 stream */
 #define DBI_OFF_SUBSTREAMS                                                                                   \
@@ -26,7 +26,7 @@
 #define DBI_OFF_MACHINE 0x3A      /* u16 */
 #define DBI_HEADER_SIZE 0x40
 
-/* Optional debug header entries (symbols.md 4.4), u16 stream numbers, 0xFFFF = absent. */
+/* Optional debug header entries (docs/reference/symbols.md 4.4), u16 stream numbers, 0xFFFF = absent. */
 #define DBG_OMAP_FROM_SRC 4
 #define DBG_SECTION_HDR 5
 #define DBG_SECTION_HDR_ORIG 10
@@ -35,7 +35,7 @@
 #define SECTION_HDR_SIZE 40 /* IMAGE_SECTION_HEADER */
 #define SECTION_OFF_VA 0x0C /* u32 VirtualAddress */
 
-/* Symbol record kinds (symbols.md 4.5). */
+/* Symbol record kinds (docs/reference/symbols.md 4.5). */
 #define S_PUB32_ST 0x1009
 #define S_LDATA32 0x110C
 #define S_GDATA32 0x110D
@@ -299,7 +299,8 @@ pdb_read_sections(struct r2d_ctx *ctx, struct pdb *pdb, int idx, const char *wha
     return 0;
 }
 
-/* OmapFromSrc: {u32 from, u32 to} sorted by from (symbols.md 4.4; getsentry/pdb src/omap.rs). */
+/* OmapFromSrc: {u32 from, u32 to} sorted by from
+ * (docs/reference/symbols.md 4.4; getsentry/pdb src/omap.rs). */
 static int
 pdb_read_omap(struct r2d_ctx *ctx, struct pdb *pdb)
 {
@@ -364,7 +365,8 @@ pdb_seg_rva(const struct pdb *pdb, uint16_t seg, uint32_t off, uint64_t *rva)
     return 0;
 }
 
-/* x86 decoration: a leading '_', '@' or 0x7F and a trailing "@<digits>" (symbols.md 4.5, as Vol3 does). */
+/* x86 decoration: a leading '_', '@' or 0x7F and a trailing "@<digits>"
+ * (docs/reference/symbols.md 4.5, as Vol3 does). */
 static int
 pdb_undecorate(const char *name, size_t len, const char **out, size_t *out_len)
 {

@@ -2,12 +2,12 @@
 /*
  * The PDB symbol provider (kind "pdb", r2d_pdb_open in symbols.h): PDB info stream, DBI header and optional
  * debug header, section headers, OMAP, the symbol record stream (S_PUB32, S_GDATA32, S_LDATA32, S_PUB32_ST)
- * and, through pdb_tpi.h, the TPI types. reference/symbols.md section 4.
+ * and, through pdb_tpi.h, the TPI types. docs/reference/symbols.md section 4.
  *
  * r2d_pdb_open reads the superblock, the directory, the PDB info stream and the DBI header (the identity:
- * GUID from the info stream, age from DBI, symbols.md 4.6). The symbol record stream is read and hashed on
- * the first symbol query, the TPI stream indexed on the first type query, so a caller that only checks the
- * identity (symbol store verification) does not pay for either.
+ * GUID from the info stream, age from DBI, docs/reference/symbols.md 4.6). The symbol record stream is read
+ * and hashed on the first symbol query, the TPI stream indexed on the first type query, so a caller that only
+ * checks the identity (symbol store verification) does not pay for either.
  *
  * Limits: those of pdb_msf.h and pdb_tpi.h, plus names in queries at most R2D_PDB_MAX_NAME bytes and at most
  * R2D_PDB_MAX_SYMBOLS symbol records.

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* MSF 7.00 container: superblock, stream directory, bounds-checked stream reads (symbols.md 4.1). */
+/* MSF 7.00 container: superblock, stream directory, bounds-checked stream reads
+ * (docs/reference/symbols.md 4.1). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * MSF 7.00, the multi-stream container of a PDB (reference/symbols.md 4.1): the superblock, the stream
+ * MSF 7.00, the multi-stream container of a PDB (docs/reference/symbols.md 4.1): the superblock, the stream
  * directory, and bounds-checked reads of whole streams.
  *
  * Limits, against hostile or broken files (each violation is an error naming the file and offset):

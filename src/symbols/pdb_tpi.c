@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* TPI stream: type records by index, struct/union names, type sizes, field offsets (symbols.md 4.7-4.8). */
+/* TPI stream: type records by index, struct/union names, type sizes, field offsets
+ * (docs/reference/symbols.md 4.7-4.8). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 #include "pdb_tpi.h"
 #include "bytes.h"
 
-/* TPI stream header (LLVM docs TpiStream.html; symbols.md 4.7). */
+/* TPI stream header (LLVM docs TpiStream.html; docs/reference/symbols.md 4.7). */
 #define TPI_OFF_VERSION 0x00      /* u32 */
 #define TPI_OFF_HEADER_SIZE 0x04  /* u32 */
 #define TPI_OFF_TI_BEGIN 0x08     /* u32 */

@@ -3,7 +3,7 @@
  * TPI stream (stream 2) of a PDB: type records indexed by type index in one pass, struct/class/union/enum
  * names hashed in the same pass (definitions by name and by unique name, so forward references resolve),
  * and the two questions the engine asks: a type's size and a (nested, dotted) field's offset.
- * reference/symbols.md 4.7 and 4.8. The TPI hash streams are not used.
+ * docs/reference/symbols.md 4.7 and 4.8. The TPI hash streams are not used.
  *
  * Limits, against hostile or broken files (each violation is an error with the file offset, never a hang):
  * - R2D_TPI_MAX_TYPES type records (TypeIndexEnd - TypeIndexBegin); a kernel PDB has about 10^5.

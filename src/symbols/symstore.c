@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Symbol paths and stores (reference/symbols.md sections 2 and 3): find the PDB a kernel names along a
+ * Symbol paths and stores (docs/reference/symbols.md sections 2 and 3): find the PDB a kernel names along a
  * WinDbg-style symbol path, downloading it into the downstream store when allowed. Every candidate is checked
  * with the PDB reader against the kernel's GUID and age before it is used or stored.
  *

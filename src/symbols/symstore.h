@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Symbol paths (WinDbg _NT_SYMBOL_PATH syntax, reference/symbols.md section 3) and symbol stores. The search
+ * Symbol paths (WinDbg _NT_SYMBOL_PATH syntax, docs/reference/symbols.md 3) and symbol stores. The search
  * itself, r2d_symstore_find(), is declared in symbols.h; this header adds the pieces the CLI and tests use.
  */
 #ifndef R2D_ENGINE_SYMSTORE_H

@@ -11,7 +11,8 @@
 - An ISF describing the fixture's kernel (its RVAs from truth.json, its layouts from the real ISF the
   fixture copied them from) converts to the same dump, byte for byte, as the fixture's PDB.
 
-The field table below is written from reference/kdbg.md section 2, independently of src/engine/kdbg_fields.c.
+The field table below is written from docs/reference/kdbg.md section 2, independently of
+src/engine/kdbg_fields.c.
 """
 import json
 import lzma
@@ -20,8 +21,8 @@ import struct
 
 import r2dtest as t
 
-# _KDDEBUGGER_DATA64 (kdbg.md section 2): (name, offset, width). Pointer fields run in 8-byte steps from 0x38
-# to 0x290; u16 offsets and sizes follow.
+# _KDDEBUGGER_DATA64 (docs/reference/kdbg.md section 2): (name, offset, width). Pointer fields run in 8-byte
+# steps from 0x38 to 0x290; u16 offsets and sizes follow.
 POINTERS_038 = [
     "KiCallUserMode", "KeUserCallbackDispatcher", "PsLoadedModuleList", "PsActiveProcessHead", "PspCidTable",
     "ExpSystemResourcesList", "ExpPagedPoolDescriptor", "ExpNumberOfPagedPools", "KeTimeIncrement",
@@ -86,7 +87,8 @@ def kdbg_table():
 
 TABLE = kdbg_table()
 NAMES = {n for n, _, _ in TABLE}
-# The table itself: in order, no gap, no overlap, ends at 0x380 (the largest Size in kdbg.md section 3).
+# The table itself: in order, no gap, no overlap, ends at 0x380 (the largest Size in
+# docs/reference/kdbg.md section 3).
 _end = 0
 for _n, _o, _w in TABLE:
     assert _o == _end, "test table: %s at 0x%x, expected 0x%x" % (_n, _o, _end)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The Windows 8+ KDBG encoding (kdbg.md section 4): the published vector, round trips, rotation edges. */
+/* The Windows 8+ KDBG encoding (docs/reference/kdbg.md section 4): the published vector, round trips,
+ * rotation edges. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,7 @@
 
 #include "analysis.h"
 
-/* kdbg.md section 4: synthetic vector computed from the formula. */
+/* docs/reference/kdbg.md section 4: synthetic vector computed from the formula. */
 #define VEC_WN UINT64_C(0x5C0E7F2B91A3D4C7)
 #define VEC_WA UINT64_C(0x1F2E3D4C5B6A7988)
 #define VEC_B UINT64_C(0xFFFFF8047C650BA0)
@@ -44,7 +45,7 @@ bswap_ref(uint64_t v)
     return r;
 }
 
-/* The decoding formula written out step by step, as kdbg.md states it. */
+/* The decoding formula written out step by step, as docs/reference/kdbg.md states it. */
 static uint64_t
 decode_ref(uint64_t e, uint64_t wn, uint64_t wa, uint64_t b)
 {
@@ -75,7 +76,8 @@ published_plain_header_encodes_to_the_vector(void **state)
 static void
 owner_tag_survives_with_only_the_high_half_of_b(void **state)
 {
-    /* kdbg.md section 4: the low dword of a decoded qword depends only on the high dword of B. */
+    /* docs/reference/kdbg.md section 4: the low dword of a decoded qword depends only on the high dword
+     * of B. */
     const uint64_t partial = VEC_B & UINT64_C(0xFFFFFFFF00000000);
 
     (void)state;

@@ -30,7 +30,7 @@ for isf in t.ALL_ISFS:
     print(p.stderr, end="")
     t.check(p.returncode == 0, "%s: PDB and ISF agree on every type and field the rebuild uses (exit %d)"
             % (name, p.returncode))
-    # The fields converters consume must be among those compared (kdbg.md section 2).
+    # The fields converters consume must be among those compared (docs/reference/kdbg.md section 2).
     for field in ("SizePrcb", "OffsetPrcbProcStateContext", "OffsetPrcbNumber", "OffsetPcrContainedPrcb",
                   "OffsetPrcbContext"):
         t.check(("same %s " % field) in p.stdout, "%s: %s compared" % (name, field))

@@ -3,7 +3,7 @@
  * Unit tests of the QEMU ELF reader (formats/qemu_elf.c). Inputs are built here like QEMU 7.2 writes them:
  * a section header table at 0x40 (null + string table), program headers at 0xc0, e_ehsize 8, the PT_NOTE
  * first with CORE NT_PRSTATUS notes for every CPU, then QEMU notes, then VMCOREINFO; PT_LOAD data at
- * unaligned file offsets. Field offsets come from shared/reference/input-formats.md 1.3.
+ * unaligned file offsets. Field offsets come from docs/formats/elf.md F3.
  */
 #include "fmt_testutil.h"
 
@@ -12,7 +12,7 @@
 #include "format.h"
 #include "image.h"
 
-/* QEMUCPUState offsets (input-formats.md 1.3), written independently of the reader. */
+/* QEMUCPUState offsets (docs/formats/elf.md F3), written independently of the reader. */
 enum {
     Q_RAX = 0x08,
     Q_RBX = 0x10,

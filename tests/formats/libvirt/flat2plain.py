@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Reassemble a flattened kdump stream (makedumpfile -F, QEMU dump-guest-memory -z) into the plain
 diskdump layout, as 'makedumpfile -R' does: every {BE offset, BE size} record is written at its offset.
-Written from the format description in shared/reference/input-formats.md 3.1; a test helper only."""
+Written from the format description in docs/formats/kdump.md F1; a test helper only."""
 import struct
 import sys
 

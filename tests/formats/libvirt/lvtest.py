@@ -57,7 +57,7 @@ def unxz(src, dst):
     return dst
 
 
-# ---- ELF cores as QEMU writes them (shared/reference/input-formats.md 1) ----
+# ---- ELF cores as QEMU writes them (docs/formats/elf.md F1-F3) ----
 
 def elf_loads_and_notes(path):
     """(loads, notes): loads = [(paddr, filesz, offset)], notes = [(name, type, desc)]; ELF64 LE only."""
@@ -93,7 +93,7 @@ def parse_notes(b):
 
 
 def qemu_cpu(desc):
-    """The registers raw2dmp --info --json prints, from a QEMUCPUState (input-formats.md 1.3)."""
+    """The registers raw2dmp --info --json prints, from a QEMUCPUState (docs/formats/elf.md F3)."""
     q = lambda o: struct.unpack_from('<Q', desc, o)[0]
     return {'rip': q(0x88), 'rsp': q(0x38), 'rflags': q(0x90), 'cr0': q(0x188), 'cr3': q(0x1a0),
             'cr4': q(0x1a8), 'gs_base': q(0x108), 'idt_base': q(0x180), 'gdt_base': q(0x168)}
@@ -104,7 +104,7 @@ def json_cpu(c):
                                         'gdt_base')}
 
 
-# ---- kdump (input-formats.md 3.2) ----
+# ---- kdump (docs/formats/kdump.md F2-F4) ----
 
 def kdump_layout(path):
     """Offsets of an assembled kdump: dict with bs, sub_blocks, bitmap_blocks, bitmap1, bitmap2, desc."""

@@ -5,7 +5,7 @@
  *
  *   mkkdump [-a FMT] [--codec raw|zlib|lzo|snappy] [--flat] [--exclude-zero] IN OUT
  *
- * Layout as in shared/reference/input-formats.md 3.2 (header version 6, block size 4096, all zero pages
+ * Layout as in docs/formats/kdump.md F2-F4 (header version 6, block size 4096, all zero pages
  * sharing one stored page as QEMU does, a page stored raw when compression does not shrink it, the CPUs of IN
  * as QEMU notes). --flat writes makedumpfile's flattened stream with the records out of order (bitmaps last,
  * page data and descriptors interleaved), as QEMU does. --exclude-zero leaves all-zero pages out of bitmap 2

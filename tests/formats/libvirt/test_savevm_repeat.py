@@ -17,7 +17,7 @@ PAGE_F, ZERO_F, EOS_F, CONT_F, MEMSIZE_F = 0x08, 0x02, 0x10, 0x20, 0x04
 
 
 class Stream:
-    """The RAM records of a QEMU 7.2 stream (shared/reference/input-formats.md 4): pc.ram contents and where
+    """The RAM records of a QEMU 7.2 stream (docs/formats/savevm.md F2): pc.ram contents and where
     the END section of 'ram' starts."""
 
     def __init__(self, b):

@@ -461,7 +461,7 @@ unknown_names_are_not_found_and_named(void **state)
     r2d_symbols_free(syms);
 }
 
-/* The identity's age is DBI's, even when the info stream says otherwise (symbols.md 4.6). */
+/* The identity's age is DBI's, even when the info stream says otherwise (docs/reference/symbols.md 4.6). */
 static void
 age_comes_from_dbi_not_the_info_stream(void **state)
 {
@@ -486,7 +486,8 @@ age_comes_from_dbi_not_the_info_stream(void **state)
     free(d);
 }
 
-/* ---- a PDB built here from the spec (symbols.md 4.1-4.5): OMAP, x86 names, record kinds, block sizes ----
+/* ---- a PDB built here from the spec (docs/reference/symbols.md 4.1-4.5): OMAP, x86 names, record kinds,
+ * block sizes ----
  */
 
 struct buf {
