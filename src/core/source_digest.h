@@ -15,7 +15,7 @@
 
 #include <openssl/evp.h>
 
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 
 struct source_digest {
     const struct r2d_ctx *ctx; /* only to poll the cancel flag */
