@@ -82,6 +82,15 @@ def headers_of(root):
     return owner
 
 
+def dir_layer(root, path):
+    """The layer whose directory holds path (relative to root), for an include spelled with a path."""
+    d = os.path.dirname(os.path.normpath(path))
+    for layer, (ld, _) in list(LAYERS.items()) + [("public", (PUBLIC_DIR, []))]:
+        if d == ld and os.path.exists(os.path.join(root, path)):
+            return layer
+    return None
+
+
 def includes(path):
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -107,7 +116,7 @@ def check_includes(root):
                     continue
                 if inc in GENERATED and layer != "public":
                     continue
-                to = owner.get(inc)
+                to = owner.get(inc) if "/" not in inc else dir_layer(root, os.path.join(d, inc))
                 if to is None:
                     check(False, "%s:%d: \"%s\" is no header of a layer (a path or an unknown file)"
                           % (path, lineno, inc))
