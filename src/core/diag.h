@@ -29,7 +29,7 @@ int r2d_cancelled(const struct r2d_ctx *ctx);
 /** Report progress to the sink, if any. */
 void r2d_progress(struct r2d_ctx *ctx, uint64_t done, uint64_t total);
 
-#define R2D_CHECK(cond, ctx, code, ...)                                                                       \
+#define R2D_CHECK(cond, ctx, code, ...)                                                                      \
     do {                                                                                                     \
         if (cond)                                                                                            \
             return r2d_err((ctx), (code), __VA_ARGS__);                                                      \
