@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 #include "image.h"
 #include "output.h"
 #include "plan.h"

@@ -14,7 +14,7 @@
 #include "bytesrc.h"
 #include "image.h"
 #include "io.h"
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 
 /* Probe confidences. */
 #define R2D_PROBE_NO 0

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 
 /** 1 when this build can decode LZO1X pages, else 0. */
 int r2d_kdump_lzo_available(void);

@@ -35,8 +35,15 @@ struct r2d_options {
     const char *report_path;   /* JSON report, written atomically like the dump */
 };
 
-/* Defaults: auto format, SHA-256, everything else off. */
+/** Defaults: auto format, SHA-256, everything else off (pointers NULL). */
 R2D_API void r2d_options_init(struct r2d_options *opts);
+
+/**
+ * The options as the report's "options" object records them: one line of JSON, malloc'd, for the caller
+ * to free(). Addresses are "0x..." strings, options not given are null. A tool that compares a report
+ * with the options it would run (batch's skip check) compares this object. NULL when out of memory.
+ */
+R2D_API char *r2d_options_json(const struct r2d_options *opts);
 
 /**
  * Convert input to a crash dump at output. Returns 0 on success. On failure nothing is left at output and

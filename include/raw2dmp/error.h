@@ -3,6 +3,8 @@
 #ifndef RAW2DMP_ERROR_H
 #define RAW2DMP_ERROR_H
 
+#include "raw2dmp/version.h"
+
 /*
  * Every function returns 0 on success or one of these negative codes. The
  * human-readable message (file, offset, what is wrong) is in the context:
@@ -27,7 +29,10 @@ enum r2d_status {
     R2D_ENOSPC = -15,    /* output device full or file size limit reached */
 };
 
-/* A short constant name for a status code ("R2D_EFORMAT"), for logs and reports. */
-const char *r2d_status_name(int status);
+/**
+ * The constant's name for a status code ("R2D_EFORMAT"), for logs and reports: a static string, never NULL
+ * ("R2D_E?" for a value not in the list). The message saying what went wrong is r2d_errmsg(ctx).
+ */
+R2D_API const char *r2d_status_name(int status);
 
 #endif

@@ -210,44 +210,12 @@ cli_option_set_json(struct r2d_options *opts, const char *key, json_t *v, char *
     return 0;
 }
 
-static json_t *
-cli_options_hex(int have, uint64_t v)
-{
-    char buf[24];
-
-    if (!have)
-        return json_null();
-    snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
-    return json_string(buf);
-}
-
-static json_t *
-cli_options_str(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 json_t *
 cli_options_json(const struct r2d_options *o)
 {
-    json_t *j = json_object();
+    char *text = r2d_options_json(o);
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
 
-    json_object_set_new(j, "input_format", json_string(o->input_format ? o->input_format : "auto"));
-    json_object_set_new(j, "pdb", cli_options_str(o->pdb_path));
-    json_object_set_new(j, "symbols", cli_options_str(o->isf_path));
-    json_object_set_new(j, "symbol_path", cli_options_str(o->symbol_path));
-    json_object_set_new(j, "offline", json_boolean(o->offline));
-    json_object_set_new(j, "force_symbols", json_boolean(o->force_symbols));
-    json_object_set_new(j, "dtb", cli_options_hex(o->have_dtb, o->dtb));
-    json_object_set_new(j, "kernel_base", cli_options_hex(o->have_kernel_base, o->kernel_base));
-    json_object_set_new(j, "rebuild_kdbg", json_boolean(o->rebuild_kdbg));
-    json_object_set_new(j, "verify_kdbg", json_boolean(o->verify_kdbg));
-    json_object_set_new(j, "bugcheck", cli_options_hex(o->have_bugcheck, o->bugcheck_code));
-    json_object_set_new(j, "dump_type",
-                        json_string(o->dump_type == R2D_DUMP_FULL     ? "full"
-                                    : o->dump_type == R2D_DUMP_BITMAP ? "bitmap"
-                                                                      : "auto"));
-    json_object_set_new(j, "force", json_boolean(o->force));
-    json_object_set_new(j, "hash", json_string(o->hash == R2D_HASH_SHA256 ? "sha256" : "none"));
+    free(text);
     return j;
 }

@@ -49,10 +49,7 @@ int cli_option_set(struct r2d_options *opts, const char *name, const char *value
  */
 int cli_option_set_json(struct r2d_options *opts, const char *key, json_t *v, char *why, size_t why_len);
 
-/**
- * The options as the report's "options" object records them (new reference). Batch skip checks compare
- * the two, so the spelling here follows src/engine/convert.c exactly.
- */
+/** The options as the report's "options" object records them (r2d_options_json; new reference, or NULL). */
 json_t *cli_options_json(const struct r2d_options *opts);
 
 #endif

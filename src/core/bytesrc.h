@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 
 struct r2d_bytesrc;
 

@@ -134,6 +134,12 @@ r2d_progress(struct r2d_ctx *ctx, uint64_t done, uint64_t total)
 }
 
 const char *
+r2d_version(void)
+{
+    return R2D_VERSION;
+}
+
+const char *
 r2d_status_name(int status)
 {
     switch (status) {

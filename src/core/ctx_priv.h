@@ -3,7 +3,7 @@
 #ifndef R2D_CORE_CTX_PRIV_H
 #define R2D_CORE_CTX_PRIV_H
 
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 
 #define R2D_ERRMSG_MAX 2048
 

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "bytesrc.h"
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 
 #define R2D_PAGE_SIZE 4096u
 #define R2D_PAGE_SHIFT 12

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 
 /*
  * A buffer for reading files into, freed with free(); NULL when out of memory. Page aligned: malloc returns

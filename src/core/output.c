@@ -125,7 +125,7 @@ output_free(struct r2d_output *o)
         close(o->dirfd);
     EVP_MD_CTX_free(o->md);
     if (o->src_on)
-        source_digest_free(&o->src);
+        r2d_source_digest_free(&o->src);
     for (int i = 0; i < OUTPUT_SLOTS; i++)
         free(o->slot[i].buf);
     free(o->tmp_name);
@@ -347,7 +347,7 @@ static void
 output_src_take(struct r2d_output *o, const struct output_slot *s)
 {
     if (s->src_off != OUTPUT_NO_SOURCE)
-        source_digest_take(&o->src, s->src_off, s->zero ? NULL : s->buf, s->len);
+        r2d_source_digest_take(&o->src, s->src_off, s->zero ? NULL : s->buf, s->len);
 }
 
 /*
@@ -377,7 +377,7 @@ output_src_main(void *arg)
         }
         pthread_mutex_unlock(&o->lock);
     }
-    source_digest_finish(&o->src); /* returns at once when halted */
+    r2d_source_digest_finish(&o->src); /* returns at once when halted */
     return NULL;
 }
 
@@ -435,7 +435,7 @@ output_src_join(struct r2d_output *o, int abandon)
     if (!o->src_threaded)
         return;
     if (abandon)
-        source_digest_halt(&o->src);
+        r2d_source_digest_halt(&o->src);
     pthread_mutex_lock(&o->lock);
     o->src_stop = 1;
     o->abandon |= abandon;
@@ -561,7 +561,7 @@ r2d_output_hash_source(struct r2d_ctx *ctx, struct r2d_output *o, int fd, uint64
     R2D_CHECK(!o->md, ctx, R2D_EINVAL, "%s: a source digest needs the output to be hashed", o->path);
     R2D_CHECK(o->src_on || o->size > 0, ctx, R2D_EINVAL, "%s: the source digest must be set up before writing",
               o->path);
-    if (source_digest_init(&o->src, ctx, fd, size) != 0)
+    if (r2d_source_digest_init(&o->src, ctx, fd, size) != 0)
         return r2d_err(ctx, R2D_ENOMEM, "%s: cannot set up SHA-256 of the input", o->path);
     o->src_on = 1;
     o->src_fd = fd;
@@ -580,8 +580,8 @@ r2d_output_source_digest(struct r2d_output *o, char hex[65], char *why, size_t w
         return;
     }
     output_src_join(o, 0);
-    source_digest_finish(&o->src); /* without a thread the reading is done here (nothing left otherwise) */
-    source_digest_result(&o->src, hex, why, why_len);
+    r2d_source_digest_finish(&o->src); /* without a thread the reading is done here (nothing left otherwise) */
+    r2d_source_digest_result(&o->src, hex, why, why_len);
 }
 
 int

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "image.h"
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 #include "raw2dmp/types.h"
 
 #define R2D_CONTEXT_SIZE 0x4d0   /* AMD64 CONTEXT, every x64 build 7601-22000 */

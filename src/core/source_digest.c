@@ -31,7 +31,7 @@ r2d_digest_zeros(EVP_MD_CTX *md, uint64_t len)
 }
 
 int
-source_digest_init(struct source_digest *sd, const struct r2d_ctx *ctx, int fd, uint64_t size)
+r2d_source_digest_init(struct source_digest *sd, const struct r2d_ctx *ctx, int fd, uint64_t size)
 {
     memset(sd, 0, sizeof(*sd));
     atomic_init(&sd->halt, 0);
@@ -41,7 +41,7 @@ source_digest_init(struct source_digest *sd, const struct r2d_ctx *ctx, int fd, 
     sd->buf = r2d_alloc_io(SOURCE_DIGEST_BUF);
     sd->md = EVP_MD_CTX_new();
     if (!sd->buf || !sd->md || EVP_DigestInit_ex(sd->md, EVP_sha256(), NULL) != 1) {
-        source_digest_free(sd);
+        r2d_source_digest_free(sd);
         return -1;
     }
     return 0;
@@ -96,7 +96,7 @@ source_digest_fill(struct source_digest *sd, uint64_t end)
 }
 
 void
-source_digest_take(struct source_digest *sd, uint64_t off, const uint8_t *data, uint64_t len)
+r2d_source_digest_take(struct source_digest *sd, uint64_t off, const uint8_t *data, uint64_t len)
 {
     uint64_t end = off + len;
 
@@ -117,7 +117,7 @@ source_digest_take(struct source_digest *sd, uint64_t off, const uint8_t *data, 
 }
 
 void
-source_digest_finish(struct source_digest *sd)
+r2d_source_digest_finish(struct source_digest *sd)
 {
     uint8_t digest[EVP_MAX_MD_SIZE];
     unsigned dlen = 0;
@@ -135,13 +135,13 @@ source_digest_finish(struct source_digest *sd)
 }
 
 void
-source_digest_halt(struct source_digest *sd)
+r2d_source_digest_halt(struct source_digest *sd)
 {
     atomic_store(&sd->halt, 1);
 }
 
 void
-source_digest_result(const struct source_digest *sd, char hex[65], char *why, size_t why_len)
+r2d_source_digest_result(const struct source_digest *sd, char hex[65], char *why, size_t why_len)
 {
     hex[0] = '\0';
     if (why_len)
@@ -163,7 +163,7 @@ source_digest_result(const struct source_digest *sd, char hex[65], char *why, si
 }
 
 void
-source_digest_free(struct source_digest *sd)
+r2d_source_digest_free(struct source_digest *sd)
 {
     EVP_MD_CTX_free(sd->md);
     free(sd->buf);

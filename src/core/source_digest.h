@@ -15,7 +15,7 @@
 
 #include <openssl/evp.h>
 
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 
 struct source_digest {
     const struct r2d_ctx *ctx; /* only to poll the cancel flag */
@@ -42,18 +42,18 @@ struct source_digest {
 int r2d_digest_zeros(EVP_MD_CTX *md, uint64_t len);
 
 /* Set up for fd (size bytes). Returns 0, or -1 (out of memory or no SHA-256): the digest is then missing. */
-int source_digest_init(struct source_digest *sd, const struct r2d_ctx *ctx, int fd, uint64_t size);
+int r2d_source_digest_init(struct source_digest *sd, const struct r2d_ctx *ctx, int fd, uint64_t size);
 /*
  * The writer read len bytes at file offset off (data NULL: a hole of the file, len zero bytes). Bytes
  * before off not handed over yet are read from the file first; bytes already hashed are skipped.
  */
-void source_digest_take(struct source_digest *sd, uint64_t off, const uint8_t *data, uint64_t len);
+void r2d_source_digest_take(struct source_digest *sd, uint64_t off, const uint8_t *data, uint64_t len);
 /* Read and hash the rest of the file, then finalise. */
-void source_digest_finish(struct source_digest *sd);
+void r2d_source_digest_finish(struct source_digest *sd);
 /* Give up (a failed conversion): safe to call from another thread while take or finish runs. */
-void source_digest_halt(struct source_digest *sd);
+void r2d_source_digest_halt(struct source_digest *sd);
 /* After finish: the hex digest, or "" and why it is missing in why. */
-void source_digest_result(const struct source_digest *sd, char hex[65], char *why, size_t why_len);
-void source_digest_free(struct source_digest *sd);
+void r2d_source_digest_result(const struct source_digest *sd, char hex[65], char *why, size_t why_len);
+void r2d_source_digest_free(struct source_digest *sd);
 
 #endif

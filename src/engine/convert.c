@@ -17,6 +17,7 @@
 #include "crashdump.h"
 #include "format.h"
 #include "image.h"
+#include "options_json.h"
 #include "report.h"
 
 void
@@ -89,30 +90,6 @@ convert_diffs_json(const struct r2d_kdbg_diff *d, int n)
         json_array_append_new(arr, o);
     }
     return arr;
-}
-
-static json_t *
-convert_options_json(const struct r2d_options *o)
-{
-    json_t *j = json_object();
-
-    json_object_set_new(j, "input_format", json_string(o->input_format ? o->input_format : "auto"));
-    json_object_set_new(j, "pdb", o->pdb_path ? json_string(o->pdb_path) : json_null());
-    json_object_set_new(j, "symbols", o->isf_path ? json_string(o->isf_path) : json_null());
-    json_object_set_new(j, "symbol_path", o->symbol_path ? json_string(o->symbol_path) : json_null());
-    json_object_set_new(j, "offline", json_boolean(o->offline));
-    json_object_set_new(j, "force_symbols", json_boolean(o->force_symbols));
-    json_object_set_new(j, "dtb", o->have_dtb ? r2d_json_hex(o->dtb) : json_null());
-    json_object_set_new(j, "kernel_base", o->have_kernel_base ? r2d_json_hex(o->kernel_base) : json_null());
-    json_object_set_new(j, "rebuild_kdbg", json_boolean(o->rebuild_kdbg));
-    json_object_set_new(j, "verify_kdbg", json_boolean(o->verify_kdbg));
-    json_object_set_new(j, "bugcheck", o->have_bugcheck ? r2d_json_hex(o->bugcheck_code) : json_null());
-    json_object_set_new(j, "dump_type", json_string(o->dump_type == R2D_DUMP_FULL     ? "full"
-                                                    : o->dump_type == R2D_DUMP_BITMAP ? "bitmap"
-                                                                                      : "auto"));
-    json_object_set_new(j, "force", json_boolean(o->force));
-    json_object_set_new(j, "hash", json_string(o->hash == R2D_HASH_SHA256 ? "sha256" : "none"));
-    return j;
 }
 
 /* Verification: differences are reported, and make the run fail with R2D_EVERIFY after writing. */
@@ -198,7 +175,7 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     json_object_set_new(report, "schema", json_integer(R2D_REPORT_SCHEMA));
     json_object_set_new(report, "raw2dmp", json_string(R2D_VERSION));
     json_object_set_new(report, "started", convert_utc_now());
-    json_object_set_new(report, "options", convert_options_json(opts));
+    json_object_set_new(report, "options", r2d_options_to_json(opts));
     rc = refused = convert_check_targets(ctx, opts, output);
     if (!rc)
         rc = r2d_format_open(ctx, input, opts->input_format, &img);

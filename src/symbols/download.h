@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 
 #define R2D_DOWNLOAD_MAX_BYTES (1ull << 30) /* 1 GiB: the largest ntkrnlmp.pdb is ~15 MB */
 #define R2D_DOWNLOAD_CONNECT_TIMEOUT 15     /* seconds */

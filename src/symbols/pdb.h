@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 #include "symbols.h"
 
 #define R2D_PDB_MAX_NAME 4096u         /* bytes of a queried symbol, type or field name */

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 
 #define R2D_MSF_MAX_STREAMS 0xFFFFu           /* stream numbers are u16, 0xFFFF = absent */
 #define R2D_MSF_MAX_STREAM_BYTES (512u << 20) /* bytes one stream read may return */

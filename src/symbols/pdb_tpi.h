@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "pdb_msf.h"
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 
 #define R2D_TPI_MAX_TYPES (1u << 24)
 #define R2D_TPI_MAX_PATH_DEPTH 16

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 
 #define R2D_GUID_HEX_LEN 32 /* GUID printed in symbol-store order, no dashes */
 

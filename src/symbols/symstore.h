@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "raw2dmp/ctx.h"
+#include "diag.h"
 
 #define R2D_SYMSTORE_MSDL "https://msdl.microsoft.com/download/symbols"
 
