@@ -14,6 +14,7 @@
 #include "kdbg_fields.h"
 #include "bytes.h"
 #include "crashdump.h"
+#include "file_identity.h"
 #include "format.h"
 #include "image.h"
 #include "report.h"
@@ -198,7 +199,10 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     json_object_set_new(report, "raw2dmp", json_string(R2D_VERSION));
     json_object_set_new(report, "started", convert_utc_now());
     json_object_set_new(report, "options", convert_options_json(opts));
-    rc = refused = convert_check_targets(ctx, opts, output);
+    /* Evidence first: no output may be the input (or the report, a PDB), whatever the spelling or --force. */
+    rc = refused = r2d_files_check_conversion(ctx, opts, input, output);
+    if (!rc)
+        rc = refused = convert_check_targets(ctx, opts, output);
     if (!rc)
         rc = r2d_format_open(ctx, input, opts->input_format, &img);
     if (rc)
