@@ -520,8 +520,9 @@ cdw_hash_source(struct cdw_state *st)
 }
 
 int
-r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
-                    const char *path, int force, enum r2d_hash_kind hash, struct r2d_write_result *res)
+r2d_crashdump_stage(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
+                    const char *path, int force, enum r2d_hash_kind hash, struct r2d_write_result *res,
+                    struct r2d_output **staged)
 {
     struct cdw_state st = {.ctx = ctx, .img = img, .plan = plan, .hash = hash != R2D_HASH_NONE};
     uint64_t patched = 0;
@@ -552,14 +553,14 @@ r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const stru
         res->source_wait_s = r2d_now() - t1;
         res->source_hash_s = r2d_now() - t0;
     }
-    if (!rc) {
-        rc = r2d_output_commit(ctx, st.out, res->digest);
-        st.out = NULL; /* commit frees it, also on failure */
-    }
-    r2d_output_abort(st.out);
+    if (!rc)
+        rc = r2d_output_finish(ctx, st.out, res->digest);
     free(st.buf);
-    if (rc)
+    if (rc) {
+        r2d_output_abort(st.out);
         return rc;
+    }
+    *staged = st.out;
     res->size = st.total;
     res->dump_type = st.dump_type;
     res->header_runs = st.nruns;
@@ -567,4 +568,16 @@ r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const stru
     res->hole_pages = cdw_count_hole_pages(img, plan);
     res->patched_bytes = patched;
     return 0;
+}
+
+int
+r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
+                    const char *path, int force, enum r2d_hash_kind hash, struct r2d_write_result *res)
+{
+    struct r2d_output *staged = NULL;
+    int rc = r2d_crashdump_stage(ctx, img, plan, path, force, hash, res, &staged);
+
+    if (!rc && (rc = r2d_output_commit(ctx, staged, NULL)) != 0)
+        res->digest[0] = '\0';
+    return rc;
 }

@@ -48,8 +48,15 @@ R2D_API char *r2d_options_json(const struct r2d_options *opts);
 /**
  * Convert input to a crash dump at output. Returns 0 on success. On failure nothing is left at output and
  * the context holds the message; a report, when asked for, still documents what was tried (an existing
- * output or report refused without force, and an interrupted run, leave no report). R2D_EVERIFY:
- * --verify-kdbg found differences (the dump is still written).
+ * output or report refused without force, a refusal below, and an interrupted run, leave no report).
+ * R2D_EVERIFY: --verify-kdbg found differences (the dump is still written).
+ *
+ * Before anything is opened: R2D_ESAMEFILE, also with force, when output or the report is the same file as
+ * input, as each other, or as the PDB or symbol table (compared by identity, see r2d_files_distinct);
+ * R2D_EINVAL when output or the report is not a regular file, a dangling symbolic link, or names a
+ * directory; R2D_EIO when its directory is missing or not writable. The dump and the report go in place
+ * together: when the report cannot be written, the dump is not kept either (and output is left as it was,
+ * unless only the report's final rename failed).
  */
 R2D_API int r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input,
                         const char *output);

@@ -9,5 +9,6 @@
 #include "raw2dmp/types.h"
 #include "raw2dmp/formats.h"
 #include "raw2dmp/convert.h"
+#include "raw2dmp/files.h"
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "cli_batch.h"
 #include "cli_options.h"
+#include "raw2dmp/files.h"
 
 #define BATCH_HASH_BUF (4u << 20)
 #define BATCH_REPORT_SUFFIX ".report.json"
@@ -71,6 +72,11 @@ batch_parse_item(struct batch *b, struct batch_item *it, char *why, size_t n)
     }
     if (rep && !json_is_string(rep)) {
         snprintf(why, n, "\"report\" must be a string");
+        return -1;
+    }
+    if (strcmp(it->output, "-") == 0 || (rep && strcmp(json_string_value(rep), "-") == 0)) {
+        snprintf(why, n, "\"%s\" '-': cannot write to standard output; name a file ('./-' for one called "
+                 "'-')", strcmp(it->output, "-") == 0 ? "output" : "report");
         return -1;
     }
     if (rep)
@@ -156,46 +162,59 @@ batch_read_manifest(struct batch *b)
     return rc;
 }
 
-struct batch_path {
-    const char *path;
-    size_t line;
-};
+/* The files of one item for r2d_files_distinct, named as the manifest names them ("line 3 output"). */
+#define BATCH_FILES_PER_ITEM 5
+#define BATCH_ROLE_MAX 48
 
-static int
-batch_path_cmp(const void *a, const void *b)
+static void
+batch_add_file(struct r2d_file_ref *f, char (*roles)[BATCH_ROLE_MAX], size_t *n, size_t line,
+               const char *path, const char *key, int written)
 {
-    const int c = strcmp(((const struct batch_path *)a)->path, ((const struct batch_path *)b)->path);
-
-    if (c)
-        return c;
-    return ((const struct batch_path *)a)->line < ((const struct batch_path *)b)->line ? -1 : 1;
+    if (!path)
+        return;
+    snprintf(roles[*n], BATCH_ROLE_MAX, "line %zu %s", line, key);
+    f[*n] = (struct r2d_file_ref){path, roles[*n], written};
+    (*n)++;
 }
 
-/* Two items writing the same file (output or report, as spelled) would destroy each other's work. */
+/*
+ * Before anything is converted: no item writes a file that an item reads or writes, or the manifest,
+ * compared by identity (r2d_files_distinct), so that two spellings, a hard link or a symbolic link of one
+ * file are one file. An item's own input, output and report are covered too; its conversion would refuse
+ * them as well, but only when its turn comes, after other items have written their files.
+ */
 static int
-batch_check_unique(struct batch *b)
+batch_check_files(struct batch *b)
 {
-    struct batch_path *p = malloc(2 * b->n * sizeof(*p) + 1);
-    int rc = 0;
+    const size_t cap = BATCH_FILES_PER_ITEM * b->n + 1;
+    struct r2d_file_ref *f = calloc(cap, sizeof(*f));
+    char(*roles)[BATCH_ROLE_MAX] = calloc(cap, sizeof(*roles));
+    struct r2d_ctx *ctx = r2d_ctx_new();
+    size_t n = 0;
+    int rc = -1;
 
-    if (!p) {
-        fprintf(stderr, "raw2dmp: %s: out of memory\n", b->name);
-        return -1;
-    }
-    for (size_t i = 0; i < b->n; i++) {
-        p[2 * i] = (struct batch_path){b->items[i].output, b->items[i].line};
-        p[2 * i + 1] = (struct batch_path){b->items[i].report, b->items[i].line};
-    }
-    qsort(p, 2 * b->n, sizeof(*p), batch_path_cmp);
-    for (size_t i = 1; i < 2 * b->n && !rc; i++) {
-        if (strcmp(p[i].path, p[i - 1].path) == 0) {
-            fprintf(stderr, "raw2dmp: %s:%zu: %s is also written by line %zu\n", b->name, p[i].line,
-                    p[i].path, p[i - 1].line);
-            rc = -1;
+    if (f && roles && ctx) {
+        if (strcmp(b->cfg->manifest, "-") != 0)
+            f[n++] = (struct r2d_file_ref){b->cfg->manifest, "MANIFEST", 0};
+        for (size_t i = 0; i < b->n; i++) {
+            const struct batch_item *it = &b->items[i];
+
+            batch_add_file(f, roles, &n, it->line, it->input, "input", 0);
+            batch_add_file(f, roles, &n, it->line, it->output, "output", 1);
+            batch_add_file(f, roles, &n, it->line, it->report, "report", 1);
+            batch_add_file(f, roles, &n, it->line, it->opts.pdb_path, "pdb", 0);
+            batch_add_file(f, roles, &n, it->line, it->opts.isf_path, "symbols", 0);
         }
+        rc = r2d_files_distinct(ctx, f, n, NULL);
+        if (rc)
+            fprintf(stderr, "raw2dmp: %s: %s\n", b->name, r2d_errmsg(ctx));
+    } else {
+        fprintf(stderr, "raw2dmp: %s: out of memory\n", b->name);
     }
-    free(p);
-    return rc;
+    r2d_ctx_free(ctx);
+    free(roles);
+    free(f);
+    return rc ? -1 : 0;
 }
 
 /* SHA-256 of a whole file in constant memory. Returns 0, -1 with errno, or -2 when cancelled. */
@@ -487,7 +506,7 @@ cli_batch_run(const struct cli_batch_config *cfg)
     int code;
 
     pthread_mutex_init(&b.lock, NULL);
-    if (batch_read_manifest(&b) || batch_check_unique(&b)) {
+    if (batch_read_manifest(&b) || batch_check_files(&b)) {
         batch_free(&b);
         return CLI_EXIT_USAGE;
     }

@@ -37,6 +37,8 @@ cli_exit_code(int status, int interrupted)
         return CLI_EXIT_INTERRUPTED;
     if (status == R2D_EVERIFY)
         return CLI_EXIT_VERIFY;
+    if (status == R2D_ESAMEFILE)
+        return CLI_EXIT_USAGE; /* the files named cannot work together, whatever happens on disk */
     return CLI_EXIT_FAILED;
 }
 

@@ -29,7 +29,10 @@ enum {
     CLI_EXIT_INTERRUPTED = 130,
 };
 
-/* The exit code for a library status: 0 ok, 130 cancelled or interrupted, 3 R2D_EVERIFY, else 1. */
+/*
+ * The exit code for a library status: 0 ok, 130 cancelled or interrupted, 3 R2D_EVERIFY, 2 (usage)
+ * R2D_ESAMEFILE, else 1.
+ */
 int cli_exit_code(int status, int interrupted);
 
 /* Numbers: decimal or 0x-hex, no sign, no trailing junk, no overflow. Returns 0 or -1. */

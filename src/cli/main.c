@@ -91,7 +91,7 @@ cli_usage(FILE *out)
         "Output:\n"
         "      --dump-type TYPE     auto (default), full (DumpType 1) or bitmap (DumpType 5)\n"
         "      --bugcheck CODE      bug check code for the header (default: the kernel's, else 0x161)\n"
-        "      --force              replace an existing output or report\n"
+        "      --force              replace an existing output or report (never INPUT, by any name)\n"
         "      --hash ALG           sha256 (default) or none: SHA-256 of the input and the output\n"
         "      --report FILE        write a JSON report of the conversion\n"
         "      --info               describe INPUT (format, runs, CPUs, kernel, KDBG) and write nothing\n"
@@ -107,8 +107,8 @@ cli_usage(FILE *out)
         "  -h, --help               this help\n"
         "  -V, --version            version\n"
         "\n"
-        "Exit codes: 0 done, 1 failed, 2 usage (or unreadable manifest), 3 --verify-kdbg found differences,\n"
-        "130 interrupted. See raw2dmp(1).\n",
+        "Exit codes: 0 done, 1 failed, 2 usage (also OUTPUT or the report being INPUT, or each other; an\n"
+        "unreadable manifest), 3 --verify-kdbg found differences, 130 interrupted. See raw2dmp(1).\n",
         out);
 }
 
@@ -210,6 +210,23 @@ cli_parse_own(struct cli_args *a, int c)
     return -1;
 }
 
+/*
+ * A crash dump is written with holes to a temporary file beside its target and renamed into place when
+ * complete, so that a failure leaves nothing; a report likewise. Neither can go to a stream, and "-" would
+ * otherwise make a file named "-".
+ */
+static int
+cli_refuse_stdout(const char *role, const char *path)
+{
+    if (!path || strcmp(path, "-") != 0)
+        return -1;
+    fprintf(stderr,
+            "raw2dmp: %s '-': cannot write to standard output (written to a temporary file and renamed when "
+            "complete); name a file ('./-' for one called '-')\n",
+            role);
+    return CLI_EXIT_USAGE;
+}
+
 /* Parse argv into a. Returns -1 to go on, else the exit code (help, version, bad usage). */
 static int
 cli_parse(int argc, char **argv, struct cli_args *a)
@@ -242,7 +259,9 @@ cli_parse(int argc, char **argv, struct cli_args *a)
         return cli_bad_usage("%s", a->info ? "--info takes exactly one INPUT" : "expected INPUT and OUTPUT");
     if (a->opts.pdb_path && a->opts.isf_path)
         return cli_bad_usage("%s", "--pdb and --symbols are alternatives; give one");
-    return -1;
+    if (!a->batch && !a->info && (rc = cli_refuse_stdout("OUTPUT", argv[optind + 1])) >= 0)
+        return rc;
+    return a->info ? -1 : cli_refuse_stdout("--report", a->opts.report_path);
 }
 
 /* One conversion or --info, with the progress line and messages on stderr. */

@@ -78,6 +78,11 @@ struct r2d_output {
     int dirfd;
     int fd;
     int force;
+    int finished;   /* r2d_output_finish succeeded: fd is closed, the temporary complete and durable */
+    int installed;  /* renamed into place: the temporary name is gone */
+    dev_t dev;      /* the temporary's inode, to recognise it at the target after the rename */
+    ino_t ino;
+    char hex[65];   /* its SHA-256 once finished ("" without a hash) */
     uint64_t size;
     int tail_hole;       /* the file ends in a hole not yet extended to size (ftruncate at commit) */
     int no_copy_range;   /* copy_file_range failed as unsupported: do not try again */
@@ -840,44 +845,111 @@ output_finish_hash(struct r2d_ctx *ctx, struct r2d_output *o, uint8_t *digest, u
 }
 
 int
-r2d_output_commit(struct r2d_ctx *ctx, struct r2d_output *o, char *hex_digest)
+r2d_output_finish(struct r2d_ctx *ctx, struct r2d_output *o, char *hex_digest)
 {
     uint8_t digest[EVP_MAX_MD_SIZE];
     unsigned dlen = 0;
-    int rc;
+    struct stat st = {0};
+    int rc = 0;
 
+    if (!o->finished) {
+        rc = output_finish_hash(ctx, o, digest, &dlen);
+        /* A trailing hole has no bytes written yet: extend the file to its size. */
+        if (!rc && o->tail_hole && ftruncate(o->fd, (off_t)o->size) != 0)
+            rc = output_write_error(ctx, o, o->size);
+        if (!rc && fsync(o->fd) != 0)
+            rc = r2d_err_errno(ctx, "%s: fsync failed", o->path);
+        if (!rc && fstat(o->fd, &st) != 0)
+            rc = r2d_err_errno(ctx, "%s: cannot stat the temporary output %s", o->path, o->tmp_name);
+        if (!rc) {
+            const int fd = o->fd;
+
+            o->fd = -1;
+            if (close(fd) != 0)
+                rc = r2d_err_errno(ctx, "%s: closing the output failed", o->path);
+        }
+        if (!rc) {
+            o->dev = st.st_dev;
+            o->ino = st.st_ino;
+            if (o->md)
+                output_hex(digest, dlen, o->hex);
+            o->finished = 1;
+        }
+    }
     if (hex_digest)
-        hex_digest[0] = '\0';
-    rc = output_finish_hash(ctx, o, digest, &dlen);
-    /* A trailing hole has no bytes written yet: extend the file to its size. */
-    if (!rc && o->tail_hole && ftruncate(o->fd, (off_t)o->size) != 0)
-        rc = output_write_error(ctx, o, o->size);
-    if (!rc && fsync(o->fd) != 0)
-        rc = r2d_err_errno(ctx, "%s: fsync failed", o->path);
-    if (!rc) {
-        const int fd = o->fd;
+        snprintf(hex_digest, 65, "%s", rc ? "" : o->hex);
+    return rc;
+}
 
-        o->fd = -1;
-        if (close(fd) != 0)
-            rc = r2d_err_errno(ctx, "%s: closing the output failed", o->path);
-    }
-    if (!rc)
-        rc = output_install(ctx, o);
-    if (rc) {
-        r2d_output_abort(o);
+/*
+ * Remove what output_install put at the target, but only while the name still holds the file written here:
+ * a file another process put there since is not ours to remove.
+ */
+static void
+output_retract(struct r2d_output *o)
+{
+    struct stat st;
+
+    if (fstatat(o->dirfd, o->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == o->dev &&
+        st.st_ino == o->ino)
+        (void)unlinkat(o->dirfd, o->name, 0);
+}
+
+/* Rename into place and make the rename durable. On failure nothing of o is left at the target. */
+static int
+output_install_durable(struct r2d_ctx *ctx, struct r2d_output *o)
+{
+    int rc = output_install(ctx, o);
+
+    if (rc)
         return rc;
-    }
+    o->installed = 1;
     /* The rename is durable only once the directory is; file systems that cannot sync one say EINVAL. */
     if (fsync(o->dirfd) != 0 && errno != EINVAL && errno != EROFS) {
         rc = r2d_err_errno(ctx, "%s: fsync of the output directory failed", o->path);
-        (void)unlinkat(o->dirfd, o->name, 0);
-        output_free(o);
-        return rc;
+        output_retract(o);
     }
-    if (hex_digest && o->md)
-        output_hex(digest, dlen, hex_digest);
-    output_free(o);
-    return 0;
+    return rc;
+}
+
+int
+r2d_output_commit(struct r2d_ctx *ctx, struct r2d_output *o, char *hex_digest)
+{
+    int rc = r2d_output_finish(ctx, o, hex_digest);
+
+    if (!rc)
+        rc = output_install_durable(ctx, o);
+    if (rc && hex_digest)
+        hex_digest[0] = '\0';
+    r2d_output_abort(o); /* frees; removes the temporary when it was not installed */
+    return rc;
+}
+
+int
+r2d_output_commit_pair(struct r2d_ctx *ctx, struct r2d_output *first, struct r2d_output *second, int *failed)
+{
+    int rc, which = 1;
+
+    rc = r2d_output_finish(ctx, first, NULL);
+    if (!rc) {
+        which = 2;
+        rc = r2d_output_finish(ctx, second, NULL);
+    }
+    if (!rc) {
+        which = 1;
+        rc = output_install_durable(ctx, first);
+    }
+    if (!rc) {
+        which = 2;
+        rc = output_install_durable(ctx, second);
+        if (rc)
+            output_retract(first);
+    }
+    if (failed)
+        *failed = rc ? which : 0;
+    r2d_output_abort(first);
+    r2d_output_abort(second);
+    return rc;
 }
 
 void
@@ -890,7 +962,7 @@ r2d_output_abort(struct r2d_output *o)
         close(o->fd);
         o->fd = -1;
     }
-    if (o->tmp_name && o->dirfd >= 0)
+    if (o->tmp_name && o->dirfd >= 0 && !o->installed)
         (void)unlinkat(o->dirfd, o->tmp_name, 0);
     output_free(o);
 }

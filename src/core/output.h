@@ -63,11 +63,27 @@ int r2d_output_pwrite(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t off, c
                               size_t len);
 uint64_t r2d_output_size(const struct r2d_output *o);
 /**
- * fsync, rename into place, fsync the directory, free. On success the hex digest (when hashing, else "")
- * is copied to hex_digest (65 bytes; may be NULL). o is freed in every case: on failure the temporary is
- * removed and nothing is left at path. Note: the writer writes the header first and never rewrites it.
+ * Complete the temporary without putting it in place: final digest, trailing hole, fsync, close. Nothing
+ * can be written after it; then r2d_output_commit (or r2d_output_commit_pair) or r2d_output_abort. The hex
+ * digest (when hashing, else "") is copied to hex_digest (65 bytes; may be NULL). A second call only copies
+ * the digest. On failure o is left for r2d_output_abort.
+ */
+int r2d_output_finish(struct r2d_ctx *ctx, struct r2d_output *o, char *hex_digest);
+/**
+ * Finish (unless done), rename into place, fsync the directory, free. On success the hex digest is copied
+ * to hex_digest as by r2d_output_finish. o is freed in every case: on failure the temporary is removed and
+ * nothing is left at path. Note: the writer writes the header first and never rewrites it.
  */
 int r2d_output_commit(struct r2d_ctx *ctx, struct r2d_output *o, char *hex_digest);
+/**
+ * Commit two outputs as one (a dump and the report that describes it): both are finished before either is
+ * renamed, then first is put in place, then second; when second cannot be, first is removed again (only
+ * while its name still holds this file), so both or neither are left. *failed (may be NULL) is 0, or 1 or
+ * 2 for the output whose step failed (its message is in ctx). Both are freed in every case. Caveat: with
+ * force, a file that first replaced stays replaced even when first is removed again.
+ */
+int r2d_output_commit_pair(struct r2d_ctx *ctx, struct r2d_output *first, struct r2d_output *second,
+                           int *failed);
 /** Remove the temporary file and free; NULL is a no-op. Keeps the context's error message. */
 void r2d_output_abort(struct r2d_output *o);
 

@@ -14,7 +14,9 @@
 #include "plan_build.h"
 #include "kdbg_fields.h"
 #include "bytes.h"
+#include "convert_commit.h"
 #include "crashdump.h"
+#include "file_identity.h"
 #include "format.h"
 #include "image.h"
 #include "options_json.h"
@@ -167,16 +169,20 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     struct r2d_image *img = NULL;
     struct r2d_analysis *a = NULL;
     struct r2d_plan *plan = NULL;
+    struct r2d_output *staged = NULL;
     struct r2d_write_result res;
     json_t *report = json_object(), *timings = json_object(), *in_json = NULL;
     double t0 = r2d_now(), t1;
-    int rc, differences = 0, verify_rc = 0, refused;
+    int rc, differences = 0, verify_rc = 0, refused, report_tried = 0;
 
     json_object_set_new(report, "schema", json_integer(R2D_REPORT_SCHEMA));
     json_object_set_new(report, "raw2dmp", json_string(R2D_VERSION));
     json_object_set_new(report, "started", convert_utc_now());
     json_object_set_new(report, "options", r2d_options_to_json(opts));
-    rc = refused = convert_check_targets(ctx, opts, output);
+    /* Evidence first: no output may be the input (or the report, a PDB), whatever the spelling or --force. */
+    rc = refused = r2d_files_check_conversion(ctx, opts, input, output);
+    if (!rc)
+        rc = refused = convert_check_targets(ctx, opts, output);
     if (!rc)
         rc = r2d_format_open(ctx, input, opts->input_format, &img);
     if (rc)
@@ -203,16 +209,13 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     if (rc)
         goto done;
     json_object_set_new(report, "plan", r2d_report_plan(plan));
-    rc = r2d_crashdump_write(ctx, img, plan, output, opts->force, opts->hash, &res);
+    rc = r2d_crashdump_stage(ctx, img, plan, output, opts->force, opts->hash, &res, &staged);
     if (rc)
         goto done;
     json_object_set_new(timings, "write_s", json_real(r2d_now() - t1));
     if (opts->hash != R2D_HASH_NONE)
         convert_input_digest(ctx, input, &res, in_json, timings);
     json_object_set_new(report, "output", convert_output_json(output, &res));
-    r2d_log(ctx, R2D_LOG_WARN, "%s: %s dump, %" PRIu64 " pages, %zu patch%s, KDBG %s", output,
-            res.dump_type == 5 ? "bitmap" : "full", res.pages, r2d_plan_patch_count(plan),
-            r2d_plan_patch_count(plan) == 1 ? "" : "es", a->kdbg.why);
     if (differences) {
         /* Name the first difference in the one-line error; the log has them all. */
         json_t *d0 = json_array_get(json_object_get(json_object_get(report, "kdbg_verification"), "differences"), 0);
@@ -232,7 +235,23 @@ done:
     json_object_set_new(report, "result", json_string(rc ? r2d_status_name(rc) : "ok"));
     if (rc)
         json_object_set_new(report, "error", json_string(r2d_errmsg(ctx)));
-    if (opts->report_path && !refused) {
+    if (staged) {
+        /* The dump is complete (rc 0, or R2D_EVERIFY): it goes in place only together with its report. */
+        const int crc = r2d_convert_commit(ctx, staged, output, report, opts->report_path, opts->force,
+                                           &report_tried);
+
+        if (crc) {
+            rc = crc;
+            json_object_del(report, "output"); /* not in place after all */
+            json_object_set_new(report, "result", json_string(r2d_status_name(rc)));
+            json_object_set_new(report, "error", json_string(r2d_errmsg(ctx)));
+        } else {
+            r2d_log(ctx, R2D_LOG_WARN, "%s: %s dump, %" PRIu64 " pages, %zu patch%s, KDBG %s", output,
+                    res.dump_type == 5 ? "bitmap" : "full", res.pages, r2d_plan_patch_count(plan),
+                    r2d_plan_patch_count(plan) == 1 ? "" : "es", a->kdbg.why);
+        }
+    }
+    if (opts->report_path && !refused && !report_tried) {
         /* A failed conversion still documents what was tried (a refusal to overwrite tried nothing). */
         char saved[2048];
         int rrc;

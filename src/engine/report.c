@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kdbg_fields.h"
 #include "bytes.h"
+#include "file_identity.h"
 #include "format.h"
 #include "output.h"
 #include "report.h"
@@ -266,26 +268,46 @@ r2d_report_plan(const struct r2d_plan *plan)
 }
 
 int
-r2d_report_write(struct r2d_ctx *ctx, json_t *obj, const char *path, int force)
+r2d_report_stage(struct r2d_ctx *ctx, json_t *obj, const char *path, int force, struct r2d_output **staged)
 {
-    struct r2d_output *out;
+    struct r2d_output *out = NULL;
     char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    struct stat st;
     int rc;
 
     if (!text)
         return r2d_err(ctx, R2D_ENOMEM, "%s: cannot serialise the report", path);
-    rc = r2d_output_open(ctx, path, force, R2D_HASH_NONE, &out);
-    if (!rc) {
+    /*
+     * r2d_convert checked the target before any work. Again here, for what took its place since, in the
+     * report's words (the output layer's messages say "output").
+     */
+    rc = r2d_file_target_check(ctx, path, "report");
+    if (!rc && !force && lstat(path, &st) == 0)
+        rc = r2d_err(ctx, R2D_EEXIST, "%s: report exists (use --force to replace it)", path);
+    if (!rc)
+        rc = r2d_output_open(ctx, path, force, R2D_HASH_NONE, &out);
+    if (!rc)
         rc = r2d_output_write(ctx, out, text, strlen(text));
-        if (!rc)
-            rc = r2d_output_write(ctx, out, "\n", 1);
-        if (!rc)
-            rc = r2d_output_commit(ctx, out, NULL);
-        else
-            r2d_output_abort(out);
-    }
+    if (!rc)
+        rc = r2d_output_write(ctx, out, "\n", 1);
+    if (!rc)
+        rc = r2d_output_finish(ctx, out, NULL);
     free(text);
-    return rc;
+    if (rc) {
+        r2d_output_abort(out);
+        return rc;
+    }
+    *staged = out;
+    return 0;
+}
+
+int
+r2d_report_write(struct r2d_ctx *ctx, json_t *obj, const char *path, int force)
+{
+    struct r2d_output *out = NULL;
+    const int rc = r2d_report_stage(ctx, obj, path, force, &out);
+
+    return rc ? rc : r2d_output_commit(ctx, out, NULL);
 }
 
 static void

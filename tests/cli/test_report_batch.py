@@ -279,7 +279,9 @@ def batch_edges(work, truth):
     with open(bad, "w") as f:
         f.write(json.dumps({"input": elf, "output": "same.dmp"}) + "\n" + json.dumps({"input": elf, "output": "same.dmp"}) + "\n")
     p = run("--batch", bad)
-    t.check(p.returncode == 2 and "also written by line 1" in p.stderr, "duplicate output: exit 2: %r" % p.stderr)
+    t.check(p.returncode == 2 and
+            "line 2 output 'same.dmp' is the same file as line 1 output 'same.dmp'" in p.stderr,
+            "duplicate output: exit 2: %r" % p.stderr)
     t.check(run("-j", "2", elf, os.path.join(d, "y.dmp")).returncode == 2, "--jobs without --batch is bad usage")
     # One line on standard input (a Slurm array task), -q: only the result line, nothing on stderr.
     line = json.dumps({"input": elf, "output": os.path.join(d, "one.dmp"), "pdb": pdb}) + "\n"
