@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "analysis.h"
+#include "plan_build.h"
 #include "bytes.h"
 #include "symstore.h"
 
@@ -89,5 +90,33 @@ r2d_kernel_symbol(struct r2d_analysis *a, const char *name, uint64_t *va)
 
     if (!rc)
         *va = a->kernel_base + rva;
+    return rc;
+}
+
+/* Run the engine steps in order; stop at the first failure (its message is in the context). */
+int
+r2d_analyse(struct r2d_analysis *a)
+{
+    int rc = r2d_discover_dtb(a);
+
+    if (!rc)
+        rc = r2d_discover_kernel(a);
+    if (!rc)
+        rc = r2d_load_kernel_symbols(a);
+    if (!rc)
+        rc = r2d_discover_system_dtb(a);
+    if (!rc) {
+        /* KdVersionBlock first: a rebuilt KDBG's Size depends on the build. */
+        struct r2d_plan *scratch = r2d_plan_new();
+
+        if (!scratch)
+            return r2d_err(a->ctx, R2D_ENOMEM, "out of memory");
+        rc = r2d_build_plan_version(a, scratch);
+        r2d_plan_free(scratch);
+    }
+    if (!rc)
+        rc = r2d_kdbg_locate(a);
+    if (!rc)
+        rc = r2d_match_cpus(a);
     return rc;
 }

@@ -62,5 +62,10 @@ void r2d_analysis_free(struct r2d_analysis *a);
 int r2d_load_kernel_symbols(struct r2d_analysis *a);
 /* VA of a kernel symbol (kernel base + RVA). */
 int r2d_kernel_symbol(struct r2d_analysis *a, const char *name, uint64_t *va);
+/*
+ * Every step up to the processors, in order: DTB, kernel, symbols, System DTB, version, KDBG, processors.
+ * Stops at the first failure (its message is in the context); what was found stays in a for the report.
+ */
+int r2d_analyse(struct r2d_analysis *a);
 
 #endif

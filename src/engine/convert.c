@@ -1,26 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* The pipeline: image -> discovery -> symbols -> KDBG -> processors -> plan -> dump (+ report), and --info. */
-#include <errno.h>
-#include <fcntl.h>
+/* The pipeline: image -> discovery -> symbols -> KDBG -> processors -> plan -> dump (+ report). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "analysis.h"
-#include "plan_build.h"
-#include "kdbg_fields.h"
-#include "bytes.h"
 #include "convert_commit.h"
 #include "crashdump.h"
 #include "file_identity.h"
 #include "format.h"
-#include "image.h"
-#include "options_json.h"
+#include "plan_build.h"
 #include "report.h"
+#include "report_convert.h"
 
 void
 r2d_options_init(struct r2d_options *opts)
@@ -31,93 +24,22 @@ r2d_options_init(struct r2d_options *opts)
     opts->dump_type = R2D_DUMP_AUTO;
 }
 
-/*
- * Record the input's SHA-256, made by the writer while it streamed (or why there is none), and the time it
- * took. A missing input digest is a warning, not a failed conversion: the dump itself is complete.
- */
-static void
-convert_input_digest(struct r2d_ctx *ctx, const char *input, const struct r2d_write_result *res, json_t *in_json,
-                     json_t *timings)
-{
-    json_object_set_new(timings, "input_hash_s", json_real(res->source_hash_s));
-    json_object_set_new(timings, "input_hash_wait_s", json_real(res->source_wait_s));
-    if (res->source_digest[0]) {
-        json_object_set_new(in_json, "sha256", json_string(res->source_digest));
-        return;
-    }
-    json_object_set_new(in_json, "sha256_error", json_string(res->source_error));
-    r2d_log(ctx, R2D_LOG_WARN, "%s: no input SHA-256: %s", input, res->source_error);
-}
-
-/* Run the engine steps in order; stop at the first failure (its message is in the context). */
-static int
-convert_analyse(struct r2d_analysis *a)
-{
-    int rc = r2d_discover_dtb(a);
-
-    if (!rc)
-        rc = r2d_discover_kernel(a);
-    if (!rc)
-        rc = r2d_load_kernel_symbols(a);
-    if (!rc)
-        rc = r2d_discover_system_dtb(a);
-    if (!rc) {
-        /* KdVersionBlock first: a rebuilt KDBG's Size depends on the build. */
-        struct r2d_plan *scratch = r2d_plan_new();
-
-        if (!scratch)
-            return r2d_err(a->ctx, R2D_ENOMEM, "out of memory");
-        rc = r2d_build_plan_version(a, scratch);
-        r2d_plan_free(scratch);
-    }
-    if (!rc)
-        rc = r2d_kdbg_locate(a);
-    if (!rc)
-        rc = r2d_match_cpus(a);
-    return rc;
-}
-
-static json_t *
-convert_diffs_json(const struct r2d_kdbg_diff *d, int n)
-{
-    json_t *arr = json_array();
-
-    for (int i = 0; i < n; i++) {
-        json_t *o = json_object();
-
-        json_object_set_new(o, "field", json_string(d[i].field));
-        json_object_set_new(o, "offset", r2d_json_hex(d[i].offset));
-        json_object_set_new(o, "image", r2d_json_hex(d[i].image));
-        json_object_set_new(o, "symbols", r2d_json_hex(d[i].symbols));
-        json_array_append_new(arr, o);
-    }
-    return arr;
-}
-
-/* Verification: differences are reported, and make the run fail with R2D_EVERIFY after writing. */
-static int
-convert_verify(struct r2d_analysis *a, json_t *report, int *differences)
-{
-    struct r2d_kdbg_diff diffs[R2D_KDBG_MAX_DIFFS];
-    const int n = r2d_kdbg_verify(a, diffs, R2D_KDBG_MAX_DIFFS);
-    json_t *v = json_object();
-
-    if (n < 0) {
-        json_object_set_new(v, "result", json_string("unverifiable"));
-        json_object_set_new(v, "error", json_string(r2d_errmsg(a->ctx)));
-        json_object_set_new(report, "kdbg_verification", v);
-        *differences = 1;
-        return n;
-    }
-    for (int i = 0; i < n; i++)
-        r2d_log(a->ctx, R2D_LOG_WARN, "KDBG differs: %s (+0x%x): image 0x%" PRIx64 ", symbols 0x%" PRIx64,
-                diffs[i].field, diffs[i].offset, diffs[i].image, diffs[i].symbols);
-    json_object_set_new(v, "result", json_string(n ? "differs" : "matches"));
-    json_object_set_new(v, "differences", convert_diffs_json(diffs, n));
-    json_object_set_new(report, "kdbg_verification", v);
-    *differences = n;
-    return 0;
-}
+/* One conversion's state, from the first check to the report. */
+struct convert_run {
+    struct r2d_ctx *ctx;
+    const struct r2d_options *opts;
+    const char *input, *output;
+    struct r2d_image *img;
+    struct r2d_analysis *a;
+    struct r2d_plan *plan;
+    struct r2d_output *staged; /* the complete dump, not yet in place */
+    struct r2d_write_result res;
+    json_t *report, *timings, *in_json;
+    double t0, t1;
+    int differences, verify_rc;
+    int refused;      /* stopped by the checks before any work: no report */
+    int report_tried; /* the commit wrote (or tried) the report already */
+};
 
 /* Without force, refuse an existing output or report before any work (the writers check again). */
 static int
@@ -134,224 +56,135 @@ convert_check_targets(struct r2d_ctx *ctx, const struct r2d_options *opts, const
     return 0;
 }
 
-/* UTC wall-clock time as ISO 8601 ("2024-05-01T12:00:00Z"); only the report holds it, never the dump. */
-static json_t *
-convert_utc_now(void)
+/* Checks, then the input opened and the analysis set up. */
+static int
+convert_open(struct convert_run *r)
 {
-    char buf[32];
-    struct tm tm;
-    const time_t now = time(NULL);
+    /* Evidence first: no output may be the input (or the report, a PDB), whatever the spelling or --force. */
+    int rc = r2d_files_check_conversion(r->ctx, r->opts, r->input, r->output);
 
-    if (!gmtime_r(&now, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
-        return json_null();
-    return json_string(buf);
+    if (!rc)
+        rc = convert_check_targets(r->ctx, r->opts, r->output);
+    r->refused = rc != 0;
+    if (!rc)
+        rc = r2d_format_open(r->ctx, r->input, r->opts->input_format, &r->img);
+    if (rc)
+        return rc;
+    r->in_json = r2d_report_image(r->img);
+    json_object_set_new(r->report, "input", r->in_json);
+    r->a = malloc(sizeof(*r->a));
+    r->plan = r2d_plan_new();
+    if (!r->a || !r->plan)
+        return r2d_err(r->ctx, R2D_ENOMEM, "out of memory");
+    r2d_analysis_init(r->a, r->ctx, r->opts, r->img);
+    return 0;
 }
 
-/* The report's "output" object: what the writer says it wrote. */
-static json_t *
-convert_output_json(const char *path, const struct r2d_write_result *res)
+/* The engine, the optional verification and the plan; the analysis goes into the report whatever happens. */
+static int
+convert_plan(struct convert_run *r)
 {
-    json_t *out = json_object();
+    int rc = r2d_analyse(r->a);
 
-    json_object_set_new(out, "path", json_string(path));
-    json_object_set_new(out, "size", json_integer((json_int_t)res->size));
-    json_object_set_new(out, "dump_type", json_integer(res->dump_type));
-    json_object_set_new(out, "header_runs", json_integer(res->header_runs));
-    json_object_set_new(out, "pages", json_integer((json_int_t)res->pages));
-    json_object_set_new(out, "hole_pages", json_integer((json_int_t)res->hole_pages));
-    json_object_set_new(out, "sha256", res->digest[0] ? json_string(res->digest) : json_null());
-    return out;
+    r->t1 = r2d_now();
+    json_object_set_new(r->timings, "analysis_s", json_real(r->t1 - r->t0));
+    if (!rc && r->opts->verify_kdbg)
+        r->verify_rc = r2d_report_verify_kdbg(r->a, r->report, &r->differences);
+    else if (!rc)
+        json_object_set_new(r->report, "kdbg_verification", json_pack("{s:s}", "result", "not_requested"));
+    if (!rc)
+        rc = r2d_build_plan(r->a, r->plan);
+    json_object_set_new(r->report, "analysis", r2d_report_analysis(r->a));
+    if (!rc)
+        json_object_set_new(r->report, "plan", r2d_report_plan(r->plan));
+    return rc;
+}
+
+/* The dump written to its temporary; KDBG differences fail the run only now, with the dump complete. */
+static int
+convert_write(struct convert_run *r)
+{
+    const int rc = r2d_crashdump_stage(r->ctx, r->img, r->plan, r->output, r->opts->force, r->opts->hash,
+                                       &r->res, &r->staged);
+
+    if (rc)
+        return rc;
+    json_object_set_new(r->timings, "write_s", json_real(r2d_now() - r->t1));
+    if (r->opts->hash != R2D_HASH_NONE)
+        r2d_report_input_digest(r->ctx, r->input, &r->res, r->in_json, r->timings);
+    json_object_set_new(r->report, "output", r2d_report_output(r->output, &r->res));
+    if (!r->differences)
+        return 0;
+    return r->verify_rc ? r->verify_rc : r2d_report_verify_error(r->ctx, r->input, r->report, r->differences);
+}
+
+/* A complete dump (rc 0, or R2D_EVERIFY) goes in place only together with its report. */
+static int
+convert_commit(struct convert_run *r, int rc)
+{
+    const int crc = r2d_convert_commit(r->ctx, r->staged, r->output, r->report, r->opts->report_path,
+                                       r->opts->force, &r->report_tried);
+    const size_t npatches = r2d_plan_patch_count(r->plan);
+
+    r->staged = NULL;
+    if (crc) {
+        json_object_del(r->report, "output"); /* not in place after all */
+        r2d_report_result(r->ctx, r->report, crc);
+        return crc;
+    }
+    r2d_log(r->ctx, R2D_LOG_WARN, "%s: %s dump, %" PRIu64 " pages, %zu patch%s, KDBG %s", r->output,
+            r->res.dump_type == 5 ? "bitmap" : "full", r->res.pages, npatches, npatches == 1 ? "" : "es",
+            r->a->kdbg.why);
+    return rc;
+}
+
+/* The report of a conversion that did not get as far as a dump still documents what was tried. */
+static int
+convert_report_failure(struct convert_run *r, int rc)
+{
+    char saved[2048];
+    int rrc;
+
+    snprintf(saved, sizeof(saved), "%s", r2d_errmsg(r->ctx));
+    rrc = r2d_report_write(r->ctx, r->report, r->opts->report_path, r->opts->force);
+    if (rrc && !rc)
+        return rrc;
+    if (rc)
+        r2d_err(r->ctx, rc, "%s", saved);
+    return rc;
+}
+
+static void
+convert_free(struct convert_run *r)
+{
+    json_decref(r->report);
+    if (r->a)
+        r2d_analysis_free(r->a);
+    free(r->a);
+    r2d_plan_free(r->plan);
+    r2d_image_free(r->img);
 }
 
 int
 r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input, const char *output)
 {
-    struct r2d_image *img = NULL;
-    struct r2d_analysis *a = NULL;
-    struct r2d_plan *plan = NULL;
-    struct r2d_output *staged = NULL;
-    struct r2d_write_result res;
-    json_t *report = json_object(), *timings = json_object(), *in_json = NULL;
-    double t0 = r2d_now(), t1;
-    int rc, differences = 0, verify_rc = 0, refused, report_tried = 0;
+    struct convert_run r = {.ctx = ctx, .opts = opts, .input = input, .output = output, .t0 = r2d_now()};
+    int rc;
 
-    json_object_set_new(report, "schema", json_integer(R2D_REPORT_SCHEMA));
-    json_object_set_new(report, "raw2dmp", json_string(R2D_VERSION));
-    json_object_set_new(report, "started", convert_utc_now());
-    json_object_set_new(report, "options", r2d_options_to_json(opts));
-    /* Evidence first: no output may be the input (or the report, a PDB), whatever the spelling or --force. */
-    rc = refused = r2d_files_check_conversion(ctx, opts, input, output);
+    r.report = r2d_report_new(opts);
+    r.timings = json_object();
+    rc = convert_open(&r);
     if (!rc)
-        rc = refused = convert_check_targets(ctx, opts, output);
+        rc = convert_plan(&r);
     if (!rc)
-        rc = r2d_format_open(ctx, input, opts->input_format, &img);
-    if (rc)
-        goto done;
-    in_json = r2d_report_image(img);
-    json_object_set_new(report, "input", in_json);
-    a = malloc(sizeof(*a));
-    plan = r2d_plan_new();
-    if (!a || !plan) {
-        rc = r2d_err(ctx, R2D_ENOMEM, "out of memory");
-        goto done;
-    }
-    r2d_analysis_init(a, ctx, opts, img);
-    rc = convert_analyse(a);
-    t1 = r2d_now();
-    json_object_set_new(timings, "analysis_s", json_real(t1 - t0));
-    if (!rc && opts->verify_kdbg)
-        verify_rc = convert_verify(a, report, &differences);
-    else if (!rc)
-        json_object_set_new(report, "kdbg_verification", json_pack("{s:s}", "result", "not_requested"));
-    if (!rc)
-        rc = r2d_build_plan(a, plan);
-    json_object_set_new(report, "analysis", r2d_report_analysis(a));
-    if (rc)
-        goto done;
-    json_object_set_new(report, "plan", r2d_report_plan(plan));
-    rc = r2d_crashdump_stage(ctx, img, plan, output, opts->force, opts->hash, &res, &staged);
-    if (rc)
-        goto done;
-    json_object_set_new(timings, "write_s", json_real(r2d_now() - t1));
-    if (opts->hash != R2D_HASH_NONE)
-        convert_input_digest(ctx, input, &res, in_json, timings);
-    json_object_set_new(report, "output", convert_output_json(output, &res));
-    if (differences) {
-        /* Name the first difference in the one-line error; the log has them all. */
-        json_t *d0 = json_array_get(json_object_get(json_object_get(report, "kdbg_verification"), "differences"), 0);
-
-        rc = verify_rc ? verify_rc
-                       : r2d_err(ctx, R2D_EVERIFY, "%s: the KDBG differs from the symbols in %d field%s: %s (+%s): "
-                                 "image %s, symbols %s%s", input, differences, differences == 1 ? "" : "s",
-                                 json_string_value(json_object_get(d0, "field")),
-                                 json_string_value(json_object_get(d0, "offset")),
-                                 json_string_value(json_object_get(d0, "image")),
-                                 json_string_value(json_object_get(d0, "symbols")),
-                                 differences > 1 ? " (and more: see the log)" : "");
-    }
-done:
-    json_object_set_new(timings, "total_s", json_real(r2d_now() - t0));
-    json_object_set_new(report, "timings", timings);
-    json_object_set_new(report, "result", json_string(rc ? r2d_status_name(rc) : "ok"));
-    if (rc)
-        json_object_set_new(report, "error", json_string(r2d_errmsg(ctx)));
-    if (staged) {
-        /* The dump is complete (rc 0, or R2D_EVERIFY): it goes in place only together with its report. */
-        const int crc = r2d_convert_commit(ctx, staged, output, report, opts->report_path, opts->force,
-                                           &report_tried);
-
-        if (crc) {
-            rc = crc;
-            json_object_del(report, "output"); /* not in place after all */
-            json_object_set_new(report, "result", json_string(r2d_status_name(rc)));
-            json_object_set_new(report, "error", json_string(r2d_errmsg(ctx)));
-        } else {
-            r2d_log(ctx, R2D_LOG_WARN, "%s: %s dump, %" PRIu64 " pages, %zu patch%s, KDBG %s", output,
-                    res.dump_type == 5 ? "bitmap" : "full", res.pages, r2d_plan_patch_count(plan),
-                    r2d_plan_patch_count(plan) == 1 ? "" : "es", a->kdbg.why);
-        }
-    }
-    if (opts->report_path && !refused && !report_tried) {
-        /* A failed conversion still documents what was tried (a refusal to overwrite tried nothing). */
-        char saved[2048];
-        int rrc;
-
-        snprintf(saved, sizeof(saved), "%s", r2d_errmsg(ctx));
-        rrc = r2d_report_write(ctx, report, opts->report_path, opts->force);
-        if (rrc && !rc)
-            rc = rrc;
-        else if (rc)
-            r2d_err(ctx, rc, "%s", saved);
-    }
-    json_decref(report);
-    if (a)
-        r2d_analysis_free(a);
-    free(a);
-    r2d_plan_free(plan);
-    r2d_image_free(img);
-    return rc;
-}
-
-/*
- * For a crash dump: the KDBG exactly where WinDbg will look for it -- header KdDebuggerDataBlock through
- * the header DTB -- without needing symbols. A block that does not read 'KDBG' there is what makes WinDbg
- * say "KdDebuggerDataBlock is not present or unreadable".
- */
-static void
-convert_dump_kdbg(struct r2d_ctx *ctx, const struct r2d_image *img, json_t *info)
-{
-    const struct r2d_image_props *props = r2d_image_props(img);
-    const uint64_t va = props->dump_kdbg_va, dtb = props->dump_dtb;
-    json_t *k;
-    struct r2d_mmu mmu;
-    uint8_t hdr[R2D_KDBG_OFF_KERNBASE + 8];
-
-    if (!props->have_dump_header || va == 0)
-        return;
-    k = json_object();
-    json_object_set_new(k, "va", r2d_json_hex(va));
-    r2d_mmu_init(&mmu, ctx, img, R2D_PAGING_X64, dtb);
-    if (r2d_mmu_read(&mmu, va, hdr, sizeof(hdr))) {
-        json_object_set_new(k, "readable", json_false());
-        json_object_set_new(k, "error", json_string(r2d_errmsg(ctx)));
-    } else {
-        const uint32_t tag = r2d_le32(hdr + R2D_KDBG_OFF_OWNER_TAG);
-
-        json_object_set_new(k, "readable", json_true());
-        json_object_set_new(k, "owner_tag_ok", json_boolean(tag == R2D_KDBG_TAG));
-        json_object_set_new(k, "owner_tag", r2d_json_hex(tag));
-        json_object_set_new(k, "size", r2d_json_hex(r2d_le32(hdr + R2D_KDBG_OFF_SIZE)));
-        json_object_set_new(k, "kern_base", r2d_json_hex(r2d_le64(hdr + R2D_KDBG_OFF_KERNBASE)));
-    }
-    json_object_set_new(info, "dump_kdbg", k);
-}
-
-int
-r2d_info(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input, FILE *out, int json)
-{
-    struct r2d_image *img = NULL;
-    struct r2d_analysis *a;
-    json_t *info;
-    int rc = r2d_format_open(ctx, input, opts->input_format, &img);
-
-    if (rc)
-        return rc;
-    info = json_object();
-    json_object_set_new(info, "input", r2d_report_image(img));
-    convert_dump_kdbg(ctx, img, info);
-    /* A crash dump describes itself through its header notes; the engine runs on anything with memory. */
-    a = malloc(sizeof(*a));
-    if (!a) {
-        rc = r2d_err(ctx, R2D_ENOMEM, "out of memory");
-    } else {
-        struct r2d_plan *plan = r2d_plan_new();
-        int arc;
-
-        r2d_analysis_init(a, ctx, opts, img);
-        arc = convert_analyse(a);
-        if (arc) {
-            json_object_set_new(info, "analysis_error", json_string(r2d_errmsg(ctx)));
-        } else {
-            int differences = 0;
-
-            convert_verify(a, info, &differences);
-            if (plan && r2d_build_plan(a, plan) == 0)
-                json_object_set_new(info, "plan", r2d_report_plan(plan));
-        }
-        json_object_set_new(info, "analysis", r2d_report_analysis(a));
-        r2d_plan_free(plan);
-        r2d_analysis_free(a);
-        free(a);
-    }
-    if (!rc) {
-        if (json) {
-            json_dumpf(info, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-            fputc('\n', out);
-        } else {
-            r2d_report_print_text(info, out);
-        }
-    }
-    json_decref(info);
-    r2d_image_free(img);
+        rc = convert_write(&r);
+    json_object_set_new(r.timings, "total_s", json_real(r2d_now() - r.t0));
+    json_object_set_new(r.report, "timings", r.timings);
+    r2d_report_result(ctx, r.report, rc);
+    if (r.staged)
+        rc = convert_commit(&r, rc);
+    if (opts->report_path && !r.refused && !r.report_tried)
+        rc = convert_report_failure(&r, rc);
+    convert_free(&r);
     return rc;
 }

@@ -122,6 +122,81 @@ report_kdbg_mode(enum r2d_kdbg_mode m)
     return (unsigned)m < 4 ? names[m] : "?";
 }
 
+static json_t *
+report_kernel(const struct r2d_analysis *a)
+{
+    char guid[R2D_GUID_HEX_LEN + 1];
+    json_t *k = json_object();
+
+    r2d_guid_format(a->pe.pdb.guid, guid);
+    json_object_set_new(k, "base", r2d_json_hex(a->kernel_base));
+    json_object_set_new(k, "how", json_string(a->kernel_how));
+    json_object_set_new(k, "size_of_image", r2d_json_hex(a->pe.size_of_image));
+    json_object_set_new(k, "export_name", json_string(a->pe.export_name));
+    json_object_set_new(k, "pdb_name", json_string(a->pe.pdb.name));
+    json_object_set_new(k, "pdb_guid", json_string(guid));
+    json_object_set_new(k, "pdb_age", json_integer(a->pe.pdb.age));
+    return k;
+}
+
+static json_t *
+report_version(const struct r2d_analysis *a)
+{
+    json_t *v = json_object();
+
+    json_object_set_new(v, "major", json_integer(a->major_version));
+    json_object_set_new(v, "build", json_integer(a->minor_version));
+    json_object_set_new(v, "kd_secondary_version", json_integer(a->kd_secondary_version));
+    json_object_set_new(v, "machine", r2d_json_hex(a->machine_type));
+    return v;
+}
+
+static json_t *
+report_kdbg(const struct r2d_kdbg *kd)
+{
+    json_t *k = json_object();
+
+    json_object_set_new(k, "va", r2d_json_hex(kd->va));
+    json_object_set_new(k, "mode", json_string(report_kdbg_mode(kd->mode)));
+    json_object_set_new(k, "why", json_string(kd->why));
+    json_object_set_new(k, "size", r2d_json_hex(kd->size));
+    if (kd->have_flag)
+        json_object_set_new(k, "KdpDataBlockEncoded", json_integer(kd->flag));
+    if (kd->size)
+        json_object_set_new(k, "bytes", report_hex_bytes(kd->bytes, kd->size));
+    if (kd->nunderived) {
+        /* Fields the symbols and the image could not give: 0 in a rebuilt block (List links: self). */
+        json_t *u = json_array();
+
+        for (unsigned i = 0; i < kd->nunderived; i++)
+            json_array_append_new(u, json_string(r2d_kdbg_fields[kd->underived[i]].name));
+        json_object_set_new(k, "underived", u);
+    }
+    return k;
+}
+
+/* Which processor each vCPU of the image turned out to be, and how that was decided. */
+static json_t *
+report_cpu_matches(const struct r2d_analysis *a)
+{
+    json_t *cpus = json_array();
+
+    for (size_t i = 0; i < r2d_image_cpu_count(a->img) && i < a->ncpus; i++) {
+        const struct r2d_cpu_match *m = &a->cpus[i];
+        json_t *c = json_object();
+
+        json_object_set_new(c, "cpu", json_integer((json_int_t)i));
+        json_object_set_new(c, "processor", m->processor >= 0 ? json_integer(m->processor) : json_null());
+        json_object_set_new(c, "how", json_string(m->how));
+        if (m->processor >= 0) {
+            json_object_set_new(c, "kprcb", r2d_json_hex(m->kprcb));
+            json_object_set_new(c, "context_va", r2d_json_hex(m->context_va));
+        }
+        json_array_append_new(cpus, c);
+    }
+    return cpus;
+}
+
 json_t *
 r2d_report_analysis(const struct r2d_analysis *a)
 {
@@ -133,20 +208,8 @@ r2d_report_analysis(const struct r2d_analysis *a)
     }
     if (a->system_dtb)
         json_object_set_new(o, "system_dtb", r2d_json_hex(a->system_dtb));
-    if (a->kernel_base) {
-        char guid[R2D_GUID_HEX_LEN + 1];
-        json_t *k = json_object();
-
-        r2d_guid_format(a->pe.pdb.guid, guid);
-        json_object_set_new(k, "base", r2d_json_hex(a->kernel_base));
-        json_object_set_new(k, "how", json_string(a->kernel_how));
-        json_object_set_new(k, "size_of_image", r2d_json_hex(a->pe.size_of_image));
-        json_object_set_new(k, "export_name", json_string(a->pe.export_name));
-        json_object_set_new(k, "pdb_name", json_string(a->pe.pdb.name));
-        json_object_set_new(k, "pdb_guid", json_string(guid));
-        json_object_set_new(k, "pdb_age", json_integer(a->pe.pdb.age));
-        json_object_set_new(o, "kernel", k);
-    }
+    if (a->kernel_base)
+        json_object_set_new(o, "kernel", report_kernel(a));
     if (a->syms) {
         json_t *s = json_object();
 
@@ -155,54 +218,13 @@ r2d_report_analysis(const struct r2d_analysis *a)
         json_object_set_new(s, "how", json_string(a->symbols_how));
         json_object_set_new(o, "symbols", s);
     }
-    if (a->have_version) {
-        json_t *v = json_object();
-
-        json_object_set_new(v, "major", json_integer(a->major_version));
-        json_object_set_new(v, "build", json_integer(a->minor_version));
-        json_object_set_new(v, "kd_secondary_version", json_integer(a->kd_secondary_version));
-        json_object_set_new(v, "machine", r2d_json_hex(a->machine_type));
-        json_object_set_new(o, "version", v);
-    }
-    if (a->kdbg.va) {
-        json_t *k = json_object();
-
-        json_object_set_new(k, "va", r2d_json_hex(a->kdbg.va));
-        json_object_set_new(k, "mode", json_string(report_kdbg_mode(a->kdbg.mode)));
-        json_object_set_new(k, "why", json_string(a->kdbg.why));
-        json_object_set_new(k, "size", r2d_json_hex(a->kdbg.size));
-        if (a->kdbg.have_flag)
-            json_object_set_new(k, "KdpDataBlockEncoded", json_integer(a->kdbg.flag));
-        if (a->kdbg.size)
-            json_object_set_new(k, "bytes", report_hex_bytes(a->kdbg.bytes, a->kdbg.size));
-        if (a->kdbg.nunderived) {
-            /* Fields the symbols and the image could not give: 0 in a rebuilt block (List links: self). */
-            json_t *u = json_array();
-
-            for (unsigned i = 0; i < a->kdbg.nunderived; i++)
-                json_array_append_new(u, json_string(r2d_kdbg_fields[a->kdbg.underived[i]].name));
-            json_object_set_new(k, "underived", u);
-        }
-        json_object_set_new(o, "kdbg", k);
-    }
+    if (a->have_version)
+        json_object_set_new(o, "version", report_version(a));
+    if (a->kdbg.va)
+        json_object_set_new(o, "kdbg", report_kdbg(&a->kdbg));
     if (a->nprocessors) {
-        json_t *cpus = json_array();
-
         json_object_set_new(o, "processors", json_integer(a->nprocessors));
-        for (size_t i = 0; i < r2d_image_cpu_count(a->img) && i < a->ncpus; i++) {
-            json_t *c = json_object();
-
-            json_object_set_new(c, "cpu", json_integer((json_int_t)i));
-            json_object_set_new(c, "processor", a->cpus[i].processor >= 0 ? json_integer(a->cpus[i].processor)
-                                                                         : json_null());
-            json_object_set_new(c, "how", json_string(a->cpus[i].how));
-            if (a->cpus[i].processor >= 0) {
-                json_object_set_new(c, "kprcb", r2d_json_hex(a->cpus[i].kprcb));
-                json_object_set_new(c, "context_va", r2d_json_hex(a->cpus[i].context_va));
-            }
-            json_array_append_new(cpus, c);
-        }
-        json_object_set_new(o, "cpu_matches", cpus);
+        json_object_set_new(o, "cpu_matches", report_cpu_matches(a));
     }
     return o;
 }
