@@ -25,6 +25,7 @@ enum r2d_status {
     R2D_ENETWORK = -13,  /* symbol download failed */
     R2D_EVERIFY = -14,   /* verification found differences (e.g. tampered KDBG) */
     R2D_ENOSPC = -15,    /* output device full or file size limit reached */
+    R2D_ERANGE = -16,    /* a number does not fit its type (r2d_parse_u64) */
 };
 
 /* A short constant name for a status code ("R2D_EFORMAT"), for logs and reports. */
