@@ -15,6 +15,7 @@
 
 #include <zlib.h>
 
+#include "array.h"
 #include "kdump_codec.h"
 #include "qemu_notes.h"
 #include "format.h"
@@ -168,17 +169,7 @@ kdump_probe(const uint8_t *head, size_t len, uint64_t file_size, const char **wh
 static size_t
 kdump_find_rec(const struct kdump_file *k, uint64_t off)
 {
-    size_t lo = 0, hi = k->nrecs;
-
-    while (lo < hi) {
-        const size_t mid = lo + (hi - lo) / 2;
-
-        if (k->recs[mid].real_off <= off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo == 0 ? k->nrecs : lo - 1;
+    return R2D_FIND_LAST_LE(k->recs, k->nrecs, struct kdump_rec, real_off, off);
 }
 
 /* Read [off, off + len) of the assembled file. Bytes no flattened record wrote read as zeros, like the
@@ -273,15 +264,8 @@ kdump_rec_cmp(const void *a, const void *b)
 static int
 kdump_push_rec(struct r2d_ctx *ctx, struct kdump_file *k, size_t *cap, const struct kdump_rec *r)
 {
-    if (k->nrecs == *cap) {
-        const size_t ncap = *cap ? *cap * 2 : 256;
-        struct kdump_rec *n = realloc(k->recs, ncap * sizeof(*n));
-
-        if (!n)
-            return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the flattened record index", k->path);
-        k->recs = n;
-        *cap = ncap;
-    }
+    if (r2d_grow(ctx, &k->recs, cap, k->nrecs + 1, sizeof(*k->recs), "the flattened record index"))
+        return r2d_err_prefix(ctx, R2D_ENOMEM, "%s", k->path);
     k->recs[k->nrecs++] = *r;
     return 0;
 }

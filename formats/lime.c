@@ -19,6 +19,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "array.h"
 #include "format.h"
 
 #define LIME_MAGIC 0x4C694D45u /* on disk 45 4D 69 4C, "EMiL" */
@@ -138,15 +139,8 @@ lime_push(struct r2d_ctx *ctx, const char *path, struct lime_ranges *rs, const s
     R2D_CHECK(rs->n >= LIME_MAX_RANGES, ctx, R2D_EFORMAT,
               "%s: more than %u LiME ranges (range at physical 0x%" PRIx64 "): not a memory map", path,
               LIME_MAX_RANGES, r->pa);
-    if (rs->n == rs->cap) {
-        const size_t cap = rs->cap ? rs->cap * 2 : 16;
-        struct lime_range *p = realloc(rs->r, cap * sizeof(*p));
-
-        if (!p)
-            return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the LiME range table", path);
-        rs->r = p;
-        rs->cap = cap;
-    }
+    if (r2d_grow(ctx, &rs->r, &rs->cap, rs->n + 1, sizeof(*rs->r), "the LiME range table"))
+        return r2d_err_prefix(ctx, R2D_ENOMEM, "%s", path);
     rs->r[rs->n++] = *r;
     return 0;
 }
@@ -375,15 +369,8 @@ lime_zadd_point(struct r2d_ctx *ctx, struct lime_zsrc *src, uint64_t out, uint64
     struct lime_zpoint *pt;
     const unsigned wlen = out < src->wsize ? (unsigned)out : src->wsize;
 
-    if (src->npts == src->cap_pts) {
-        const size_t cap = src->cap_pts ? src->cap_pts * 2 : 64;
-        struct lime_zpoint *p = realloc(src->pts, cap * sizeof(*p));
-
-        if (!p)
-            return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the inflate index", src->path);
-        src->pts = p;
-        src->cap_pts = cap;
-    }
+    if (r2d_grow(ctx, &src->pts, &src->cap_pts, src->npts + 1, sizeof(*src->pts), "the inflate index"))
+        return r2d_err_prefix(ctx, R2D_ENOMEM, "%s", src->path);
     pt = &src->pts[src->npts];
     *pt = (struct lime_zpoint){.out = out, .in = in, .bits = bits, .wlen = wlen};
     if (wlen) {
@@ -592,7 +579,7 @@ static int
 lime_zread(struct r2d_ctx *ctx, void *p, uint64_t off, void *buf, size_t len)
 {
     struct lime_zsrc *src = p;
-    size_t lo = 0, hi = src->npts;
+    size_t pt;
     int rc = 0;
 
     R2D_CHECK(off > src->out_size || len > src->out_size - off, ctx, R2D_EINVAL,
@@ -601,17 +588,11 @@ lime_zread(struct r2d_ctx *ctx, void *p, uint64_t off, void *buf, size_t len)
               src->path, off, len, src->out_size);
     if (len == 0)
         return 0;
-    while (hi - lo > 1) { /* the last point at or below off; point 0 is at 0 */
-        const size_t mid = lo + (hi - lo) / 2;
-
-        if (src->pts[mid].out <= off)
-            lo = mid;
-        else
-            hi = mid;
-    }
+    /* The last point at or below off: there is one, since point 0 is at 0. */
+    pt = R2D_FIND_LAST_LE(src->pts, src->npts, struct lime_zpoint, out, off);
     /* Continue the live stream when it is at or before off and no closer point lies in between. */
-    if (!src->live || src->cur_out > off || src->pts[lo].out > src->cur_out)
-        rc = lime_zrestart(ctx, src, lo);
+    if (!src->live || src->cur_out > off || src->pts[pt].out > src->cur_out)
+        rc = lime_zrestart(ctx, src, pt);
     while (!rc && src->cur_out < off) {
         const uint64_t gap = off - src->cur_out;
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "qemu_notes.h"
 #include "format.h"
 
@@ -229,15 +230,8 @@ static int
 elf_push(struct r2d_ctx *ctx, const char *path, struct elf_seg **arr, size_t *n, size_t *cap,
          const struct elf_seg *s)
 {
-    if (*n == *cap) {
-        const size_t ncap = *cap ? *cap * 2 : 16;
-        struct elf_seg *p = realloc(*arr, ncap * sizeof(*p));
-
-        if (!p)
-            return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the segment table", path);
-        *arr = p;
-        *cap = ncap;
-    }
+    if (r2d_grow(ctx, arr, cap, *n + 1, sizeof(**arr), "the segment table"))
+        return r2d_err_prefix(ctx, R2D_ENOMEM, "%s", path);
     (*arr)[(*n)++] = *s;
     return 0;
 }

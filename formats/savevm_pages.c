@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "array.h"
 #include "savevm_stream.h"
 
 #define SVP_PAGE 4096u
@@ -43,15 +44,8 @@ r2d_savevm_pages_add(struct r2d_ctx *ctx, const char *path, struct r2d_savevm_pa
         e->n++;
         return 0;
     }
-    if (s->nlog == s->cap_log) {
-        const size_t cap = s->cap_log ? s->cap_log * 2 : 1024;
-        struct r2d_savevm_ext *n = realloc(s->log, cap * sizeof(*n));
-
-        if (!n)
-            return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the RAM page index", path);
-        s->log = n;
-        s->cap_log = cap;
-    }
+    if (r2d_grow(ctx, &s->log, &s->cap_log, s->nlog + 1, sizeof(*s->log), "the RAM page index"))
+        return r2d_err_prefix(ctx, R2D_ENOMEM, "%s", path);
     s->log[s->nlog++] = (struct r2d_savevm_ext){
         .page = page, .off = off, .n = 1, .stride = stride, .fill = fill, .is_fill = (uint8_t)is_fill};
     return 0;
@@ -147,15 +141,10 @@ savevm_pages_resolve(struct r2d_ctx *ctx, const char *path, struct r2d_savevm_pa
         if (next < s->nlog && log[next].page < y)
             y = log[next].page;
         k = x - top->page;
-        if (nres == cap) {
-            struct r2d_savevm_ext *n = realloc(res, (cap *= 2) * sizeof(*n));
-
-            if (!n) {
-                free(heap);
-                free(res);
-                return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory resolving the RAM page index", path);
-            }
-            res = n;
+        if (r2d_grow(ctx, &res, &cap, nres + 1, sizeof(*res), "the resolved RAM page index")) {
+            free(heap);
+            free(res);
+            return r2d_err_prefix(ctx, R2D_ENOMEM, "%s", path);
         }
         res[nres] = *top;
         res[nres].page = x;
@@ -228,19 +217,10 @@ savevm_pages_read(struct r2d_ctx *ctx, void *src, uint64_t off, void *buf, size_
     while (len > 0) {
         const uint64_t page = off / SVP_PAGE;
         const size_t in = (size_t)(off % SVP_PAGE), n = SVP_PAGE - in < len ? SVP_PAGE - in : len;
-        size_t lo = 0, hi = v->next;
-        const struct r2d_savevm_ext *e;
+        const size_t i = R2D_FIND_LAST_LE(v->ext, v->next, struct r2d_savevm_ext, page, page);
+        const struct r2d_savevm_ext *e = i < v->next ? &v->ext[i] : NULL;
         int rc;
 
-        while (lo < hi) { /* the extent with the largest page <= page */
-            const size_t mid = lo + (hi - lo) / 2;
-
-            if (v->ext[mid].page <= page)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        e = lo ? &v->ext[lo - 1] : NULL;
         R2D_CHECK(!e || page - e->page >= e->n, ctx, R2D_EINVAL,
                   "%s: RAM offset 0x%" PRIx64 " was never sent in the stream", v->path, off);
         if (!e->is_fill && in == 0 && len >= 2 * SVP_PAGE && e->n - (page - e->page) >= 2) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "savevm_stream.h"
 
 #define SAVEVM_VERSION 3
@@ -72,7 +73,7 @@ struct savevm_stream {
     struct r2d_savevm_pages pages;
     unsigned cpus;                /* cpu sections seen */
     struct r2d_cpu_state *staged; /* decoded CPUs, added once the device walk ended consistently */
-    size_t nstaged;
+    size_t nstaged, cap_staged;
     char cpu_why[320];
 };
 
@@ -278,7 +279,7 @@ savevm_stream_configuration(struct r2d_ctx *ctx, struct savevm_stream *s)
 static int
 savevm_stream_cpu(struct r2d_ctx *ctx, struct savevm_stream *s, const json_t *desc, const uint8_t *body)
 {
-    struct r2d_cpu_state cpu, *n;
+    struct r2d_cpu_state cpu;
     const char *missing = r2d_savevm_vmdesc_cpu(desc, body, &cpu);
 
     s->cpus++;
@@ -286,10 +287,8 @@ savevm_stream_cpu(struct r2d_ctx *ctx, struct savevm_stream *s, const json_t *de
         snprintf(s->cpu_why, sizeof(s->cpu_why), "not decoded: field %s missing or of another size", missing);
         return 0;
     }
-    n = realloc(s->staged, (s->nstaged + 1) * sizeof(*n));
-    if (!n)
-        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for CPU states", s->path);
-    s->staged = n;
+    if (r2d_grow(ctx, &s->staged, &s->cap_staged, s->nstaged + 1, sizeof(*s->staged), "CPU states"))
+        return r2d_err_prefix(ctx, R2D_ENOMEM, "%s", s->path);
     s->staged[s->nstaged++] = cpu;
     return 0;
 }

@@ -10,5 +10,6 @@
 #include "raw2dmp/formats.h"
 #include "raw2dmp/convert.h"
 #include "raw2dmp/files.h"
+#include "raw2dmp/parse.h"
 
 #endif

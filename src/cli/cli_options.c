@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* Conversion options by name, shared by the command line and batch manifests. */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 
 #include "cli_options.h"
 #include "raw2dmp/formats.h"
+#include "raw2dmp/parse.h"
 
 const struct cli_option cli_options[] = {
     {"input-format", required_argument},
@@ -42,18 +42,6 @@ cli_exit_code(int status, int interrupted)
     return CLI_EXIT_FAILED;
 }
 
-int
-cli_parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-
-    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-        return -1;
-    errno = 0;
-    *out = strtoull(s, &end, 0);
-    return (errno || *end) ? -1 : 0;
-}
-
 /* A flag: on is 1 or 0. */
 static int
 cli_options_flag(struct r2d_options *o, const char *name, int on)
@@ -78,6 +66,7 @@ static int
 cli_options_arg(struct r2d_options *o, const char *name, const char *value, char *why, size_t n)
 {
     uint64_t v = 0;
+    int rc;
 
     if (strcmp(name, "input-format") == 0) {
         if (value && !r2d_format_known(value)) {
@@ -92,8 +81,8 @@ cli_options_arg(struct r2d_options *o, const char *name, const char *value, char
     } else if (strcmp(name, "symbol-path") == 0) {
         o->symbol_path = value;
     } else if (strcmp(name, "dtb") == 0 || strcmp(name, "kernel-base") == 0) {
-        if (value && cli_parse_u64(value, &v)) {
-            snprintf(why, n, "not a number: '%s'", value);
+        if (value && (rc = r2d_parse_u64(value, R2D_RADIX_ADDRESS, &v)) != 0) {
+            snprintf(why, n, rc == R2D_ERANGE ? "more than 64 bits: '%s'" : "not a number: '%s'", value);
             return -1;
         }
         if (name[0] == 'd') {
@@ -104,7 +93,7 @@ cli_options_arg(struct r2d_options *o, const char *name, const char *value, char
             o->have_kernel_base = value != NULL;
         }
     } else if (strcmp(name, "bugcheck") == 0) {
-        if (value && (cli_parse_u64(value, &v) || v > UINT32_MAX)) {
+        if (value && (r2d_parse_u64(value, R2D_RADIX_ADDRESS, &v) || v > UINT32_MAX)) {
             snprintf(why, n, "not a 32-bit number: '%s'", value);
             return -1;
         }
@@ -183,7 +172,8 @@ cli_option_set_json(struct r2d_options *opts, const char *key, json_t *v, char *
         return cli_options_flag(opts, name, json_is_true(v));
     }
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
-        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        /* A JSON number is decimal; on the command line that is spelled 0n (raw2dmp/parse.h). */
+        snprintf(num, sizeof(num), "0n%" JSON_INTEGER_FORMAT, json_integer_value(v));
         /* A number is accepted where the command line takes one; the string form is kept by nobody. */
         if (strcmp(name, "dtb") && strcmp(name, "kernel-base") && strcmp(name, "bugcheck")) {
             snprintf(why, why_len, "\"%s\": expected a string", key);

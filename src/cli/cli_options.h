@@ -35,9 +35,6 @@ enum {
  */
 int cli_exit_code(int status, int interrupted);
 
-/* Numbers: decimal or 0x-hex, no sign, no trailing junk, no overflow. Returns 0 or -1. */
-int cli_parse_u64(const char *s, uint64_t *out);
-
 /**
  * Set the option named name (long form) in opts from value: NULL turns a flag on; anything else is the
  * argument, kept by pointer (it must outlive opts). Returns 0, or -1 with a message for

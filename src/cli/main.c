@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* raw2dmp: the command-line client of libraw2dmp. It parses options, shows progress and picks exit codes. */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -16,6 +15,7 @@
 #include "cli_options.h"
 #include "raw2dmp/convert.h"
 #include "raw2dmp/formats.h"
+#include "raw2dmp/parse.h"
 
 /* Options of the program itself; the conversion options are in cli_options.c. */
 enum {
@@ -77,6 +77,7 @@ cli_usage(FILE *out)
         "      --list-formats       list the input formats and exit\n"
         "      --dtb ADDR           physical address of the kernel page tables (skip discovery)\n"
         "      --kernel-base ADDR   virtual address of ntoskrnl (skip discovery)\n"
+        "                           ADDR and CODE are hex as in WinDbg: 0x optional, 0n for decimal\n"
         "Symbols:\n"
         "      --pdb FILE           the kernel's PDB (ntkrnlmp.pdb) as a file\n"
         "      --symbols FILE       a Volatility 3 JSON symbol table (.json or .json.xz)\n"
@@ -160,7 +161,7 @@ cli_longopts(void)
 static int
 cli_parse_own(struct cli_args *a, int c)
 {
-    char *end;
+    uint64_t jobs;
 
     switch (c) {
     case OPT_LIST_FORMATS:
@@ -184,10 +185,9 @@ cli_parse_own(struct cli_args *a, int c)
         a->batch = optarg;
         break;
     case 'j':
-        errno = 0;
-        a->jobs = strtol(optarg, &end, 10);
-        if (errno || *end || a->jobs < 1 || a->jobs > CLI_MAX_JOBS)
+        if (r2d_parse_u64(optarg, R2D_RADIX_DECIMAL, &jobs) || jobs < 1 || jobs > CLI_MAX_JOBS)
             return cli_bad_usage("--jobs: expected 1 to %d, not '%s'", CLI_MAX_JOBS, optarg);
+        a->jobs = (long)jobs;
         break;
     case 'q':
         a->verbosity = R2D_LOG_ERROR;

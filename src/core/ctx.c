@@ -159,6 +159,7 @@ r2d_status_name(int status)
     case R2D_ENETWORK: return "R2D_ENETWORK";
     case R2D_EVERIFY: return "R2D_EVERIFY";
     case R2D_ENOSPC: return "R2D_ENOSPC";
+    case R2D_ERANGE: return "R2D_ERANGE";
     case R2D_ESAMEFILE: return "R2D_ESAMEFILE";
     }
     return "R2D_E?";

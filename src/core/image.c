@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "image.h"
 #include "io.h"
 
@@ -36,9 +37,9 @@ struct r2d_image {
     struct r2d_run *runs;
     size_t nruns, cap_runs;
     struct r2d_cpu_state *cpus;
-    size_t ncpus;
+    size_t ncpus, cap_cpus;
     struct image_note *notes;
-    size_t nnotes;
+    size_t nnotes, cap_notes;
 
     const struct r2d_source_ops *src_ops;
     void *src;
@@ -217,15 +218,8 @@ image_add_run(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_run *
     R2D_CHECK(run->pa + run->len < run->pa, ctx, R2D_EFORMAT,
               "%s: run at physical 0x%" PRIx64 " of 0x%" PRIx64 " bytes wraps the address space", img->path,
               run->pa, run->len);
-    if (img->nruns == img->cap_runs) {
-        size_t cap = img->cap_runs ? img->cap_runs * 2 : 16;
-        struct r2d_run *n = realloc(img->runs, cap * sizeof(*n));
-
-        if (!n)
-            return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the run table", img->path);
-        img->runs = n;
-        img->cap_runs = cap;
-    }
+    if (r2d_grow(ctx, &img->runs, &img->cap_runs, img->nruns + 1, sizeof(*img->runs), "the run table"))
+        return r2d_err_prefix(ctx, R2D_ENOMEM, "%s", img->path);
     img->runs[img->nruns++] = *run;
     return 0;
 }
@@ -276,15 +270,11 @@ r2d_image_add_source_run(struct r2d_ctx *ctx, struct r2d_image *img, uint64_t pa
 int
 r2d_image_add_cpu(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_cpu_state *cpu)
 {
-    struct r2d_cpu_state *n;
-
     /* A note area of 64 MiB could declare ~150000 CPUs, and discovery tries every one of them. */
     R2D_CHECK(img->ncpus >= IMAGE_MAX_CPUS, ctx, R2D_EFORMAT,
               "%s: more than %u CPU states: not a machine Windows runs on", img->path, IMAGE_MAX_CPUS);
-    n = realloc(img->cpus, (img->ncpus + 1) * sizeof(*n));
-    if (!n)
-        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for CPU states", img->path);
-    img->cpus = n;
+    if (r2d_grow(ctx, &img->cpus, &img->cap_cpus, img->ncpus + 1, sizeof(*img->cpus), "CPU states"))
+        return r2d_err_prefix(ctx, R2D_ENOMEM, "%s", img->path);
     img->cpus[img->ncpus++] = *cpu;
     return 0;
 }
@@ -292,11 +282,11 @@ r2d_image_add_cpu(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_c
 int
 r2d_image_add_note(struct r2d_ctx *ctx, struct r2d_image *img, const char *key, const char *value)
 {
-    struct image_note *n = realloc(img->notes, (img->nnotes + 1) * sizeof(*n));
+    struct image_note *n;
 
-    if (!n)
-        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for notes", img->path);
-    img->notes = n;
+    if (r2d_grow(ctx, &img->notes, &img->cap_notes, img->nnotes + 1, sizeof(*img->notes), "notes"))
+        return r2d_err_prefix(ctx, R2D_ENOMEM, "%s", img->path);
+    n = img->notes;
     n[img->nnotes].key = strdup(key);
     n[img->nnotes].value = strdup(value);
     if (!n[img->nnotes].key || !n[img->nnotes].value) {
@@ -315,21 +305,11 @@ r2d_image_pread(struct r2d_ctx *ctx, const struct r2d_image *img, uint64_t off, 
     return r2d_bytesrc_read(ctx, img->input, off, buf, len, what);
 }
 
-/* Index of the last run starting at or below pa, or (size_t)-1. */
+/* Index of the last run starting at or below pa, or nruns when none does. */
 static size_t
 image_find_run(const struct r2d_image *img, uint64_t pa)
 {
-    size_t lo = 0, hi = img->nruns;
-
-    while (lo < hi) {
-        const size_t mid = lo + (hi - lo) / 2;
-
-        if (img->runs[mid].pa <= pa)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo == 0 ? (size_t)-1 : lo - 1;
+    return R2D_FIND_LAST_LE(img->runs, img->nruns, struct r2d_run, pa, pa);
 }
 
 int
@@ -341,7 +321,7 @@ r2d_image_covers(const struct r2d_image *img, uint64_t pa, uint64_t len)
         const struct r2d_run *r;
         uint64_t avail;
 
-        if (i == (size_t)-1 || i >= img->nruns)
+        if (i >= img->nruns)
             return 0;
         r = &img->runs[i];
         if (pa < r->pa || pa - r->pa >= r->len)
@@ -364,7 +344,7 @@ r2d_image_read(struct r2d_ctx *ctx, const struct r2d_image *img, uint64_t pa, vo
 
     while (len > 0) {
         const size_t i = image_find_run(img, pa);
-        const struct r2d_run *r = i != (size_t)-1 ? &img->runs[i] : NULL;
+        const struct r2d_run *r = i < img->nruns ? &img->runs[i] : NULL;
         uint64_t n;
 
         if (r && pa - r->pa < r->len) {
@@ -379,7 +359,7 @@ r2d_image_read(struct r2d_ctx *ctx, const struct r2d_image *img, uint64_t pa, vo
             if (rc)
                 return rc;
         } else {
-            const size_t next = i == (size_t)-1 ? 0 : i + 1;
+            const size_t next = i < img->nruns ? i + 1 : 0;
 
             if (holes == R2D_HOLE_ERROR)
                 return r2d_err(ctx, R2D_EHOLE, "%s: physical address 0x%" PRIx64 " is not in the image",

@@ -22,6 +22,7 @@
 
 #include <openssl/evp.h>
 
+#include "hex.h"
 #include "io.h"
 
 #include "output.h"
@@ -789,18 +790,6 @@ r2d_output_size(const struct r2d_output *o)
     return o->size;
 }
 
-static void
-output_hex(const uint8_t *d, unsigned n, char *hex)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (unsigned i = 0; i < n; i++) {
-        hex[2 * i] = digits[d[i] >> 4];
-        hex[2 * i + 1] = digits[d[i] & 15];
-    }
-    hex[2 * n] = '\0';
-}
-
 /*
  * Move the temporary to the target. Without force an output that appeared meanwhile is never replaced:
  * renameat2(RENAME_NOREPLACE), or link()+unlink() where the file system lacks it; with force rename().
@@ -872,7 +861,7 @@ r2d_output_finish(struct r2d_ctx *ctx, struct r2d_output *o, char *hex_digest)
             o->dev = st.st_dev;
             o->ino = st.st_ino;
             if (o->md)
-                output_hex(digest, dlen, o->hex);
+                r2d_hex(o->hex, digest, dlen);
             o->finished = 1;
         }
     }

@@ -59,6 +59,7 @@ struct r2d_header_values {
 
 struct r2d_plan;
 
+/** A new, empty plan; NULL when out of memory. */
 struct r2d_plan *r2d_plan_new(void);
 void r2d_plan_free(struct r2d_plan *plan);
 
@@ -72,6 +73,9 @@ enum r2d_dump_type r2d_plan_dump_type(const struct r2d_plan *plan);
 /**
  * Add physical pages to write. Ranges may be added in any order; touching or overlapping ranges are
  * merged. Pages the image does not cover are written as zeros (and counted by the writer).
+ * Ascending adds merge as they come; others are kept and sorted once, by the next range query, so n adds
+ * cost O(n log n) in any order. That query sorts in place although the plan is const: a plan is not
+ * shared between threads before one range query has followed the last add.
  */
 int r2d_plan_add_range(struct r2d_ctx *ctx, struct r2d_plan *plan, uint64_t base_page,
                                uint64_t page_count);
@@ -79,6 +83,8 @@ int r2d_plan_add_range(struct r2d_ctx *ctx, struct r2d_plan *plan, uint64_t base
 int r2d_plan_add_image_runs(struct r2d_ctx *ctx, struct r2d_plan *plan, const struct r2d_image *img);
 /** Forget all ranges (e.g. to replace a padded raw file's single run by the kernel's true runs). */
 void r2d_plan_clear_ranges(struct r2d_plan *plan);
+/* The merged ranges, sorted by base page, disjoint and not touching. A range pointer stays valid until the
+ * next add or clear. */
 size_t r2d_plan_range_count(const struct r2d_plan *plan);
 const struct r2d_page_range *r2d_plan_range(const struct r2d_plan *plan, size_t i);
 uint64_t r2d_plan_page_count(const struct r2d_plan *plan);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "io.h"
 
 #include "source_digest.h"
@@ -126,8 +127,7 @@ r2d_source_digest_finish(struct source_digest *sd)
         return;
     source_digest_fill(sd, sd->size);
     if (!sd->err && EVP_DigestFinal_ex(sd->md, digest, &dlen) == 1) {
-        for (unsigned i = 0; i < dlen && i < 32; i++)
-            snprintf(sd->hex + 2 * i, 3, "%02x", digest[i]);
+        r2d_hex(sd->hex, digest, dlen < 32 ? dlen : 32);
     } else if (!sd->err) {
         sd->err = SOURCE_DIGEST_ECRYPTO;
     }

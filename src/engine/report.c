@@ -11,6 +11,7 @@
 #include "bytes.h"
 #include "file_identity.h"
 #include "format.h"
+#include "hex.h"
 #include "output.h"
 #include "report.h"
 
@@ -32,9 +33,7 @@ report_sha256(const uint8_t *p, size_t len)
 
     if (!EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL))
         return json_null();
-    for (unsigned i = 0; i < mdlen; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    return json_string(hex);
+    return json_string(r2d_hex(hex, md, mdlen));
 }
 
 static json_t *
@@ -45,10 +44,7 @@ report_hex_bytes(const uint8_t *p, size_t len)
 
     if (!s)
         return json_null();
-    for (size_t i = 0; i < len; i++)
-        snprintf(s + 2 * i, 3, "%02x", p[i]);
-    s[2 * len] = 0;
-    j = json_string(s);
+    j = json_string(r2d_hex(s, p, len));
     free(s);
     return j;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "pdb.h"
 #include "pdb_msf.h"
 #include "pdb_tpi.h"
@@ -341,7 +342,7 @@ pdb_seg_rva(const struct pdb *pdb, uint16_t seg, uint32_t off, uint64_t *rva)
 {
     const struct pdb_omap *om = &pdb->omap;
     uint64_t r;
-    size_t lo = 0, hi = om->count;
+    size_t i;
 
     if (seg == 0 || seg > pdb->num_sect)
         return -1;
@@ -352,16 +353,11 @@ pdb_seg_rva(const struct pdb *pdb, uint16_t seg, uint32_t off, uint64_t *rva)
     }
     if (r > UINT32_MAX)
         return -1;
-    while (lo < hi) { /* first entry with from > r */
-        const size_t mid = lo + (hi - lo) / 2;
-        if (om->from[mid] <= r)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0 || om->to[lo - 1] == 0)
+    /* The entry covering r is the last one starting at or below it. */
+    i = r2d_find_last_le(om->from, om->count, sizeof(*om->from), 0, sizeof(*om->from), r);
+    if (i == om->count || om->to[i] == 0)
         return -1;
-    *rva = (uint64_t)om->to[lo - 1] + (r - om->from[lo - 1]);
+    *rva = (uint64_t)om->to[i] + (r - om->from[i]);
     return 0;
 }
 

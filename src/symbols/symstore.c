@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "download.h"
 #include "symbols.h"
 #include "symstore.h"
@@ -121,20 +122,17 @@ symstore_is_url(const char *s)
 }
 
 static int
-symstore_push_elem(struct r2d_sympath_entry *e, const char *s, size_t len, int is_url)
+symstore_push_elem(struct r2d_ctx *ctx, struct r2d_sympath_entry *e, const char *s, size_t len, int is_url)
 {
-    struct r2d_sympath_elem *grown = realloc(e->elems, (e->n + 1) * sizeof(*grown));
-
-    if (!grown)
+    if (r2d_grow(ctx, &e->elems, &e->cap, e->n + 1, sizeof(*e->elems), "symbol path elements"))
         return R2D_ENOMEM;
-    e->elems = grown;
     /* URLs lose trailing slashes: we append "/<name>/<key>/<name>". */
     while (is_url && len > 0 && s[len - 1] == '/')
         len--;
     e->elems[e->n].where = strndup(s, len);
     e->elems[e->n].is_url = is_url;
     if (!e->elems[e->n].where)
-        return R2D_ENOMEM;
+        return r2d_err(ctx, R2D_ENOMEM, "out of memory for symbol path elements");
     e->n++;
     return 0;
 }
@@ -181,19 +179,19 @@ symstore_srv_elem(struct r2d_ctx *ctx, const char *entry, struct r2d_sympath_ent
     if (len == 0) {
         if (!r2d_symstore_default_cache(def, sizeof(def)))
             return symstore_no_default(ctx, entry);
-        return symstore_push_elem(e, def, strlen(def), 0) ? r2d_err(ctx, R2D_ENOMEM, "out of memory") : 0;
+        return symstore_push_elem(ctx, e, def, strlen(def), 0);
     }
     if (len >= 8 && symstore_is_url(tok)) {
         if (offline)
             return 0;
-        return symstore_push_elem(e, tok, len, 1) ? r2d_err(ctx, R2D_ENOMEM, "out of memory") : 0;
+        return symstore_push_elem(ctx, e, tok, len, 1);
     }
     if (colon && (size_t)(colon - tok) + 2 < len && colon[1] == '/' && colon[2] == '/')
         return r2d_err(ctx, R2D_EINVAL,
                        "symbol path entry '%s': '%.*s': only http:// and https:// servers are "
                        "supported",
                        entry, (int)len, tok);
-    return symstore_push_elem(e, tok, len, 0) ? r2d_err(ctx, R2D_ENOMEM, "out of memory") : 0;
+    return symstore_push_elem(ctx, e, tok, len, 0);
 }
 
 /* Parse "srv" chain elements rest[0..] (the text after "srv*" or "symsrv*DLL*"). */
@@ -225,8 +223,8 @@ symstore_parse_srv(struct r2d_ctx *ctx, const char *entry, const char *rest, int
 
         if (!r2d_symstore_default_cache(def, sizeof(def)))
             return symstore_no_default(ctx, entry);
-        if (symstore_push_elem(e, def, strlen(def), 0))
-            return r2d_err(ctx, R2D_ENOMEM, "out of memory");
+        if (symstore_push_elem(ctx, e, def, strlen(def), 0))
+            return R2D_ENOMEM;
         tmp = e->elems[e->n - 1];
         memmove(e->elems + 1, e->elems, (e->n - 1) * sizeof(*e->elems));
         e->elems[0] = tmp;
@@ -251,7 +249,7 @@ symstore_parse_entry(struct r2d_ctx *ctx, const char *entry, int offline, struct
         if (symstore_is_url(entry)) /* a bare server URL: as srv*URL */
             return symstore_parse_srv(ctx, entry, entry, offline, e);
         e->kind = R2D_SYMPATH_DIR;
-        return symstore_push_elem(e, entry, strlen(entry), 0) ? r2d_err(ctx, R2D_ENOMEM, "out of memory") : 0;
+        return symstore_push_elem(ctx, e, entry, strlen(entry), 0);
     }
     if (plen == 3 && strncasecmp(entry, "srv", 3) == 0)
         return symstore_parse_srv(ctx, entry, star + 1, offline, e);
@@ -274,7 +272,7 @@ symstore_parse_entry(struct r2d_ctx *ctx, const char *entry, int offline, struct
             dir = def;
         }
         e->kind = R2D_SYMPATH_CACHE;
-        return symstore_push_elem(e, dir, strlen(dir), 0) ? r2d_err(ctx, R2D_ENOMEM, "out of memory") : 0;
+        return symstore_push_elem(ctx, e, dir, strlen(dir), 0);
     }
     return r2d_err(ctx, R2D_EINVAL,
                    "symbol path entry '%s': unknown '%.*s*' (expected srv*, symsrv*, cache* or "
@@ -304,8 +302,6 @@ r2d_sympath_parse(struct r2d_ctx *ctx, const char *s, int offline, struct r2d_sy
         while (end > b && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
             end--;
         if (end > b) {
-            struct r2d_sympath_entry *grown;
-
             entry = strndup(b, (size_t)(end - b));
             if (!entry) {
                 r2d_sympath_free(sp);
@@ -313,13 +309,14 @@ r2d_sympath_parse(struct r2d_ctx *ctx, const char *s, int offline, struct r2d_sy
             }
             rc = symstore_parse_entry(ctx, entry, offline, &e);
             free(entry);
-            grown = rc ? NULL : realloc(sp->entries, (sp->n + 1) * sizeof(*grown));
-            if (!grown) {
+            if (!rc)
+                rc = r2d_grow(ctx, &sp->entries, &sp->cap, sp->n + 1, sizeof(*sp->entries),
+                              "symbol path entries");
+            if (rc) {
                 symstore_entry_free(&e);
                 r2d_sympath_free(sp);
-                return rc ? rc : r2d_err(ctx, R2D_ENOMEM, "out of memory");
+                return rc;
             }
-            sp->entries = grown;
             sp->entries[sp->n++] = e;
         }
         if (!semi)

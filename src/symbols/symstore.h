@@ -26,7 +26,7 @@ struct r2d_sympath_elem {
 struct r2d_sympath_entry {
     enum r2d_sympath_kind kind;
     struct r2d_sympath_elem *elems; /* DIR and CACHE: exactly one local element */
-    size_t n;
+    size_t n, cap;
     /*
      * SRV: index in elems of the downstream store (the leftmost local directory; the default cache when the
      * chain named none) where downloads go. default_store: it is the default cache, not the user's choice, so
@@ -38,7 +38,7 @@ struct r2d_sympath_entry {
 
 struct r2d_sympath {
     struct r2d_sympath_entry *entries;
-    size_t n;
+    size_t n, cap;
 };
 
 /**

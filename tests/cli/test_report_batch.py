@@ -289,6 +289,24 @@ def batch_edges(work, truth):
     r = [json.loads(l) for l in p.stdout.splitlines()]
     t.check(p.returncode == 0 and len(r) == 1 and r[0]["status"] == "ok" and p.stderr == "",
             "manifest on stdin with -q: %r %r" % (p.stdout, p.stderr))
+    # Numbers in a manifest: a JSON integer is decimal; a string is read like --dtb (hex without 0x, backticks
+    # between digit groups). Both must reach the conversion as the same addresses.
+    kb = "%x`%08x" % (truth["kernel_base"] >> 32, truth["kernel_base"] & 0xFFFFFFFF)
+    line = json.dumps({"input": elf, "output": os.path.join(d, "num.dmp"), "pdb": pdb, "dtb": truth["dtb"],
+                       "kernel_base": kb}) + "\n"
+    p = run("--batch", "-", "-q", stdin=line)
+    r = [json.loads(l) for l in p.stdout.splitlines()]
+    if t.check(p.returncode == 0 and len(r) == 1 and r[0]["status"] == "ok", "manifest numbers: %r %r" % (p.stdout, p.stderr)):
+        with open(os.path.join(d, "num.dmp.report.json")) as f:
+            rep = json.load(f)
+        t.check(rep["options"]["dtb"] == hex(truth["dtb"]) and rep["options"]["kernel_base"] == hex(truth["kernel_base"]),
+                "manifest numbers: integer dtb read as decimal, %s as the kernel base: %s" % (kb, rep["options"]))
+        t.check(rep["analysis"]["dtb_how"].startswith("--dtb") and rep["analysis"]["kernel"]["how"].startswith("--kernel-base"),
+                "manifest numbers: both used: %s, %s" % (rep["analysis"]["dtb_how"], rep["analysis"]["kernel"]["how"]))
+    line = json.dumps({"input": elf, "output": os.path.join(d, "big.dmp"), "bugcheck": 1 << 32}) + "\n"
+    p = run("--batch", "-", stdin=line)
+    t.check(p.returncode == 2 and "not a 32-bit number: '0n4294967296'" in p.stderr,
+            "manifest: an integer bugcheck above 32 bits is refused: %r" % p.stderr)
     # With --progress the batch line shows the item count.
     line = json.dumps({"input": elf, "output": os.path.join(d, "two.dmp"), "pdb": pdb}) + "\n"
     p = run("--batch", "-", "--progress", stdin=line)

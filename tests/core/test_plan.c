@@ -76,6 +76,158 @@ test_ranges_merge_when_touching_or_overlapping(void **state)
     assert_int_equal(r2d_plan_page_count(f->plan), 41);
 }
 
+/* Adds after a query land in the sorted list; adds out of order after ascending ones are merged too. */
+static void
+test_ranges_added_after_a_query_are_merged(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(r2d_plan_add_range(f->ctx, f->plan, 10, 5), 0);
+    assert_int_equal(r2d_plan_add_range(f->ctx, f->plan, 12, 5), 0);  /* ascending, overlaps: 10-16 */
+    assert_int_equal(r2d_plan_add_range(f->ctx, f->plan, 17, 1), 0);  /* ascending, touches: 10-17 */
+    assert_int_equal(r2d_plan_add_range(f->ctx, f->plan, 20, 1), 0);  /* ascending, after a gap */
+    assert_int_equal(r2d_plan_range_count(f->plan), 2);
+    assert_int_equal(r2d_plan_range(f->plan, 0)->page_count, 8);
+    assert_int_equal(r2d_plan_add_range(f->ctx, f->plan, 0, 10), 0);  /* before everything, touches 10 */
+    assert_int_equal(r2d_plan_add_range(f->ctx, f->plan, 19, 1), 0);  /* between, touches 20 */
+    assert_int_equal(r2d_plan_add_range(f->ctx, f->plan, 40, 3), 0);
+    assert_int_equal(r2d_plan_range_count(f->plan), 3);
+    assert_int_equal(r2d_plan_range(f->plan, 0)->base_page, 0);
+    assert_int_equal(r2d_plan_range(f->plan, 0)->page_count, 18);
+    assert_int_equal(r2d_plan_range(f->plan, 1)->base_page, 19);
+    assert_int_equal(r2d_plan_range(f->plan, 1)->page_count, 2);
+    assert_int_equal(r2d_plan_range(f->plan, 2)->base_page, 40);
+    assert_null(r2d_plan_range(f->plan, 3));
+    assert_int_equal(r2d_plan_page_count(f->plan), 23);
+    /* A range that wraps the page numbers is refused and changes nothing. */
+    assert_int_equal(r2d_plan_add_range(f->ctx, f->plan, UINT64_MAX - 1, 3), R2D_EINVAL);
+    assert_int_equal(r2d_plan_range_count(f->plan), 3);
+    r2d_plan_clear_ranges(f->plan);
+    assert_int_equal(r2d_plan_range_count(f->plan), 0);
+    assert_int_equal(r2d_plan_add_range(f->ctx, f->plan, 5, 1), 0);
+    assert_int_equal(r2d_plan_add_range(f->ctx, f->plan, 3, 1), 0);
+    assert_int_equal(r2d_plan_range_count(f->plan), 2);
+    assert_int_equal(r2d_plan_range(f->plan, 0)->base_page, 3);
+}
+
+#define MANY_RANGES 1000000u
+#define MANY_PAGES (1u << 23) /* the page space the ranges fall in: 8 Mi pages, a 1 MiB bitmap */
+
+static uint64_t
+many_rand(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/*
+ * Ranges of every kind: mostly short ones at random places (disjoint or overlapping by chance), some
+ * starting exactly where the previous one ends (touching), some inside the previous one (overlapping), a
+ * few long ones swallowing many.
+ */
+static void
+many_ranges(struct r2d_page_range *r, size_t n)
+{
+    uint64_t seed = 0x2545F4914F6CDD1DULL;
+
+    for (size_t i = 0; i < n; i++) {
+        const unsigned kind = (unsigned)(many_rand(&seed) % 100);
+        uint64_t base = many_rand(&seed) % MANY_PAGES, count = 1 + many_rand(&seed) % 8;
+
+        if (kind < 10 && i > 0)
+            base = r[i - 1].base_page + r[i - 1].page_count;
+        else if (kind < 19 && i > 0)
+            base = r[i - 1].base_page + many_rand(&seed) % r[i - 1].page_count;
+        else if (kind == 19)
+            count = 1 + many_rand(&seed) % 2048;
+        if (base >= MANY_PAGES)
+            base = MANY_PAGES - 1;
+        if (count > MANY_PAGES - base)
+            count = MANY_PAGES - base;
+        r[i] = (struct r2d_page_range){base, count};
+    }
+}
+
+/* The plan's ranges must be exactly the maximal runs of set bits of the bitmap (touching ranges merge). */
+static void
+check_against_bitmap(const struct r2d_plan *plan, const uint8_t *bits)
+{
+    size_t k = 0;
+    uint64_t pages = 0, p = 0;
+
+    while (p < MANY_PAGES) {
+        uint64_t q;
+
+        if (!(bits[p / 8] >> (p % 8) & 1)) {
+            p++;
+            continue;
+        }
+        for (q = p; q < MANY_PAGES && bits[q / 8] >> (q % 8) & 1; q++)
+            ;
+        assert_true(k < r2d_plan_range_count(plan));
+        assert_int_equal(r2d_plan_range(plan, k)->base_page, p);
+        assert_int_equal(r2d_plan_range(plan, k)->page_count, q - p);
+        pages += q - p;
+        k++;
+        p = q;
+    }
+    assert_int_equal(r2d_plan_range_count(plan), k);
+    assert_int_equal(r2d_plan_page_count(plan), pages);
+    assert_true(k > 50000); /* the mix leaves many separate ranges: merging did not swallow everything */
+}
+
+static void
+many_mark(uint8_t *bits, const struct r2d_page_range *r)
+{
+    for (uint64_t p = r->base_page; p < r->base_page + r->page_count; p++)
+        bits[p / 8] |= (uint8_t)(1u << (p % 8));
+}
+
+static int
+many_cmp(const void *a, const void *b)
+{
+    const struct r2d_page_range *x = a, *y = b;
+
+    return x->base_page < y->base_page ? -1 : x->base_page > y->base_page;
+}
+
+/*
+ * A million ranges: the first fifth in ascending order (merged as they come), the rest shuffled, with a
+ * query half-way. The result is compared with a bitmap of every page added, computed independently.
+ */
+static void
+test_a_million_ranges_in_any_order_merge_exactly(void **state)
+{
+    struct fixture *f = *state;
+    struct r2d_page_range *r = malloc(MANY_RANGES * sizeof(*r));
+    uint8_t *bits = calloc(MANY_PAGES / 8, 1);
+    uint64_t seed = 0x9E3779B97F4A7C15ULL;
+    const size_t sorted = MANY_RANGES / 5, half = MANY_RANGES / 2;
+
+    assert_non_null(r);
+    assert_non_null(bits);
+    many_ranges(r, MANY_RANGES);
+    qsort(r, sorted, sizeof(*r), many_cmp);
+    for (size_t i = MANY_RANGES - 1; i > sorted; i--) { /* Fisher-Yates over r[sorted, MANY_RANGES) */
+        const size_t j = sorted + (size_t)(many_rand(&seed) % (i - sorted + 1));
+        const struct r2d_page_range t = r[i];
+
+        r[i] = r[j];
+        r[j] = t;
+    }
+    for (size_t i = 0; i < MANY_RANGES; i++) {
+        assert_int_equal(r2d_plan_add_range(f->ctx, f->plan, r[i].base_page, r[i].page_count), 0);
+        many_mark(bits, &r[i]);
+        if (i + 1 == half)
+            check_against_bitmap(f->plan, bits);
+    }
+    check_against_bitmap(f->plan, bits);
+    free(bits);
+    free(r);
+}
+
 static void
 test_patch_crossing_a_page_is_refused(void **state)
 {
@@ -135,6 +287,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ranges_merge_when_touching_or_overlapping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ranges_added_after_a_query_are_merged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_million_ranges_in_any_order_merge_exactly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patch_crossing_a_page_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlapping_patches_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_patches_keep_source_bytes_and_apply_exactly, setup, teardown),
