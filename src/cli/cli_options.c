@@ -12,6 +12,7 @@
 
 const struct cli_option cli_options[] = {
     {"input-format", required_argument},
+    {"vmem", required_argument},
     {"pdb", required_argument},
     {"symbols", required_argument},
     {"symbol-path", required_argument},
@@ -83,6 +84,8 @@ cli_options_arg(struct r2d_options *o, const char *name, const char *value, char
             return -1;
         }
         o->input_format = value ? value : "auto";
+    } else if (strcmp(name, "vmem") == 0) {
+        o->companion = value;
     } else if (strcmp(name, "pdb") == 0) {
         o->pdb_path = value;
     } else if (strcmp(name, "symbols") == 0) {
@@ -233,6 +236,7 @@ cli_options_json(const struct r2d_options *o)
     json_t *j = json_object();
 
     json_object_set_new(j, "input_format", json_string(o->input_format ? o->input_format : "auto"));
+    json_object_set_new(j, "vmem", cli_options_str(o->companion));
     json_object_set_new(j, "pdb", cli_options_str(o->pdb_path));
     json_object_set_new(j, "symbols", cli_options_str(o->isf_path));
     json_object_set_new(j, "symbol_path", cli_options_str(o->symbol_path));

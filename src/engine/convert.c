@@ -97,6 +97,7 @@ convert_options_json(const struct r2d_options *o)
     json_t *j = json_object();
 
     json_object_set_new(j, "input_format", json_string(o->input_format ? o->input_format : "auto"));
+    json_object_set_new(j, "vmem", o->companion ? json_string(o->companion) : json_null());
     json_object_set_new(j, "pdb", o->pdb_path ? json_string(o->pdb_path) : json_null());
     json_object_set_new(j, "symbols", o->isf_path ? json_string(o->isf_path) : json_null());
     json_object_set_new(j, "symbol_path", o->symbol_path ? json_string(o->symbol_path) : json_null());
@@ -192,6 +193,7 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     struct r2d_plan *plan = NULL;
     struct r2d_write_result res;
     json_t *report = json_object(), *timings = json_object(), *in_json = NULL;
+    const struct r2d_open_hints hints = {.companion = opts->companion};
     double t0 = r2d_now(), t1;
     int rc, differences = 0, verify_rc = 0, refused;
 
@@ -201,7 +203,7 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     json_object_set_new(report, "options", convert_options_json(opts));
     rc = refused = convert_check_targets(ctx, opts, output);
     if (!rc)
-        rc = r2d_format_open(ctx, input, opts->input_format, &img);
+        rc = r2d_format_open_hints(ctx, input, opts->input_format, &hints, &img);
     if (rc)
         goto done;
     in_json = r2d_report_image(img);
@@ -316,7 +318,8 @@ r2d_info(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input,
     struct r2d_image *img = NULL;
     struct r2d_analysis *a;
     json_t *info;
-    int rc = r2d_format_open(ctx, input, opts->input_format, &img);
+    const struct r2d_open_hints hints = {.companion = opts->companion};
+    int rc = r2d_format_open_hints(ctx, input, opts->input_format, &hints, &img);
 
     if (rc)
         return rc;
