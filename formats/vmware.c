@@ -271,7 +271,8 @@ vmware_find_vmem(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_by
 
     if (hint) {
         snprintf(how, howlen, "named with --vmem");
-        return r2d_image_open_file_companion(ctx, img, hint, out);
+        rc = r2d_image_open_file_companion(ctx, img, hint, out);
+        return rc ? r2d_err_prefix(ctx, rc, "%s: memory file (--vmem)", path) : 0;
     }
     snprintf(want, sizeof(want), "%.*s.vmem", (int)(dot && dot != base ? (size_t)(dot - base) : strlen(base)),
              base);
@@ -279,7 +280,8 @@ vmware_find_vmem(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_by
     if (rc || scan.found_want) {
         /* An unreadable directory still lets the same-name file be opened. */
         snprintf(how, howlen, "the state file's name with .vmem");
-        return r2d_image_open_companion(ctx, img, want, out);
+        rc = r2d_image_open_companion(ctx, img, want, out);
+        return rc ? r2d_err_prefix(ctx, rc, "%s: memory file", path) : 0;
     }
     R2D_CHECK(scan.count == 0, ctx, R2D_ENOTFOUND,
               "%s: the guest memory is not in this state file and no .vmem is beside it (tried %s and every "
@@ -292,7 +294,8 @@ vmware_find_vmem(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_by
     snprintf(how, howlen, "the only .vmem beside the state file (%s does not exist)", want);
     r2d_log(ctx, R2D_LOG_WARN, "warning: %s: %s does not exist; using %s, the only .vmem beside it", path, want,
             scan.first);
-    return r2d_image_open_companion(ctx, img, scan.first, out);
+    rc = r2d_image_open_companion(ctx, img, scan.first, out);
+    return rc ? r2d_err_prefix(ctx, rc, "%s: memory file", path) : 0;
 }
 
 /* --- runs --- */
