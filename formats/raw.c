@@ -25,13 +25,14 @@ raw_open(struct r2d_ctx *ctx, struct r2d_image *img)
     const size_t n = strlen(path);
 
     R2D_CHECK(size == 0, ctx, R2D_EFORMAT, "%s: empty file", path);
-    /* A .vmem is flat only below VMware's first hole: its state file holds the real layout (formats/vmware.c). */
+    /* Flat only below VMware's first hole: the state file has the real layout (formats/vmware.c). */
     if (n > 5 && strcasecmp(path + n - 5, ".vmem") == 0)
-        r2d_log(ctx, R2D_LOG_WARN,
-                "warning: %s: a VMware memory file read without its state file: file offset is taken as guest "
-                "address, so memory above the PCI hole (above 4 GiB) is placed by guess; convert the .vmss or "
-                ".vmsn beside it instead",
-                path);
+        r2d_log(
+            ctx, R2D_LOG_WARN,
+            "warning: %s: a VMware memory file read without its state file: file offset is taken as guest "
+            "address, so memory above the PCI hole (above 4 GiB) is placed by guess; convert the .vmss or "
+            ".vmsn beside it instead",
+            path);
     r2d_image_set_props(img, &props);
     return r2d_image_add_file_run(ctx, img, 0, size, 0);
 }

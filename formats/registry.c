@@ -163,14 +163,15 @@ r2d_format_open_from(struct r2d_ctx *ctx, const struct r2d_format *const *list, 
 }
 
 int
-r2d_format_open_bytes(struct r2d_ctx *ctx, struct r2d_bytesrc *input, const char *format, struct r2d_image **out)
+r2d_format_open_bytes(struct r2d_ctx *ctx, struct r2d_bytesrc *input, const char *format,
+                      struct r2d_image **out)
 {
     return format_open_list(ctx, r2d_formats, input, format, NULL, out);
 }
 
 int
-r2d_format_open_hints(struct r2d_ctx *ctx, const char *path, const char *format, const struct r2d_open_hints *hints,
-                      struct r2d_image **out)
+r2d_format_open_hints(struct r2d_ctx *ctx, const char *path, const char *format,
+                      const struct r2d_open_hints *hints, struct r2d_image **out)
 {
     struct r2d_bytesrc *input;
     const int rc = r2d_bytesrc_open_file(ctx, path, &input);

@@ -20,6 +20,7 @@
 #define VMW_GROUP_OFF_TAGS 64 /* u64: file offset of the group's first tag */
 #define VMW_GROUP_OFF_SIZE 72 /* u64: bytes of the group's tags */
 #define VMW_MAX_GROUPS 1024u  /* real files have a few dozen */
+#define VMW_NOTE_MAX 4096     /* longest --info note */
 
 /* Tag: u16 LE = name length << 8 | index count << 6 | value size; then name, u32 indices, value or block. */
 #define VMW_TAG_NAME_MAX 255
@@ -60,10 +61,17 @@ struct vmware_file {
     uint32_t ngroups;
 };
 
+/* What one tag name was seen doing, for --info. */
+struct vmware_seen {
+    const char *name;
+    uint32_t count;
+};
+
 /* Called for each tag of a group, in file order; a non-zero return stops the walk and is returned. */
 typedef int (*vmware_tag_fn)(struct r2d_ctx *ctx, void *arg, const struct vmware_tag *tag);
 
-/** 1 when magic is a checkpoint magic; size_width and what (may be NULL) receive its block-size width and meaning. */
+/** 1 when magic is a checkpoint magic; size_width and what (may be NULL) receive its block-size width and
+ * meaning. */
 int r2d_vmware_magic(uint32_t magic, unsigned *size_width, const char **what);
 /** Read and check the header and the group table of img's input into f (free with r2d_vmware_file_free). */
 int r2d_vmware_file_open(struct r2d_ctx *ctx, struct r2d_image *img, struct vmware_file *f);
@@ -80,5 +88,14 @@ int r2d_vmware_walk(struct r2d_ctx *ctx, struct vmware_file *f, struct vmware_gr
 uint64_t r2d_vmware_tag_u64(const struct vmware_tag *t);
 /** "CR64[0][3]": the tag's name and indices, for messages. */
 void r2d_vmware_tag_label(const struct vmware_tag *t, char *buf, size_t n);
+/** Count one more tag named name when the table (n entries, unused ones NULL) lists it. */
+void r2d_vmware_seen(struct vmware_seen *s, size_t n, const char *name);
+/** "regionPPN x2, Memory; 3 other tags not used": the names seen, with their counts. */
+void r2d_vmware_seen_text(const struct vmware_seen *s, size_t n, uint32_t other, char *buf, size_t len);
+/** Grow the zero-filled *table of *n elements so that index i exists; i >= max is an error naming what. */
+int r2d_vmware_grow(struct r2d_ctx *ctx, const char *path, void **table, size_t *n, size_t elem, uint64_t i,
+                    uint64_t max, const char *what);
+/** The cpu group's registers as the image's CPU states, with their notes (vmware_cpu.c). */
+int r2d_vmware_cpu_group(struct r2d_ctx *ctx, struct vmware_file *f);
 
 #endif

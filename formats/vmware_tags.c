@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * VMware checkpoint files: the header, the group table and the tag stream inside a group. Every read is bounded
- * by the group's extent and the file's size. Facts and their sources: docs/formats/vmware.md.
+ * VMware checkpoint files: the header, the group table and the tag stream inside a group. Every read is
+ * bounded by the group's extent and the file's size. Facts and their sources: docs/formats/vmware.md.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -180,8 +180,8 @@ vmware_get(struct r2d_ctx *ctx, struct vmware_file *f, const struct vmware_group
 
 /* A block: two sizes (32 or 64 bits), a u16 padding length, the padding, then the bytes. */
 static int
-vmware_block(struct r2d_ctx *ctx, struct vmware_file *f, const struct vmware_group *g, struct vmware_window *w,
-             uint64_t p, uint64_t end, struct vmware_tag *t, uint64_t *next)
+vmware_block(struct r2d_ctx *ctx, struct vmware_file *f, const struct vmware_group *g,
+             struct vmware_window *w, uint64_t p, uint64_t end, struct vmware_tag *t, uint64_t *next)
 {
     const unsigned sw = f->size_width;
     const uint8_t *b;
@@ -243,7 +243,8 @@ vmware_tag(struct r2d_ctx *ctx, struct vmware_file *f, const struct vmware_group
 }
 
 int
-r2d_vmware_walk(struct r2d_ctx *ctx, struct vmware_file *f, struct vmware_group *g, vmware_tag_fn fn, void *arg)
+r2d_vmware_walk(struct r2d_ctx *ctx, struct vmware_file *f, struct vmware_group *g, vmware_tag_fn fn,
+                void *arg)
 {
     const uint64_t end = g->size ? g->off + g->size : f->size;
     struct vmware_window w = {.p = malloc(VMW_WALK_BUF)};
@@ -271,4 +272,51 @@ r2d_vmware_walk(struct r2d_ctx *ctx, struct vmware_file *f, struct vmware_group 
     free(t);
     free(w.p);
     return rc;
+}
+
+void
+r2d_vmware_seen(struct vmware_seen *s, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n && s[i].name; i++)
+        if (strcmp(s[i].name, name) == 0) {
+            s[i].count++;
+            return;
+        }
+}
+
+void
+r2d_vmware_seen_text(const struct vmware_seen *s, size_t n, uint32_t other, char *buf, size_t len)
+{
+    size_t k = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && s[i].name && k < len; i++) {
+        if (!s[i].count)
+            continue;
+        k += (size_t)snprintf(buf + k, len - k, "%s%s", k ? ", " : "", s[i].name);
+        if (s[i].count > 1 && k < len)
+            k += (size_t)snprintf(buf + k, len - k, " x%" PRIu32, s[i].count);
+    }
+    if (k < len)
+        snprintf(buf + k, len - k, "%s%" PRIu32 " other tag%s not used", k ? "; " : "", other,
+                 other == 1 ? "" : "s");
+}
+
+int
+r2d_vmware_grow(struct r2d_ctx *ctx, const char *path, void **table, size_t *n, size_t elem, uint64_t i,
+                uint64_t max, const char *what)
+{
+    void *p;
+
+    if (i < *n)
+        return 0;
+    R2D_CHECK(i >= max, ctx, R2D_EFORMAT, "%s: %s index %" PRIu64 " (at most %" PRIu64 " are supported)",
+              path, what, i, max);
+    p = realloc(*table, (size_t)(i + 1) * elem);
+    if (!p)
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for %s", path, what);
+    memset((uint8_t *)p + *n * elem, 0, (size_t)(i + 1 - *n) * elem);
+    *table = p;
+    *n = (size_t)i + 1;
+    return 0;
 }
