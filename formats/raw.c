@@ -4,6 +4,9 @@
  * physical address. Nothing in the file says where RAM really is, so the honest description is one run
  * over the whole file; the engine may narrow it with the kernel's MmPhysicalMemoryBlock.
  */
+#include <string.h>
+#include <strings.h>
+
 #include "format.h"
 
 static int
@@ -17,10 +20,19 @@ static int
 raw_open(struct r2d_ctx *ctx, struct r2d_image *img)
 {
     const uint64_t size = r2d_image_file_size(img);
-
     const struct r2d_image_props props = {.runs_include_padding = 1};
+    const char *path = r2d_image_path(img);
+    const size_t n = strlen(path);
 
-    R2D_CHECK(size == 0, ctx, R2D_EFORMAT, "%s: empty file", r2d_image_path(img));
+    R2D_CHECK(size == 0, ctx, R2D_EFORMAT, "%s: empty file", path);
+    /* Flat only below VMware's first hole: the state file has the real layout (formats/vmware.c). */
+    if (n > 5 && strcasecmp(path + n - 5, ".vmem") == 0)
+        r2d_log(
+            ctx, R2D_LOG_WARN,
+            "warning: %s: a VMware memory file read without its state file: file offset is taken as guest "
+            "address, so memory above the PCI hole (above 4 GiB) is placed by guess; convert the .vmss or "
+            ".vmsn beside it instead",
+            path);
     r2d_image_set_props(img, &props);
     return r2d_image_add_file_run(ctx, img, 0, size, 0);
 }

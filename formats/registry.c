@@ -14,6 +14,7 @@ extern const struct r2d_format r2d_format_crashdump;
 extern const struct r2d_format r2d_format_kdump;
 extern const struct r2d_format r2d_format_savevm;
 extern const struct r2d_format r2d_format_libvirt_save;
+extern const struct r2d_format r2d_format_vmware;
 extern const struct r2d_format r2d_format_raw;
 
 const struct r2d_format *const r2d_formats[] = {
@@ -23,6 +24,7 @@ const struct r2d_format *const r2d_formats[] = {
     &r2d_format_kdump,
     &r2d_format_savevm,
     &r2d_format_libvirt_save,
+    &r2d_format_vmware,
     &r2d_format_raw, /* last: it claims anything, with the lowest confidence */
     NULL,
 };
@@ -104,9 +106,9 @@ format_choose(struct r2d_ctx *ctx, const struct r2d_format *const *list, struct 
     return r2d_image_set_format(ctx, img, best->name, reason);
 }
 
-int
-r2d_format_open_from(struct r2d_ctx *ctx, const struct r2d_format *const *list, struct r2d_bytesrc *input,
-                     const char *format, struct r2d_image **out)
+static int
+format_open_list(struct r2d_ctx *ctx, const struct r2d_format *const *list, struct r2d_bytesrc *input,
+                 const char *format, const struct r2d_open_hints *hints, struct r2d_image **out)
 {
     const struct r2d_format *f = NULL;
     struct r2d_image *img;
@@ -118,6 +120,10 @@ r2d_format_open_from(struct r2d_ctx *ctx, const struct r2d_format *const *list, 
     rc = r2d_image_new(ctx, input, &img);
     if (rc)
         return rc;
+    if (hints && hints->companion && (rc = r2d_image_set_hint_companion(ctx, img, hints->companion)) != 0) {
+        r2d_image_free(img);
+        return rc;
+    }
     if (!format || strcasecmp(format, "auto") == 0) {
         hlen = r2d_image_file_size(img) < R2D_PROBE_MAX_BYTES ? (size_t)r2d_image_file_size(img)
                                                               : R2D_PROBE_MAX_BYTES;
@@ -150,18 +156,32 @@ r2d_format_open_from(struct r2d_ctx *ctx, const struct r2d_format *const *list, 
 }
 
 int
-r2d_format_open_bytes(struct r2d_ctx *ctx, struct r2d_bytesrc *input, const char *format,
-                      struct r2d_image **out)
+r2d_format_open_from(struct r2d_ctx *ctx, const struct r2d_format *const *list, struct r2d_bytesrc *input,
+                     const char *format, struct r2d_image **out)
 {
-    return r2d_format_open_from(ctx, r2d_formats, input, format, out);
+    return format_open_list(ctx, list, input, format, NULL, out);
 }
 
 int
-r2d_format_open(struct r2d_ctx *ctx, const char *path, const char *format, struct r2d_image **out)
+r2d_format_open_bytes(struct r2d_ctx *ctx, struct r2d_bytesrc *input, const char *format,
+                      struct r2d_image **out)
+{
+    return format_open_list(ctx, r2d_formats, input, format, NULL, out);
+}
+
+int
+r2d_format_open_hints(struct r2d_ctx *ctx, const char *path, const char *format,
+                      const struct r2d_open_hints *hints, struct r2d_image **out)
 {
     struct r2d_bytesrc *input;
     const int rc = r2d_bytesrc_open_file(ctx, path, &input);
 
     *out = NULL;
-    return rc ? rc : r2d_format_open_bytes(ctx, input, format, out);
+    return rc ? rc : format_open_list(ctx, r2d_formats, input, format, hints, out);
+}
+
+int
+r2d_format_open(struct r2d_ctx *ctx, const char *path, const char *format, struct r2d_image **out)
+{
+    return r2d_format_open_hints(ctx, path, format, NULL, out);
 }

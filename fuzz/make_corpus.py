@@ -16,6 +16,7 @@ import lzma
 import os
 import struct
 import sys
+import tempfile
 import zlib
 
 PAGE = 4096
@@ -173,6 +174,31 @@ def discover_seed(truth):
     return bytes(hdr) + bytes(mem)
 
 
+def vmware_seeds(truth):
+    """State files from the factory's VMware writer over four pages of memory and the fixture's registers: a
+    .vmss (its .vmem is not a seed: the fuzz target sees the state file only), a .vmsn with 32-bit block sizes
+    and one register value per tag, and a .vmsn without regions."""
+    sys.path.insert(0, os.path.join(SRC, "tests", "fixtures"))
+    import writer_vmware as wv
+    regs = [c["regs"] for c in truth["cpus"]]
+    out = {}
+    for name, split, magic, style, flat, runs in [
+            ("split.vmss", True, "bed2bed2", "blocks", False, [(0, 2 * PAGE), (0x100000, PAGE), (1 << 32, PAGE)]),
+            ("embedded-bed0bed0.vmsn", False, "bed0bed0", "values", False, [(0, 2 * PAGE), (1 << 32, PAGE)]),
+            ("embedded-flat.vmsn", False, "bad1bad1", "blocks", True, [(0, 2 * PAGE), (0x3000, PAGE)])]:
+        with tempfile.TemporaryDirectory() as d:
+            state = os.path.join(d, name)
+            sink = wv.VmwareSink(state, os.path.join(d, "m.vmem") if split else None, runs, regs,
+                                 magic=wv.MAGICS[magic], cpu_style=style, flat=flat)
+            for pa, n in runs:
+                sink.run(pa, n)
+                sink.data(bytes((pa >> 12) + i & 0xFF for i in range(n)))
+            sink.close()
+            with open(state, "rb") as f:
+                out[name] = f.read()
+    return out
+
+
 def main():
     fx = sys.argv[1]
     put("fuzz_qemu_elf", "fixture-head.elf", small_elf(os.path.join(fx, "memory.elf")))
@@ -193,6 +219,8 @@ def main():
     with open(os.path.join(fx, "truth.json")) as f:
         truth = json.load(f)
     put("fuzz_discover", "synthetic-machine.bin", discover_seed(truth))
+    for name, data in vmware_seeds(truth).items():
+        put("fuzz_vmware", name, data)
     text, xz = small_isf(os.path.join(SRC, "tests", "data", "isf", truth["isf"] if "/" not in truth["isf"]
                                       else os.path.basename(truth["isf"])))
     put("fuzz_isf", "small.json", text)

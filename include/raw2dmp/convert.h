@@ -11,6 +11,8 @@
 
 struct r2d_options {
     const char *input_format;  /* "auto" or a format name */
+    const char *companion;     /* the memory file of a state file given as input (VMware .vmem: --vmem),
+                                  relative to the working directory; NULL: found beside the input */
     /* symbols: an explicit PDB or ISF wins over the symbol path */
     const char *pdb_path;
     const char *isf_path;

@@ -12,6 +12,7 @@
 
 const struct cli_option cli_options[] = {
     {"input-format", required_argument},
+    {"vmem", required_argument},
     {"pdb", required_argument},
     {"symbols", required_argument},
     {"symbol-path", required_argument},
@@ -74,6 +75,8 @@ cli_options_arg(struct r2d_options *o, const char *name, const char *value, char
             return -1;
         }
         o->input_format = value ? value : "auto";
+    } else if (strcmp(name, "vmem") == 0) {
+        o->companion = value;
     } else if (strcmp(name, "pdb") == 0) {
         o->pdb_path = value;
     } else if (strcmp(name, "symbols") == 0) {

@@ -75,6 +75,8 @@ cli_usage(FILE *out)
         "Input:\n"
         "  -f, --input-format NAME  input format (default auto; see --list-formats)\n"
         "      --list-formats       list the input formats and exit\n"
+        "      --vmem FILE          VMware: the memory file of a .vmss/.vmsn INPUT (default: the .vmem\n"
+        "                           of the same name, else the only .vmem beside INPUT)\n"
         "      --dtb ADDR           physical address of the kernel page tables (skip discovery)\n"
         "      --kernel-base ADDR   virtual address of ntoskrnl (skip discovery)\n"
         "                           ADDR and CODE are hex as in WinDbg: 0x optional, 0n for decimal\n"

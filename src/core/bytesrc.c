@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Byte sources: the generic part and the plain-file implementation. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -192,5 +195,40 @@ r2d_bytesrc_open_companion(struct r2d_ctx *ctx, const struct r2d_bytesrc *base, 
     strcpy(path + dirlen, name);
     rc = r2d_bytesrc_open_file(ctx, path, out);
     free(path);
+    return rc;
+}
+
+int
+r2d_bytesrc_list_companions(struct r2d_ctx *ctx, const struct r2d_bytesrc *base, const char *suffix,
+                            r2d_companion_fn fn, void *arg)
+{
+    const char *slash = strrchr(base->name, '/');
+    const size_t slen = strlen(suffix);
+    char dir[4096];
+    struct dirent *e;
+    DIR *d;
+    int rc = 0;
+
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == base->name)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - base->name), base->name);
+    d = opendir(dir);
+    if (!d)
+        return r2d_err_errno(ctx, "%s: cannot list the directory", dir);
+    while (!rc && (e = readdir(d)) != NULL) {
+        const size_t n = strlen(e->d_name);
+        struct stat st;
+
+        if (n <= slen || strcasecmp(e->d_name + n - slen, suffix) != 0)
+            continue;
+        /* stat, not d_type: a symbolic link to the memory file is as good as the file. */
+        if (fstatat(dirfd(d), e->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        rc = fn(arg, e->d_name);
+    }
+    closedir(d);
     return rc;
 }

@@ -47,6 +47,15 @@ int r2d_bytesrc_open_file(struct r2d_ctx *ctx, const char *path, struct r2d_byte
  */
 int r2d_bytesrc_open_companion(struct r2d_ctx *ctx, const struct r2d_bytesrc *base, const char *name,
                                struct r2d_bytesrc **out);
+/* Called with each name found by r2d_bytesrc_list_companions; a non-zero return stops the listing. */
+typedef int (*r2d_companion_fn)(void *arg, const char *name);
+/**
+ * Call fn(arg, name) for each regular file in the directory of base's name whose name ends in suffix (ASCII
+ * case-insensitively), in no particular order; names are relative to that directory. Returns 0, fn's non-zero
+ * return, or R2D_EIO (message set) when the directory cannot be read.
+ */
+int r2d_bytesrc_list_companions(struct r2d_ctx *ctx, const struct r2d_bytesrc *base, const char *suffix,
+                                r2d_companion_fn fn, void *arg);
 /** Close and free; NULL is a no-op. */
 void r2d_bytesrc_close(struct r2d_bytesrc *bs);
 

@@ -32,6 +32,7 @@ struct r2d_image {
     size_t ncompanions;
     char *format_name;
     char *probe_reason;
+    char *hint_companion; /* the caller's name for the memory file, or NULL */
     struct r2d_image_props props;
 
     struct r2d_run *runs;
@@ -57,6 +58,7 @@ r2d_image_free(struct r2d_image *img)
         r2d_bytesrc_close(img->companions[i]);
     free(img->format_name);
     free(img->probe_reason);
+    free(img->hint_companion);
     for (size_t i = 0; i < img->nnotes; i++) {
         free(img->notes[i].key);
         free(img->notes[i].value);
@@ -145,6 +147,21 @@ r2d_image_set_format(struct r2d_ctx *ctx, struct r2d_image *img, const char *nam
     return 0;
 }
 
+/* Keep an opened companion; it is closed here when the image cannot take it. */
+static int
+image_keep_companion(struct r2d_ctx *ctx, struct r2d_image *img, struct r2d_bytesrc *bs,
+                     const struct r2d_bytesrc **out)
+{
+    if (img->ncompanions >= IMAGE_MAX_COMPANIONS) {
+        r2d_bytesrc_close(bs);
+        return r2d_err(ctx, R2D_EUNSUPPORTED, "%s: more than %u companion files", img->path,
+                       IMAGE_MAX_COMPANIONS);
+    }
+    img->companions[img->ncompanions++] = bs;
+    *out = bs;
+    return 0;
+}
+
 int
 r2d_image_open_companion(struct r2d_ctx *ctx, struct r2d_image *img, const char *name,
                          const struct r2d_bytesrc **out)
@@ -156,10 +173,35 @@ r2d_image_open_companion(struct r2d_ctx *ctx, struct r2d_image *img, const char 
     R2D_CHECK(img->ncompanions >= IMAGE_MAX_COMPANIONS, ctx, R2D_EUNSUPPORTED,
               "%s: more than %u companion files", img->path, IMAGE_MAX_COMPANIONS);
     rc = r2d_bytesrc_open_companion(ctx, img->input, name, &bs);
-    if (rc)
-        return rc;
-    img->companions[img->ncompanions++] = bs;
-    *out = bs;
+    return rc ? rc : image_keep_companion(ctx, img, bs, out);
+}
+
+int
+r2d_image_open_file_companion(struct r2d_ctx *ctx, struct r2d_image *img, const char *path,
+                              const struct r2d_bytesrc **out)
+{
+    struct r2d_bytesrc *bs;
+    const int rc = r2d_bytesrc_open_file(ctx, path, &bs);
+
+    *out = NULL;
+    return rc ? rc : image_keep_companion(ctx, img, bs, out);
+}
+
+const char *
+r2d_image_hint_companion(const struct r2d_image *img)
+{
+    return img->hint_companion;
+}
+
+int
+r2d_image_set_hint_companion(struct r2d_ctx *ctx, struct r2d_image *img, const char *path)
+{
+    char *copy = path ? strdup(path) : NULL;
+
+    if (path && !copy)
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", img->path);
+    free(img->hint_companion);
+    img->hint_companion = copy;
     return 0;
 }
 

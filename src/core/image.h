@@ -130,6 +130,19 @@ int r2d_image_finish(struct r2d_ctx *ctx, struct r2d_image *img);
  */
 int r2d_image_open_companion(struct r2d_ctx *ctx, struct r2d_image *img, const char *name,
                                      const struct r2d_bytesrc **out);
+/**
+ * Open path as given (relative to the working directory unless absolute) as a further byte source of the
+ * image, owned by it: a companion the user named (--vmem), not one found beside the input.
+ */
+int r2d_image_open_file_companion(struct r2d_ctx *ctx, struct r2d_image *img, const char *path,
+                                  const struct r2d_bytesrc **out);
+/**
+ * The companion the caller named for this input (r2d_open_hints.companion: a VMware .vmem given with --vmem),
+ * or NULL. Set by the registry before the format's open; the format decides what it means.
+ */
+const char *r2d_image_hint_companion(const struct r2d_image *img);
+/** Record the caller's companion hint (copied; NULL clears it). */
+int r2d_image_set_hint_companion(struct r2d_ctx *ctx, struct r2d_image *img, const char *path);
 /** A slice of the input: physical [pa, pa + len) is at input offset off. Bounds are checked. */
 int r2d_image_add_file_run(struct r2d_ctx *ctx, struct r2d_image *img, uint64_t pa, uint64_t len,
                                    uint64_t off);

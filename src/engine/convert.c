@@ -60,6 +60,7 @@ convert_check_targets(struct r2d_ctx *ctx, const struct r2d_options *opts, const
 static int
 convert_open(struct convert_run *r)
 {
+    const struct r2d_open_hints hints = {.companion = r->opts->companion};
     /* Evidence first: no output may be the input (or the report, a PDB), whatever the spelling or --force. */
     int rc = r2d_files_check_conversion(r->ctx, r->opts, r->input, r->output);
 
@@ -67,7 +68,7 @@ convert_open(struct convert_run *r)
         rc = convert_check_targets(r->ctx, r->opts, r->output);
     r->refused = rc != 0;
     if (!rc)
-        rc = r2d_format_open(r->ctx, r->input, r->opts->input_format, &r->img);
+        rc = r2d_format_open_hints(r->ctx, r->input, r->opts->input_format, &hints, &r->img);
     if (rc)
         return rc;
     r->in_json = r2d_report_image(r->img);

@@ -51,7 +51,8 @@ r2d_info(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input,
     struct r2d_image *img = NULL;
     struct r2d_analysis *a;
     json_t *info;
-    int rc = r2d_format_open(ctx, input, opts->input_format, &img);
+    const struct r2d_open_hints hints = {.companion = opts->companion};
+    int rc = r2d_format_open_hints(ctx, input, opts->input_format, &hints, &img);
 
     if (rc)
         return rc;

@@ -10,6 +10,8 @@ Expectations per format:
   valid LiME file of fewer ranges, which converts (exit 0) or fails for lack of the kernel (exit 1).
 - raw: a raw image cut short is a valid raw image of less memory: it converts (exit 0, a complete dump) or
   fails with one error line naming the file (the kernel or its page tables are gone).
+- VMware: any cut of a .vmss or a .vmsn, and any cut of a .vmem short of its last region, is an error naming
+  the state file.
 """
 import os
 import random
@@ -226,9 +228,71 @@ def main():
         "crashdump": check_dumps(work, fx),
         "pdb": check_pdb(work, fx),
     }
+    counts["vmware"] = check_vmware(work)
     print("cuts tried:", counts)
     check_many_cpus(work)
     t.finish()
+
+
+def vmware_points(path):
+    """Each group entry, each tag of the memory and cpu groups and each block's size fields."""
+    import mmap
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    magic, _, n = struct.unpack_from("<III", data, 0)
+    width = 4 if magic & 0xF == 0 else 8
+    pts = {1, 4, 8, 11, 12}
+    for i in range(n):
+        e = 12 + 80 * i
+        off, gsize = struct.unpack_from("<QQ", data, e + 64)
+        pts.update({e, e + 64, e + 79, off, off + gsize // 2, off + gsize - 1})
+        pos = off
+        while data[e:e + 6] in (b"memory", b"cpu\0\0\0") and pos < off + gsize:
+            head, = struct.unpack_from("<H", data, pos)
+            if head == 0:
+                break
+            p = pos + 2 + (head >> 8) + 4 * (head >> 6 & 3)
+            pts.update({pos + 1, pos + 2, p})
+            if head & 0x3F >= 62:
+                ln = struct.unpack_from("<I" if width == 4 else "<Q", data, p)[0]
+                pad, = struct.unpack_from("<H", data, p + 2 * width)
+                pts.update({p + width, p + 2 * width + 1, p + 2 * width + 2 + pad + ln // 2})
+                p += 2 * width + 2 + pad + ln
+            else:
+                p += head & 0x3F
+            pos = p
+    data.close()
+    return sorted(p for p in pts if 0 < p < size)
+
+
+def check_vmware(work):
+    """Cuts of a .vmss (its .vmem whole), of the .vmem (the .vmss whole) and of a .vmsn."""
+    import shutil
+    fx = t.workdir("bad_input-vmware-fixture")
+    t.make_fixture(fx, formats="vmss,vmsn", extra=["--mem-mib", "16", "--above-4g", "8"])
+    pdb = ["--offline", "--pdb", os.path.join(fx, "ntkrnlmp.pdb")]
+    d = os.path.join(work, "vmware")
+    os.makedirs(d)
+    count = 0
+    for name in ["memory.vmss", "memory.vmsn"]:
+        src = os.path.join(fx, name)
+        shutil.copyfile(os.path.join(fx, "memory.vmem"), os.path.join(d, "cut.vmem"))
+        cut = os.path.join(d, "cut" + name[-5:])
+        for n in sorted(set(vmware_points(src)) | set(random_points(os.path.getsize(src), 7))):
+            cut_file(src, cut, n)
+            p = t.raw2dmp(*pdb, "--input-format", "vmware", cut, os.path.join(d, "out.dmp"))
+            check_refused("%s cut at 0x%x" % (name, n), p, cut, d)
+            count += 1
+        os.unlink(cut)
+    shutil.copyfile(os.path.join(fx, "memory.vmss"), os.path.join(d, "cut.vmss"))
+    size = os.path.getsize(os.path.join(fx, "memory.vmem"))
+    for n in sorted({1, 4096, 0x9F000, size // 2, size - 4096, size - 1} | set(random_points(size, 8))):
+        cut_file(os.path.join(fx, "memory.vmem"), os.path.join(d, "cut.vmem"), n)
+        p = t.raw2dmp(*pdb, os.path.join(d, "cut.vmss"), os.path.join(d, "out.dmp"))
+        check_refused("memory.vmem cut at 0x%x" % n, p, os.path.join(d, "cut.vmss"), d)
+        count += 1
+    return count
 
 
 def check_many_cpus(work):
