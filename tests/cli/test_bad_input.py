@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Every truncation of every input refuses cleanly. Each fixture (factory ELF, LiME, compressed LiME, raw, a
 VirtualBox core, a Xen dump-core; a crash dump written by raw2dmp read back with --info; the fixture PDB
-given with --pdb) is cut at each structural boundary and at 20 random points, and raw2dmp must answer with one error line on stderr naming
-the file, exit code 1, and leave neither an output nor a temporary (.*.part) in the output directory.
+given with --pdb) is cut at each structural boundary and at 20 random points, and raw2dmp must answer with
+one error line on stderr naming the file, exit code 1, and leave neither an output nor a temporary
+(.*.part) in the output directory.
 
 Expectations per format:
 - ELF, VirtualBox and Xen cores, compressed LiME, crash dump, PDB: any cut short of the full file is an
