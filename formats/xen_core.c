@@ -430,9 +430,9 @@ xen_open_file(struct r2d_ctx *ctx, struct xen_file *xf)
         rc = xen_read_cpus(ctx, xf);
     if (!rc && xf->ncpus == 0 && xf->prstatus && xf->prstatus->entsize == XEN_CTX_SIZE)
         r2d_log(ctx, R2D_LOG_WARN,
-                "warning: %s: every vCPU is offline: the page tables, the kernel and the "
-                "processors' contexts are found without registers",
-                xf->path);
+                "warning: %s: %s: the page tables, the kernel and the processors' contexts are found "
+                "without registers, as for raw and LiME images",
+                xf->path, xf->nr_vcpus ? "every vCPU context is offline" : "no vCPU contexts");
     return rc ? rc : xen_add_notes(ctx, xf);
 }
 
