@@ -9,6 +9,8 @@
 #include "raw2dmp/formats.h"
 
 extern const struct r2d_format r2d_format_qemu_elf;
+extern const struct r2d_format r2d_format_vbox;
+extern const struct r2d_format r2d_format_xen;
 extern const struct r2d_format r2d_format_lime;
 extern const struct r2d_format r2d_format_crashdump;
 extern const struct r2d_format r2d_format_kdump;
@@ -19,6 +21,8 @@ extern const struct r2d_format r2d_format_raw;
 
 const struct r2d_format *const r2d_formats[] = {
     &r2d_format_qemu_elf,
+    &r2d_format_vbox,
+    &r2d_format_xen,
     &r2d_format_lime,
     &r2d_format_crashdump,
     &r2d_format_kdump,

@@ -4,6 +4,8 @@
 
     python3 tests/fixtures/mkfixture.py --isf tests/data/isf/606FF669409B00F7FC8C61A9C1670129-1.json.xz \
         --out /tmp/fx --mem-mib 16 --format elf,raw,lime --lime-compress
+    python3 tests/fixtures/mkfixture.py --isf tests/data/isf/606FF669409B00F7FC8C61A9C1670129-1.json.xz \
+        --out /tmp/fx --mem-mib 16 --cpus 1 --format vbox,xen,elf_nonotes     # the same directory, once more
     raw2dmp --pdb /tmp/fx/ntkrnlmp.pdb --dump-type full   --hash none /tmp/fx/memory.elf /tmp/fx/mem-full.dmp
     raw2dmp --pdb /tmp/fx/ntkrnlmp.pdb --dump-type bitmap --hash none /tmp/fx/memory.elf /tmp/fx/mem-bitmap.dmp
     python3 fuzz/make_corpus.py /tmp/fx [SYMFIXTURE_PDB]
@@ -38,7 +40,7 @@ def small_elf(path, keep=2 * PAGE):
     phoff, = struct.unpack_from("<Q", data, 0x20)
     phnum, = struct.unpack_from("<H", data, 0x38)
     loads = []
-    end = 0
+    end = phoff + 56 * phnum   # the notes' end, or the program headers' when there are no notes
     for i in range(phnum):
         o = phoff + 56 * i
         ptype, = struct.unpack_from("<I", data, o)
@@ -199,8 +201,64 @@ def vmware_seeds(truth):
     return out
 
 
+def small_vbox(path, keep=PAGE):
+    """The factory VirtualBox core (--format vbox): header, program headers, the VBCORE and VBCPU notes, each
+    RAM PT_LOAD cut to keep bytes (offsets rewritten); the MMIO ones stay as written, without data."""
+    with open(path, "rb") as f:
+        data = f.read(1 << 20)
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phnum, = struct.unpack_from("<H", data, 0x38)
+    phdrs = [struct.unpack_from("<IIQQQQQQ", data, phoff + 56 * i) for i in range(phnum)]
+    note = next(p for p in phdrs if p[0] == 4)
+    out = bytearray(data[:note[2] + note[5]])
+    with open(path, "rb") as f:
+        for i, (ptype, _fl, off, _va, pa, filesz, memsz, _al) in enumerate(phdrs):
+            if ptype != 1 or filesz == 0:
+                continue
+            f.seek(off)
+            struct.pack_into("<QQQQ", out, phoff + 56 * i + 8, len(out), 0, pa, min(filesz, keep))
+            struct.pack_into("<Q", out, phoff + 56 * i + 0x28, min(memsz, keep))
+            out += f.read(min(filesz, keep))
+    return bytes(out)
+
+
+def small_xen(path, keep=3):
+    """The factory Xen dump-core (--format xen) with only its first keep pages and the padding page: headers,
+    notes, vCPU contexts and shared info as written, .xen_pages/.xen_pfn/.shstrtab moved and resized."""
+    with open(path, "rb") as f:
+        data = f.read()
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shnum, shstrndx = struct.unpack_from("<HH", data, 0x3C)
+    sh = lambda i: struct.unpack_from("<IIQQQQIIQQ", data, shoff + 64 * i)
+    strtab = data[sh(shstrndx)[4]:sh(shstrndx)[4] + sh(shstrndx)[5]]
+    idx = {strtab[sh(i)[0]:strtab.index(b"\0", sh(i)[0])].decode(): i for i in range(shnum)}
+    pages_off, pages_size = sh(idx[".xen_pages"])[4:6]
+    pfn_off, pfn_size = sh(idx[".xen_pfn"])[4:6]
+    pfns = [struct.unpack_from("<Q", data, pfn_off + 8 * i)[0] for i in range(pfn_size // 8)]
+    chosen = list(range(keep)) + [i for i, p in enumerate(pfns) if p == (1 << 64) - 1][:1]
+    out = bytearray(data[:pages_off])
+    for i in chosen:
+        out += data[pages_off + PAGE * i:pages_off + PAGE * (i + 1)]
+    new_pfn = len(out)
+    out += b"".join(struct.pack("<Q", pfns[i]) for i in chosen)
+    new_str = len(out)
+    out += strtab
+    for name, off, size in ((".xen_pages", pages_off, PAGE * len(chosen)), (".xen_pfn", new_pfn, 8 * len(chosen)),
+                            (".shstrtab", new_str, len(strtab))):
+        struct.pack_into("<QQ", out, shoff + 64 * idx[name] + 0x18, off, size)
+    notes_off = sh(idx[".note.Xen"])[4]
+    struct.pack_into("<Q", out, notes_off + 16 + 16 + 0x10, len(chosen))   # the header note's page count
+    return bytes(out)
+
+
 def main():
     fx = sys.argv[1]
+    if os.path.exists(os.path.join(fx, "memory-vbox.core")):
+        put("fuzz_vbox", "fixture-head.core", small_vbox(os.path.join(fx, "memory-vbox.core")))
+    if os.path.exists(os.path.join(fx, "memory-xen.core")):
+        put("fuzz_xen", "fixture-pages.core", small_xen(os.path.join(fx, "memory-xen.core")))
+    if os.path.exists(os.path.join(fx, "memory-nonotes.elf")):
+        put("fuzz_qemu_elf", "no-notes.elf", small_elf(os.path.join(fx, "memory-nonotes.elf")))
     put("fuzz_qemu_elf", "fixture-head.elf", small_elf(os.path.join(fx, "memory.elf")))
     with open(os.path.join(fx, "memory.raw"), "rb") as f:
         put("fuzz_raw", "first-pages.raw", f.read(2 * PAGE))

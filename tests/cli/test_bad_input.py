@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: MIT
-"""Every truncation of every input refuses cleanly. Each fixture (factory ELF, LiME, compressed LiME, raw; a
-crash dump written by raw2dmp read back with --info; the fixture PDB given with --pdb) is cut at each
-structural boundary and at 20 random points, and raw2dmp must answer with one error line on stderr naming
-the file, exit code 1, and leave neither an output nor a temporary (.*.part) in the output directory.
+"""Every truncation of every input refuses cleanly. Each fixture (factory ELF, LiME, compressed LiME, raw, a
+VirtualBox core, a Xen dump-core; a crash dump written by raw2dmp read back with --info; the fixture PDB
+given with --pdb) is cut at each structural boundary and at 20 random points, and raw2dmp must answer with
+one error line on stderr naming the file, exit code 1, and leave neither an output nor a temporary
+(.*.part) in the output directory.
 
 Expectations per format:
-- ELF, compressed LiME, crash dump, PDB: any cut short of the full file is an error.
+- ELF, VirtualBox and Xen cores, compressed LiME, crash dump, PDB: any cut short of the full file is an
+  error.
 - LiME: a cut inside a header or inside a range's data is an error; a cut exactly between two ranges leaves a
   valid LiME file of fewer ranges, which converts (exit 0) or fails for lack of the kernel (exit 1).
 - raw: a raw image cut short is a valid raw image of less memory: it converts (exit 0, a complete dump) or
@@ -216,6 +218,47 @@ def check_pdb(work, fx):
     return len(pts)
 
 
+def xen_points(path):
+    """Section headers, each note, the vCPU contexts, .xen_pages, .xen_pfn and .shstrtab (last in the file)."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+        size = f.seek(0, 2)
+    shoff, = struct.unpack_from("<Q", head, 0x28)
+    shnum, = struct.unpack_from("<H", head, 0x3C)
+    pts = {1, 16, 63, 64, shoff + 30, shoff + 64 * shnum - 1, shoff + 64 * shnum}
+    for i in range(shnum):
+        stype, = struct.unpack_from("<I", head, shoff + 64 * i + 4)
+        off, sz = struct.unpack_from("<QQ", head, shoff + 64 * i + 0x18)
+        pts.update({off, off + sz // 2, off + sz - 1})
+        if stype == 7:  # .note.Xen: each note header and descriptor
+            pos = off
+            while pos + 16 <= off + sz:
+                descsz, = struct.unpack_from("<I", head, pos + 4)
+                pts.update({pos + 6, pos + 16 + descsz // 2})
+                pos += 16 + ((descsz + 3) & ~3)
+    return sorted(p for p in pts if 0 < p < size), size
+
+
+def check_vbox_xen(work):
+    """VirtualBox cores (ELF program headers and notes) and Xen dump-core files (sections, the string table
+    last): every cut short of the full file is an error."""
+    fx = t.workdir("bad_input-fixture-vbox-xen")
+    t.make_fixture(fx, formats="vbox,xen", extra=["--mem-mib", "16"])
+    count = 0
+    for name, points, seed in (("memory-vbox.core", elf_points, 7), ("memory-xen.core", xen_points, 8)):
+        src = os.path.join(fx, name)
+        pts, size = points(src)
+        cut = os.path.join(work, "cut-" + name)
+        for n in sorted(set(pts) | set(random_points(size, seed))):
+            cut_file(src, cut, n)
+            p = t.raw2dmp("--offline", "--pdb", os.path.join(fx, "ntkrnlmp.pdb"), cut, os.path.join(work, "out.dmp"))
+            check_refused("%s cut at 0x%x" % (name, n), p, cut, work)
+            count += 1
+        os.unlink(cut)
+    t.done(fx)
+    return count
+
+
 def main():
     fx = t.workdir("bad_input-fixture")
     work = t.workdir("bad_input")
@@ -227,6 +270,7 @@ def main():
         "raw": check_raw(work, fx, truth),
         "crashdump": check_dumps(work, fx),
         "pdb": check_pdb(work, fx),
+        "vbox, xen": check_vbox_xen(work),
     }
     counts["vmware"] = check_vmware(work)
     print("cuts tried:", counts)
