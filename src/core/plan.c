@@ -267,7 +267,7 @@ r2d_plan_add_warning(struct r2d_ctx *ctx, struct r2d_plan *plan, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    r2d_log(ctx, R2D_LOG_WARN, "warning: %s", msg);
+    r2d_log(ctx, R2D_LOG_WARN, "%s", msg);
     n = realloc(plan->warnings, (plan->nwarnings + 1) * sizeof(*n));
     if (!n)
         return r2d_err(ctx, R2D_ENOMEM, "out of memory for warnings");
