@@ -46,6 +46,15 @@ R2D_API void r2d_options_init(struct r2d_options *opts);
 R2D_API char *r2d_options_json(const struct r2d_options *opts);
 
 /**
+ * The code of a common bug check named as Microsoft's documentation names it ("MANUALLY_INITIATED_CRASH"
+ * is 0xE2, "LIVE_SYSTEM_DUMP" 0x161; case-insensitive), for --bugcheck, in *code. R2D_ENOTFOUND for a name
+ * not in the table (docs/raw2dmp.1 lists it); *code is then untouched.
+ */
+R2D_API int r2d_bugcheck_code(const char *name, uint32_t *code);
+/** The table's name for code ("LIVE_SYSTEM_DUMP" for 0x161), a static string; NULL when it has none. */
+R2D_API const char *r2d_bugcheck_name(uint32_t code);
+
+/**
  * Convert input to a crash dump at output. Returns 0 on success. On failure nothing is left at output and
  * the context holds the message; a report, when asked for, still documents what was tried (an existing
  * output or report refused without force, a refusal below, and an interrupted run, leave no report).
