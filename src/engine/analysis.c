@@ -66,7 +66,7 @@ r2d_load_kernel_symbols(struct r2d_analysis *a)
               r2d_image_path(a->img), a->kernel_base);
     r2d_guid_format(a->pe.pdb.guid, guid);
     if (a->opts->isf_path)
-        rc = r2d_isf_open(a->ctx, a->opts->isf_path, &a->syms);
+        rc = r2d_isf_find(a->ctx, a->opts->isf_path, &a->pe.pdb, &a->syms);
     else if (a->opts->pdb_path)
         rc = r2d_pdb_open(a->ctx, a->opts->pdb_path, &a->syms);
     else
