@@ -41,6 +41,8 @@ cli_exit_code(int status, int interrupted)
         return CLI_EXIT_VERIFY;
     if (status == R2D_ESAMEFILE)
         return CLI_EXIT_USAGE; /* the files named cannot work together, whatever happens on disk */
+    if (status == R2D_EINCOMPLETE)
+        return CLI_EXIT_INCOMPLETE;
     return CLI_EXIT_FAILED;
 }
 

@@ -353,8 +353,9 @@ cli_run_single(const struct cli_args *a, const char *input, const char *output)
     else
         rc = r2d_convert(ctx, &a->opts, input, output);
     cli_display_end(d);
+    /* An incomplete --info still printed its description: what stopped it is a warning, not an error. */
     if (rc)
-        cli_display_message(d, NULL, r2d_errmsg(ctx));
+        cli_display_message(d, rc == R2D_EINCOMPLETE ? "warning: " : NULL, r2d_errmsg(ctx));
     r2d_ctx_free(ctx);
     cli_display_free(d);
     return cli_exit_code(rc, cli_interrupted);

@@ -93,9 +93,9 @@ r2d_kernel_symbol(struct r2d_analysis *a, const char *name, uint64_t *va)
     return rc;
 }
 
-/* Run the engine steps in order; stop at the first failure (its message is in the context). */
+/* Run the engine steps in order up to the KDBG; stop at the first failure (its message is in the context). */
 int
-r2d_analyse(struct r2d_analysis *a)
+r2d_analyse_kernel(struct r2d_analysis *a)
 {
     int rc = r2d_discover_dtb(a);
 
@@ -116,7 +116,13 @@ r2d_analyse(struct r2d_analysis *a)
     }
     if (!rc)
         rc = r2d_kdbg_locate(a);
-    if (!rc)
-        rc = r2d_match_cpus(a);
     return rc;
+}
+
+int
+r2d_analyse(struct r2d_analysis *a)
+{
+    const int rc = r2d_analyse_kernel(a);
+
+    return rc ? rc : r2d_match_cpus(a);
 }

@@ -208,10 +208,11 @@ contexts_match_registers(struct r2d_analysis *a, const uint64_t *kprcb, uint64_t
     return 0;
 }
 
-int
-r2d_match_cpus(struct r2d_analysis *a)
+/* registers: match the image's vCPUs; else describe each processor from memory alone. */
+static int
+contexts_match(struct r2d_analysis *a, int registers)
 {
-    const size_t ncpu = r2d_image_cpu_count(a->img);
+    const size_t ncpu = registers ? r2d_image_cpu_count(a->img) : 0;
     uint64_t block, nsym, prcb_off, number_off, context_off;
     uint64_t *kprcb;
     uint32_t nproc = 0;
@@ -248,6 +249,18 @@ r2d_match_cpus(struct r2d_analysis *a)
                    : contexts_match_registers(a, kprcb, prcb_off, number_off, context_off);
     free(kprcb);
     return rc;
+}
+
+int
+r2d_match_cpus(struct r2d_analysis *a)
+{
+    return contexts_match(a, 1);
+}
+
+int
+r2d_find_processors(struct r2d_analysis *a)
+{
+    return contexts_match(a, 0);
 }
 
 /* Patch one CONTEXT at processor j's KPRCB.Context; a target outside the image is a warning. */

@@ -233,8 +233,11 @@ def tampered_case(isf, seed):
 
     # --info shows the verification, in text and in JSON, without an option.
     p = t.raw2dmp("--pdb", pdb, "--info", src)
-    t.check(p.returncode == 0 and "kdbg_verification:" in p.stdout and "result: differs" in p.stdout
-            and "field=PsLoadedModuleList" in p.stdout, "%s: --info shows the verification: %s" % (name, p.stderr))
+    kdbg = [l for l in p.stdout.splitlines() if l.startswith("KDBG ")]
+    diff = "  PsLoadedModuleList (+0x%x): image 0x%x, symbols 0x%x" % (tf["offset"], tf["image"], tf["original"])
+    t.check(p.returncode == 0 and len(kdbg) == 1 and "1 field differs from the symbols" in kdbg[0]
+            and (" " * 12 + diff) in p.stdout.splitlines(),
+            "%s: --info shows the verification, naming the field: %r %s" % (name, p.stdout, p.stderr))
     p = t.raw2dmp("--pdb", pdb, "--info", "--json", src)
     if t.check(p.returncode == 0, "%s: --info --json" % name):
         v = json.loads(p.stdout).get("kdbg_verification", {})
