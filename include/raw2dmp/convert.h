@@ -72,8 +72,11 @@ R2D_API int r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, con
 
 /**
  * Describe input without writing anything: format, runs, CPU states, notes, and as far as it gets the
- * engine's findings (DTB, kernel, symbols, KDBG). Writes JSON (json != 0) or text to out. A failing
- * engine step is reported in the description, not as an error; errors are only for unreadable input.
+ * engine's findings (DTB, kernel, symbols, KDBG, and what a conversion would write; for a crash dump its
+ * processors' contexts instead). Writes JSON (json != 0) or text to out: a summary, then every other value
+ * when ctx's verbosity is R2D_LOG_INFO or more. When an engine step fails, the description of what was
+ * found is still written and the call returns R2D_EINCOMPLETE, with the failed step and how to fix it in
+ * ctx's message. Other errors (an unreadable input) write nothing.
  */
 R2D_API int r2d_info(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input, FILE *out,
                      int json);

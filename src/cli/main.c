@@ -77,12 +77,13 @@ cli_usage(FILE *out)
         "\n"
         "Input:\n"
         "  -f, --input-format NAME  input format (default auto; see --list-formats)\n"
-        "      --list-formats       list the input formats and exit\n"
+        "      --list-formats       list the input formats and this build's optional features, and exit\n"
         "      --dtb ADDR           physical address of the kernel page tables (skip discovery)\n"
         "      --kernel-base ADDR   virtual address of ntoskrnl (skip discovery)\n"
         "Symbols:\n"
         "      --pdb FILE           the kernel's PDB (ntkrnlmp.pdb) as a file\n"
-        "      --symbols FILE       a Volatility 3 JSON symbol table (.json or .json.xz)\n"
+        "      --symbols FILE|DIR   a Volatility 3 JSON symbol table (.json or .json.xz), or a symbol\n"
+        "                           directory or windows.zip pack to pick the kernel's table from\n"
         "      --symbol-path PATH   WinDbg symbol path (default: $_NT_SYMBOL_PATH, else\n"
         "                           "
         "srv*~/.cache/raw2dmp/symbols*https://msdl.microsoft.com/download/symbols)\n"
@@ -93,11 +94,12 @@ cli_usage(FILE *out)
         "      --verify-kdbg        compare the image's block with the symbols; differences exit 3\n"
         "Output:\n"
         "      --dump-type TYPE     auto (default), full (DumpType 1) or bitmap (DumpType 5)\n"
-        "      --bugcheck CODE      bug check code for the header (default: the kernel's, else 0x161)\n"
+        "      --bugcheck CODE      bug check code or name for the header (MANUALLY_INITIATED_CRASH ...;\n"
+        "                           default: the kernel's, else 0x161 LIVE_SYSTEM_DUMP)\n"
         "      --force              replace an existing output or report (never INPUT, by any name)\n"
         "      --hash ALG           sha256 (default) or none: SHA-256 of the input and the output\n"
         "      --report FILE        write a JSON report of the conversion\n"
-        "      --info               describe INPUT (format, runs, CPUs, kernel, KDBG) and write nothing\n"
+        "      --info               describe INPUT (a summary; -v: every detail) and write nothing\n"
         "      --json               with --info: JSON instead of text\n"
         "Batch:\n"
         "      --batch MANIFEST     convert every line of a JSON-lines manifest ('-' = standard input);\n"
@@ -111,7 +113,8 @@ cli_usage(FILE *out)
         "  -V, --version            version\n"
         "\n"
         "Exit codes: 0 done, 1 failed, 2 usage (also OUTPUT or the report being INPUT, or each other; an\n"
-        "unreadable manifest), 3 --verify-kdbg found differences, 130 interrupted. See raw2dmp(1).\n",
+        "unreadable manifest), 3 --verify-kdbg found differences, 4 --info incomplete (no kernel or no\n"
+        "symbols), 130 interrupted. See raw2dmp(1).\n",
         out);
 }
 
