@@ -72,7 +72,8 @@ r2d_load_kernel_symbols(struct r2d_analysis *a)
     else
         rc = engine_open_from_path(a);
     if (rc)
-        return r2d_err_prefix(a->ctx, rc, "symbols for %s %s/%" PRIX32, a->pe.pdb.name, guid, a->pe.pdb.age);
+        return r2d_err_prefix(a->ctx, rc, "%s: symbols for %s %s/%" PRIX32, r2d_image_path(a->img), a->pe.pdb.name,
+                              guid, a->pe.pdb.age);
     rc = r2d_symbols_match(a->ctx, a->syms, &a->pe.pdb, a->opts->force_symbols);
     if (rc)
         return rc;

@@ -177,6 +177,25 @@ info_symbols_needed(const struct r2d_analysis *a, json_t *info)
     json_object_set_new(info, "symbols_needed", s);
 }
 
+/* "<input>: description incomplete (<step>): <what failed>", the input named once. */
+static int
+info_incomplete_message(struct r2d_analysis *a, const char *step)
+{
+    const char *path = r2d_image_path(a->img);
+    const size_t plen = strlen(path);
+    char *msg = strdup(r2d_errmsg(a->ctx));
+    const char *why = msg;
+    int rc;
+
+    if (!msg)
+        return r2d_err(a->ctx, R2D_ENOMEM, "out of memory");
+    if (strncmp(why, path, plen) == 0 && strncmp(why + plen, ": ", 2) == 0)
+        why += plen + 2;
+    rc = r2d_err(a->ctx, R2D_EINCOMPLETE, "%s: description incomplete (%s): %s", path, step, why);
+    free(msg);
+    return rc;
+}
+
 /* Record where the analysis stopped; the context's message becomes the one warning the CLI prints. */
 static int
 info_incomplete(struct r2d_analysis *a, json_t *info, int rc)
@@ -193,8 +212,7 @@ info_incomplete(struct r2d_analysis *a, json_t *info, int rc)
     json_object_set_new(info, "analysis_stopped_at", json_string(step));
     if (!a->syms && a->kernel_base && a->pe.have_rsds)
         info_symbols_needed(a, info);
-    return r2d_err_prefix(a->ctx, R2D_EINCOMPLETE, "%s: description incomplete (%s)", r2d_image_path(a->img),
-                          step);
+    return info_incomplete_message(a, step);
 }
 
 /*
