@@ -285,10 +285,12 @@ it_cpu_matches(struct it *t, char *buf, size_t n)
         snprintf(path, sizeof(path), "analysis/cpu_matches/%zu/processor", i);
         p = it_take(t, path);
         proc = json_is_integer(p) ? (uint64_t)json_integer_value(p) : 0;
-        len += (size_t)snprintf(buf + len, n - len, "%sCPU %" PRIu64 " %s %" PRIu64, i ? ", " : "", cpu,
-                                json_is_integer(p) ? "is processor" : "matches no processor", proc);
-        if (!json_is_integer(p) && len >= 2 && len < n)
-            buf[len -= 2] = '\0'; /* no number after "matches no processor" */
+        if (json_is_integer(p))
+            len += (size_t)snprintf(buf + len, n - len, "%sCPU %" PRIu64 " is processor %" PRIu64, i ? ", " : "",
+                                    cpu, proc);
+        else
+            len += (size_t)snprintf(buf + len, n - len, "%sCPU %" PRIu64 " matches no processor", i ? ", " : "",
+                                    cpu);
     }
 }
 
