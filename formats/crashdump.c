@@ -261,7 +261,7 @@ crashdump_open_runs(struct r2d_ctx *ctx, struct r2d_image *img, const uint8_t *h
     }
     if (sum != declared)
         r2d_log(ctx, R2D_LOG_WARN,
-                "warning: %s: offset 0x%x: NumberOfPages 0x%" PRIx64 " differs from the runs' sum 0x%" PRIx64
+                "%s: offset 0x%x: NumberOfPages 0x%" PRIx64 " differs from the runs' sum 0x%" PRIx64
                 "; the runs are used",
                 path, R2D_DH64_OFF_NUMBER_OF_PAGES, declared, sum);
     return 0;
@@ -383,7 +383,7 @@ crashdump_open_bitmap(struct r2d_ctx *ctx, struct r2d_image *img)
         return rc;
     if (s.set_bits != pages)
         r2d_log(ctx, R2D_LOG_WARN,
-                "warning: %s: offset 0x%x: bitmap header says 0x%" PRIx64 " pages but 0x%" PRIx64
+                "%s: offset 0x%x: bitmap header says 0x%" PRIx64 " pages but 0x%" PRIx64
                 " bits are set; the bitmap is used",
                 path, R2D_DH64_OFF_BITMAP + R2D_BMP64_OFF_PAGES, pages, s.set_bits);
     rc = crashdump_note(ctx, img, "dump.bitmap_first_page", CD_HEX, first);

@@ -236,7 +236,7 @@ cdw_layout(struct cdw_state *st)
                          ~(uint64_t)(R2D_PAGE_SIZE - 1);
     if (st->bmp_first_page > BMP_LEECHCORE_MAX_FIRST_PAGE)
         r2d_log(ctx, R2D_LOG_WARN,
-                "warning: bitmap dump: first page at 0x%" PRIx64 " is past 16 MiB; LeechCore/MemProcFS "
+                "bitmap dump: first page at 0x%" PRIx64 " is past 16 MiB; LeechCore/MemProcFS "
                 "refuse such files",
                 st->bmp_first_page);
     st->total = st->bmp_first_page + pages * R2D_PAGE_SIZE;

@@ -354,7 +354,7 @@ kdump_open(struct r2d_ctx *ctx, struct r2d_image *img)
 
 const struct r2d_format r2d_format_kdump = {
     .name = "kdump",
-    .summary = "kdump-compressed (makedumpfile, QEMU/virsh kdump-zlib|lzo|snappy, flattened or assembled)",
+    .summary = "kdump-compressed (makedumpfile, QEMU/virsh kdump-*), flattened or assembled; zlib, lzo/snappy below",
     .probe_bytes = KDUMP_HDR_SIZE,
     .probe = kdump_probe,
     .open = kdump_open,

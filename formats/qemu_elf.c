@@ -335,7 +335,7 @@ elf_open_file(struct r2d_ctx *ctx, struct elf_file *ef)
     /* Other producers' cores (gcore, a kdump vmcore, ...) carry memory only: convert them as raw or LiME. */
     if (!rc && tally.qemu == 0)
         r2d_log(ctx, R2D_LOG_WARN,
-                "warning: %s: no CPU register notes (no QEMU CPU state): the page tables, the kernel and the "
+                "%s: no CPU register notes (no QEMU CPU state): the page tables, the kernel and the "
                 "processors' contexts are found without registers, as for raw and LiME images",
                 ef->path);
     if (!rc && tally.prstatus && tally.prstatus != tally.qemu)

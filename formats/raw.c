@@ -29,7 +29,7 @@ raw_open(struct r2d_ctx *ctx, struct r2d_image *img)
     if (n > 5 && strcasecmp(path + n - 5, ".vmem") == 0)
         r2d_log(
             ctx, R2D_LOG_WARN,
-            "warning: %s: a VMware memory file read without its state file: file offset is taken as guest "
+            "%s: a VMware memory file read without its state file: file offset is taken as guest "
             "address, so memory above the PCI hole (above 4 GiB) is placed by guess; convert the .vmss or "
             ".vmsn beside it instead",
             path);

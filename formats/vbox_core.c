@@ -308,14 +308,14 @@ vbox_check_cpus(struct r2d_ctx *ctx, struct vbox_file *vf, int *use)
     if (!*use && vf->ncpus)
         r2d_log(
             ctx, R2D_LOG_WARN,
-            "warning: %s: VirtualBox core format version 0x%08" PRIx32 " (VirtualBox %" PRIu32 ".%" PRIu32
+            "%s: VirtualBox core format version 0x%08" PRIx32 " (VirtualBox %" PRIu32 ".%" PRIu32
             "): its CPU notes are not decoded (known: 0x%08x-0x%08x); the page tables, the kernel and the "
             "processors' contexts are found without registers, as for raw and LiME images",
             vf->path, vf->fmt_version, vf->vbox_version >> 24, (vf->vbox_version >> 16) & 0xFF,
             VBOX_FMT_CPU_FIRST, VBOX_FMT_CPU_LAST);
     else if (vf->ncpus == 0)
         r2d_log(ctx, R2D_LOG_WARN,
-                "warning: %s: no VBCPU notes: the page tables, the kernel and the processors' contexts are "
+                "%s: no VBCPU notes: the page tables, the kernel and the processors' contexts are "
                 "found without registers, as for raw and LiME images",
                 vf->path);
     return 0;

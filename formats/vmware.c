@@ -212,7 +212,7 @@ vmware_find_vmem(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_by
               ".vmem files (%s); name the right one with --vmem",
               path, want, scan.count, scan.names);
     snprintf(how, howlen, "the only .vmem beside the state file (%s does not exist)", want);
-    r2d_log(ctx, R2D_LOG_WARN, "warning: %s: %s does not exist; using %s, the only .vmem beside it", path,
+    r2d_log(ctx, R2D_LOG_WARN, "%s: %s does not exist; using %s, the only .vmem beside it", path,
             want, scan.first);
     rc = r2d_image_open_companion(ctx, img, scan.first, out);
     return rc ? r2d_err_prefix(ctx, rc, "%s: memory file", path) : 0;
@@ -238,7 +238,7 @@ vmware_mem_runs(struct r2d_ctx *ctx, struct vmware_mem *m, const struct r2d_byte
         r2d_image_set_props(img, &props);
         if (size > VMW_FLAT_WARN)
             r2d_log(ctx, R2D_LOG_WARN,
-                    "warning: %s: no memory regions in the state file: %s is taken as flat guest memory from "
+                    "%s: no memory regions in the state file: %s is taken as flat guest memory from "
                     "address 0, which is a guess past the PCI hole (above 3 GiB)",
                     m->f->path, r2d_bytesrc_name(src));
         rc = r2d_image_add_note(ctx, img, "vmware.regions", "none: the memory is flat from guest address 0");

@@ -254,7 +254,7 @@ vmware_cpus_add(struct r2d_ctx *ctx, struct vmware_cpus *c)
         rc = r2d_image_add_note(ctx, f->img, "vmware.vcpus", v);
     if (!rc && added == 0)
         r2d_log(ctx, R2D_LOG_WARN,
-                "warning: %s: no vCPU registers in the state file: the page tables and the "
+                "%s: no vCPU registers in the state file: the page tables and the "
                 "kernel are searched for without them",
                 f->path);
     return rc;

@@ -160,7 +160,7 @@ xen_read_notes(struct r2d_ctx *ctx, struct xen_file *xf)
               xf->format_version);
     if (xf->format_version != XEN_FORMAT_CURRENT)
         r2d_log(ctx, R2D_LOG_WARN,
-                "warning: %s: dump-core format version 0x%" PRIx64 " (known: 0x1); reading it as "
+                "%s: dump-core format version 0x%" PRIx64 " (known: 0x1); reading it as "
                 "0x1",
                 xf->path, xf->format_version);
     return 0;
@@ -337,7 +337,7 @@ xen_read_cpus(struct r2d_ctx *ctx, struct xen_file *xf)
 
     if (!s || s->entsize != XEN_CTX_SIZE) {
         r2d_log(ctx, R2D_LOG_WARN,
-                "warning: %s: %s: the page tables, the kernel and the processors' contexts are "
+                "%s: %s: the page tables, the kernel and the processors' contexts are "
                 "found without registers, as for raw and LiME images",
                 xf->path,
                 s ? "the vCPU contexts (.xen_prstatus) are not 64-bit x86 ones (sh_entsize is not 0x1430)"
@@ -424,7 +424,7 @@ xen_open_file(struct r2d_ctx *ctx, struct xen_file *xf)
         rc = xen_read_cpus(ctx, xf);
     if (!rc && xf->ncpus == 0 && xf->prstatus && xf->prstatus->entsize == XEN_CTX_SIZE)
         r2d_log(ctx, R2D_LOG_WARN,
-                "warning: %s: %s: the page tables, the kernel and the processors' contexts are found "
+                "%s: %s: the page tables, the kernel and the processors' contexts are found "
                 "without registers, as for raw and LiME images",
                 xf->path, xf->nr_vcpus ? "every vCPU context is offline" : "no vCPU contexts");
     return rc ? rc : xen_add_notes(ctx, xf);

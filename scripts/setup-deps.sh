@@ -3,7 +3,7 @@
 # Debian 12 package names; needs root (or sudo) only when something must be installed.
 set -eu
 PKGS="gcc meson ninja-build pkg-config libjansson-dev libcurl4-openssl-dev liblzma-dev zlib1g-dev
-libssl-dev liblzo2-dev libsnappy-dev libcmocka-dev python3 xz-utils binutils clang lld llvm
+libssl-dev libzip-dev liblzo2-dev libsnappy-dev libcmocka-dev python3 xz-utils binutils clang lld llvm
 libclang-rt-dev qemu-system-x86 libvirt-clients libvirt-daemon
 libvirt-daemon-driver-qemu libkdumpfile-dev"
 missing=""

@@ -5,6 +5,9 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 sh "$top/scripts/setup-deps.sh" || exit 1
 passed=0 failed=0 skipped=0
+# What git sees as untracked before and after the run: the run may add nothing (build folders are ignored).
+untracked() { git -C "$top" status --porcelain --untracked-files=all 2>/dev/null | sed -n 's/^?? //p'; }
+untracked_before=$(untracked)
 # The suite needs about 2 GiB of scratch space at its peak (tests remove their work directories when they pass).
 avail=$(df -Pk "$top" | awk 'NR == 2 { print int($4 / 1024) }')
 echo "scratch space: ${avail:-?} MiB free in $top"
@@ -12,9 +15,11 @@ echo "scratch space: ${avail:-?} MiB free in $top"
 run_suite() { # name, meson options...
     name=$1; shift
     dir="$top/build-$name"
+    # Logs go into the build folders (ignored by git): the work tree is left with nothing untracked.
     if [ ! -f "$dir/build.ninja" ]; then
-        meson setup "$dir" "$top" --werror "$@" >"$top/build-$name.setup.log" 2>&1 ||
-            { cat "$top/build-$name.setup.log"; failed=$((failed + 1)); return; }
+        mkdir -p "$dir"
+        meson setup "$dir" "$top" --werror "$@" >"$dir/setup.log" 2>&1 ||
+            { cat "$dir/setup.log"; failed=$((failed + 1)); return; }
     fi
     if ! ninja -C "$dir" >"$dir/ninja.log" 2>&1; then
         tail -50 "$dir/ninja.log"; echo "$name: build failed"; failed=$((failed + 1)); return
@@ -41,8 +46,9 @@ run_suite() { # name, meson options...
 run_fuzz() {
     dir="$top/build-fuzz"
     if [ ! -f "$dir/build.ninja" ]; then
-        CC=clang meson setup "$dir" "$top" -Dfuzzing=true -Dtests=disabled >"$top/build-fuzz.setup.log" 2>&1 ||
-            { cat "$top/build-fuzz.setup.log"; echo "fuzz: setup failed"; failed=$((failed + 1)); return; }
+        mkdir -p "$dir"
+        CC=clang meson setup "$dir" "$top" -Dfuzzing=true -Dtests=disabled >"$dir/setup.log" 2>&1 ||
+            { cat "$dir/setup.log"; echo "fuzz: setup failed"; failed=$((failed + 1)); return; }
     fi
     if ! ninja -C "$dir" >"$dir/ninja.log" 2>&1; then
         tail -50 "$dir/ninja.log"; echo "fuzz: build failed"; failed=$((failed + 1)); return
@@ -65,6 +71,11 @@ run_fuzz() {
 run_suite release -Dbuildtype=debugoptimized
 run_suite asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 run_fuzz
+untracked_after=$(untracked)
+new_files=$(printf '%s\n' "$untracked_after" | grep -vxF -e "$untracked_before" -e '' || true)
+if [ -n "$new_files" ]; then
+    echo "the test run left untracked files in the work tree:"; echo "$new_files"; failed=$((failed + 1))
+fi
 if [ "$skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $skipped skipped"
 else

@@ -48,6 +48,15 @@ R2D_API void r2d_options_init(struct r2d_options *opts);
 R2D_API char *r2d_options_json(const struct r2d_options *opts);
 
 /**
+ * The code of a common bug check named as Microsoft's documentation names it ("MANUALLY_INITIATED_CRASH"
+ * is 0xE2, "LIVE_SYSTEM_DUMP" 0x161; case-insensitive), for --bugcheck, in *code. R2D_ENOTFOUND for a name
+ * not in the table (docs/raw2dmp.1 lists it); *code is then untouched.
+ */
+R2D_API int r2d_bugcheck_code(const char *name, uint32_t *code);
+/** The table's name for code ("LIVE_SYSTEM_DUMP" for 0x161), a static string; NULL when it has none. */
+R2D_API const char *r2d_bugcheck_name(uint32_t code);
+
+/**
  * Convert input to a crash dump at output. Returns 0 on success. On failure nothing is left at output and
  * the context holds the message; a report, when asked for, still documents what was tried (an existing
  * output or report refused without force, a refusal below, and an interrupted run, leave no report).
@@ -65,8 +74,11 @@ R2D_API int r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, con
 
 /**
  * Describe input without writing anything: format, runs, CPU states, notes, and as far as it gets the
- * engine's findings (DTB, kernel, symbols, KDBG). Writes JSON (json != 0) or text to out. A failing
- * engine step is reported in the description, not as an error; errors are only for unreadable input.
+ * engine's findings (DTB, kernel, symbols, KDBG, and what a conversion would write; for a crash dump its
+ * processors' contexts instead). Writes JSON (json != 0) or text to out: a summary, then every other value
+ * when ctx's verbosity is R2D_LOG_INFO or more. When an engine step fails, the description of what was
+ * found is still written and the call returns R2D_EINCOMPLETE, with the failed step and how to fix it in
+ * ctx's message. Other errors (an unreadable input) write nothing.
  */
 R2D_API int r2d_info(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input, FILE *out,
                      int json);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The input formats this build reads: for --list-formats and for checking --input-format early. */
+/* The input formats and optional features this build has: for --list-formats and --input-format checks. */
 #ifndef RAW2DMP_FORMATS_H
 #define RAW2DMP_FORMATS_H
 
@@ -13,5 +13,13 @@ R2D_API size_t r2d_format_count(void);
 R2D_API int r2d_format_describe(size_t i, const char **name, const char **summary);
 /** True when name is "auto" or a format's name (case-insensitive). */
 R2D_API int r2d_format_known(const char *name);
+
+/**
+ * The optional features a build may have (page codecs, downloads), for --list-formats and --version:
+ * feature i's short name ("lzo"), whether this build has it (*present 1) or was built without it (0), and
+ * what it gives ("kdump pages compressed with LZO"); static strings. Returns 0, or R2D_EINVAL when i is
+ * past the last feature.
+ */
+R2D_API int r2d_feature_describe(size_t i, const char **name, int *present, const char **what);
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli_display.h"
+#include "raw2dmp/ctx.h"
 
 /* About six redraws a second (zstd's REFRESH_RATE): smooth enough, and cheap over ssh. */
 #define DISPLAY_REFRESH_S 0.16
@@ -207,9 +208,16 @@ void
 cli_display_log(void *arg, int level, const char *msg)
 {
     const struct cli_log_sink *sink = arg;
+    char prefix[512];
 
-    (void)level; /* the context already filtered by verbosity */
-    cli_display_message(sink->display, sink->prefix, msg);
+    /*
+     * The context already filtered by verbosity; the level only names the kind of message. Library
+     * messages carry no "warning:" of their own: the word comes from here, after a batch item's position,
+     * as a compiler puts it ("m.jsonl:3: warning: ...").
+     */
+    snprintf(prefix, sizeof(prefix), "%s%s", sink->prefix ? sink->prefix : "",
+             level > R2D_LOG_ERROR && level <= R2D_LOG_WARN ? "warning: " : "");
+    cli_display_message(sink->display, prefix, msg);
 }
 
 void

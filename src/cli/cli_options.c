@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli_options.h"
+#include "raw2dmp/convert.h"
 #include "raw2dmp/formats.h"
 #include "raw2dmp/parse.h"
 
@@ -40,6 +42,8 @@ cli_exit_code(int status, int interrupted)
         return CLI_EXIT_VERIFY;
     if (status == R2D_ESAMEFILE)
         return CLI_EXIT_USAGE; /* the files named cannot work together, whatever happens on disk */
+    if (status == R2D_EINCOMPLETE)
+        return CLI_EXIT_INCOMPLETE;
     return CLI_EXIT_FAILED;
 }
 
@@ -95,6 +99,16 @@ cli_options_arg(struct r2d_options *o, const char *name, const char *value, char
             o->kernel_base = v;
             o->have_kernel_base = value != NULL;
         }
+    } else if (strcmp(name, "bugcheck") == 0 && value && strchr(value, '_')) {
+        /* No number has an underscore and every name in the table does (raw2dmp(1) lists them). */
+        uint32_t code;
+
+        if (r2d_bugcheck_code(value, &code)) {
+            snprintf(why, n, "unknown bug check name '%s' (see raw2dmp(1); or give the code)", value);
+            return -1;
+        }
+        o->bugcheck_code = code;
+        o->have_bugcheck = 1;
     } else if (strcmp(name, "bugcheck") == 0) {
         if (value && (r2d_parse_u64(value, R2D_RADIX_ADDRESS, &v) || v > UINT32_MAX)) {
             snprintf(why, n, "not a 32-bit number: '%s'", value);
@@ -103,20 +117,20 @@ cli_options_arg(struct r2d_options *o, const char *name, const char *value, char
         o->bugcheck_code = (uint32_t)v;
         o->have_bugcheck = value != NULL;
     } else if (strcmp(name, "dump-type") == 0) {
-        if (!value || strcmp(value, "auto") == 0)
+        if (!value || strcasecmp(value, "auto") == 0)
             o->dump_type = R2D_DUMP_AUTO;
-        else if (strcmp(value, "full") == 0)
+        else if (strcasecmp(value, "full") == 0)
             o->dump_type = R2D_DUMP_FULL;
-        else if (strcmp(value, "bitmap") == 0)
+        else if (strcasecmp(value, "bitmap") == 0)
             o->dump_type = R2D_DUMP_BITMAP;
         else {
             snprintf(why, n, "expected auto, full or bitmap, not '%s'", value);
             return -1;
         }
     } else if (strcmp(name, "hash") == 0) {
-        if (!value || strcmp(value, "sha256") == 0)
+        if (!value || strcasecmp(value, "sha256") == 0)
             o->hash = R2D_HASH_SHA256;
-        else if (strcmp(value, "none") == 0)
+        else if (strcasecmp(value, "none") == 0)
             o->hash = R2D_HASH_NONE;
         else {
             snprintf(why, n, "expected sha256 or none, not '%s'", value);

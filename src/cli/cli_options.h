@@ -26,12 +26,13 @@ enum {
     CLI_EXIT_FAILED = 1,
     CLI_EXIT_USAGE = 2,
     CLI_EXIT_VERIFY = 3,
+    CLI_EXIT_INCOMPLETE = 4, /* --info described INPUT, but the analysis stopped (no kernel, no symbols) */
     CLI_EXIT_INTERRUPTED = 130,
 };
 
 /*
  * The exit code for a library status: 0 ok, 130 cancelled or interrupted, 3 R2D_EVERIFY, 2 (usage)
- * R2D_ESAMEFILE, else 1.
+ * R2D_ESAMEFILE, 4 R2D_EINCOMPLETE (--info), else 1.
  */
 int cli_exit_code(int status, int interrupted);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_batch.h"
@@ -43,6 +44,8 @@ static const struct option cli_own_options[] = {
     {"version", no_argument, NULL, 'V'},
 };
 #define CLI_OWN_COUNT (sizeof(cli_own_options) / sizeof(cli_own_options[0]))
+/* The leading ':' makes getopt return ':' for a missing argument, and say nothing itself. */
+#define CLI_SHORT_OPTIONS ":f:j:qvhV"
 #define CLI_MAX_JOBS 256
 
 /* What the command line asked for. */
@@ -74,7 +77,7 @@ cli_usage(FILE *out)
         "\n"
         "Input:\n"
         "  -f, --input-format NAME  input format (default auto; see --list-formats)\n"
-        "      --list-formats       list the input formats and exit\n"
+        "      --list-formats       list the input formats and this build's optional features, and exit\n"
         "      --vmem FILE          VMware: the memory file of a .vmss/.vmsn INPUT (default: the .vmem\n"
         "                           of the same name, else the only .vmem beside INPUT)\n"
         "      --dtb ADDR           physical address of the kernel page tables (skip discovery)\n"
@@ -82,7 +85,8 @@ cli_usage(FILE *out)
         "                           ADDR and CODE are hex as in WinDbg: 0x optional, 0n for decimal\n"
         "Symbols:\n"
         "      --pdb FILE           the kernel's PDB (ntkrnlmp.pdb) as a file\n"
-        "      --symbols FILE       a Volatility 3 JSON symbol table (.json or .json.xz)\n"
+        "      --symbols FILE|DIR   a Volatility 3 JSON symbol table (.json or .json.xz), or a symbol\n"
+        "                           directory or windows.zip pack to pick the kernel's table from\n"
         "      --symbol-path PATH   WinDbg symbol path (default: $_NT_SYMBOL_PATH, else\n"
         "                           "
         "srv*~/.cache/raw2dmp/symbols*https://msdl.microsoft.com/download/symbols)\n"
@@ -93,11 +97,12 @@ cli_usage(FILE *out)
         "      --verify-kdbg        compare the image's block with the symbols; differences exit 3\n"
         "Output:\n"
         "      --dump-type TYPE     auto (default), full (DumpType 1) or bitmap (DumpType 5)\n"
-        "      --bugcheck CODE      bug check code for the header (default: the kernel's, else 0x161)\n"
+        "      --bugcheck CODE      bug check code or name for the header (MANUALLY_INITIATED_CRASH ...;\n"
+        "                           default: the kernel's, else 0x161 LIVE_SYSTEM_DUMP)\n"
         "      --force              replace an existing output or report (never INPUT, by any name)\n"
         "      --hash ALG           sha256 (default) or none: SHA-256 of the input and the output\n"
         "      --report FILE        write a JSON report of the conversion\n"
-        "      --info               describe INPUT (format, runs, CPUs, kernel, KDBG) and write nothing\n"
+        "      --info               describe INPUT (a summary; -v: every detail) and write nothing\n"
         "      --json               with --info: JSON instead of text\n"
         "Batch:\n"
         "      --batch MANIFEST     convert every line of a JSON-lines manifest ('-' = standard input);\n"
@@ -111,7 +116,8 @@ cli_usage(FILE *out)
         "  -V, --version            version\n"
         "\n"
         "Exit codes: 0 done, 1 failed, 2 usage (also OUTPUT or the report being INPUT, or each other; an\n"
-        "unreadable manifest), 3 --verify-kdbg found differences, 130 interrupted. See raw2dmp(1).\n",
+        "unreadable manifest), 3 --verify-kdbg found differences, 4 --info incomplete (no kernel or no\n"
+        "symbols), 130 interrupted. See raw2dmp(1).\n",
         out);
 }
 
@@ -130,13 +136,22 @@ cli_bad_usage(const char *fmt, ...)
     return CLI_EXIT_USAGE;
 }
 
+/* The formats in one aligned table, then the optional features this build has or lacks. */
 static int
 cli_list_formats(void)
 {
-    const char *name, *summary;
+    const char *name, *summary, *what;
+    int width = 0, present;
 
     for (size_t i = 0; r2d_format_describe(i, &name, &summary) == 0; i++)
-        printf("%-10s %s\n", name, summary);
+        width = (int)strlen(name) > width ? (int)strlen(name) : width;
+    for (size_t i = 0; r2d_feature_describe(i, &name, &present, &what) == 0; i++)
+        width = (int)strlen(name) > width ? (int)strlen(name) : width;
+    for (size_t i = 0; r2d_format_describe(i, &name, &summary) == 0; i++)
+        printf("%-*s  %s\n", width, name, summary);
+    printf("\noptional features of this build:\n");
+    for (size_t i = 0; r2d_feature_describe(i, &name, &present, &what) == 0; i++)
+        printf("%-*s  %-3s  %s\n", width, name, present ? "yes" : "no", what);
     return CLI_EXIT_OK;
 }
 
@@ -206,10 +221,58 @@ cli_parse_own(struct cli_args *a, int c)
         printf("raw2dmp %s\n", R2D_VERSION);
         return CLI_EXIT_OK;
     default:
-        fputs("try 'raw2dmp --help'\n", stderr);
-        return CLI_EXIT_USAGE;
+        return CLI_EXIT_USAGE; /* cli_bad_option said why */
     }
     return -1;
+}
+
+/*
+ * getopt's own messages start with argv[0] (a path) and are not ours: it is silenced (opterr 0 and a
+ * leading ':'), and the option it stopped at is named here, with what could have been meant.
+ */
+static int
+cli_bad_option(int c, char *const *argv, const char *shortopts, const struct option *longopts)
+{
+    const char *arg = argv[optind - 1];
+    const int is_long = strncmp(arg, "--", 2) == 0;
+    const int len = (int)strcspn(arg, "=");
+
+    if (c == ':' && is_long)
+        return cli_bad_usage("option '%.*s' needs an argument", len, arg);
+    if (c == ':')
+        return cli_bad_usage("option '-%c' needs an argument", optopt);
+    /* '?': an unknown letter, a long option given a value it does not take, or an unknown long option. */
+    if (optopt > 0 && optopt < 128 && !strchr(shortopts, optopt))
+        return cli_bad_usage("unknown option '-%c'", optopt);
+    if (optopt && is_long)
+        return cli_bad_usage("option '%.*s' takes no argument", len, arg);
+    if (is_long) {
+        char alts[256] = "";
+        size_t n = 0;
+
+        for (size_t i = 0; longopts[i].name; i++) {
+            if (strncmp(longopts[i].name, arg + 2, (size_t)len - 2) != 0)
+                continue;
+            snprintf(alts + strlen(alts), sizeof(alts) - strlen(alts), "%s--%s", n++ ? ", " : "",
+                     longopts[i].name);
+        }
+        if (n > 1)
+            return cli_bad_usage("ambiguous option '%.*s': %s", len, arg, alts);
+    }
+    return cli_bad_usage("unknown option '%.*s'", len, arg);
+}
+
+/* "-f memory.elf INPUT OUTPUT": the input given where the format name goes. */
+static int
+cli_format_mixup(const char *value)
+{
+    struct stat st;
+
+    if (r2d_format_known(value) || stat(value, &st) != 0 || S_ISDIR(st.st_mode))
+        return -1;
+    return cli_bad_usage("-f '%s': a file, but -f is --input-format, a format name (see --list-formats); "
+                         "the input goes last",
+                         value);
 }
 
 /*
@@ -240,12 +303,17 @@ cli_parse(int argc, char **argv, struct cli_args *a)
         fputs("raw2dmp: out of memory\n", stderr);
         return CLI_EXIT_FAILED;
     }
-    while (rc < 0 && (c = getopt_long(argc, argv, "f:j:qvhV", longopts, NULL)) != -1) {
+    opterr = 0;
+    while (rc < 0 && (c = getopt_long(argc, argv, CLI_SHORT_OPTIONS, longopts, NULL)) != -1) {
         const int i = c == 'f' ? 0 : c - CLI_OPTION_BASE;
         char why[256];
 
-        if (c != 'f' && (c < CLI_OPTION_BASE || c >= CLI_OPTION_BASE + 100))
+        if (c == '?' || c == ':')
+            rc = cli_bad_option(c, argv, CLI_SHORT_OPTIONS, longopts);
+        else if (c != 'f' && (c < CLI_OPTION_BASE || c >= CLI_OPTION_BASE + 100))
             rc = cli_parse_own(a, c);
+        else if (i == 0 && (rc = cli_format_mixup(optarg)) >= 0)
+            break;
         else if (cli_option_set(&a->opts, cli_options[i].name, optarg, why, sizeof(why)))
             rc = cli_bad_usage("--%s: %s", cli_options[i].name, why);
     }
@@ -290,8 +358,9 @@ cli_run_single(const struct cli_args *a, const char *input, const char *output)
     else
         rc = r2d_convert(ctx, &a->opts, input, output);
     cli_display_end(d);
+    /* An incomplete --info still printed its description: what stopped it is a warning, not an error. */
     if (rc)
-        cli_display_message(d, NULL, r2d_errmsg(ctx));
+        cli_display_message(d, rc == R2D_EINCOMPLETE ? "warning: " : NULL, r2d_errmsg(ctx));
     r2d_ctx_free(ctx);
     cli_display_free(d);
     return cli_exit_code(rc, cli_interrupted);

@@ -311,7 +311,7 @@ r2d_plan_add_warning(struct r2d_ctx *ctx, struct r2d_plan *plan, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    r2d_log(ctx, R2D_LOG_WARN, "warning: %s", msg);
+    r2d_log(ctx, R2D_LOG_WARN, "%s", msg);
     rc = r2d_grow(ctx, &plan->warnings, &plan->cap_warnings, plan->nwarnings + 1, sizeof(*plan->warnings),
                   "warnings");
     if (rc)

@@ -66,13 +66,14 @@ r2d_load_kernel_symbols(struct r2d_analysis *a)
               r2d_image_path(a->img), a->kernel_base);
     r2d_guid_format(a->pe.pdb.guid, guid);
     if (a->opts->isf_path)
-        rc = r2d_isf_open(a->ctx, a->opts->isf_path, &a->syms);
+        rc = r2d_isf_find(a->ctx, a->opts->isf_path, &a->pe.pdb, &a->syms);
     else if (a->opts->pdb_path)
         rc = r2d_pdb_open(a->ctx, a->opts->pdb_path, &a->syms);
     else
         rc = engine_open_from_path(a);
     if (rc)
-        return r2d_err_prefix(a->ctx, rc, "symbols for %s %s/%" PRIX32, a->pe.pdb.name, guid, a->pe.pdb.age);
+        return r2d_err_prefix(a->ctx, rc, "%s: symbols for %s %s/%" PRIX32, r2d_image_path(a->img), a->pe.pdb.name,
+                              guid, a->pe.pdb.age);
     rc = r2d_symbols_match(a->ctx, a->syms, &a->pe.pdb, a->opts->force_symbols);
     if (rc)
         return rc;
@@ -93,9 +94,9 @@ r2d_kernel_symbol(struct r2d_analysis *a, const char *name, uint64_t *va)
     return rc;
 }
 
-/* Run the engine steps in order; stop at the first failure (its message is in the context). */
+/* Run the engine steps in order up to the KDBG; stop at the first failure (its message is in the context). */
 int
-r2d_analyse(struct r2d_analysis *a)
+r2d_analyse_kernel(struct r2d_analysis *a)
 {
     int rc = r2d_discover_dtb(a);
 
@@ -116,7 +117,13 @@ r2d_analyse(struct r2d_analysis *a)
     }
     if (!rc)
         rc = r2d_kdbg_locate(a);
-    if (!rc)
-        rc = r2d_match_cpus(a);
     return rc;
+}
+
+int
+r2d_analyse(struct r2d_analysis *a)
+{
+    const int rc = r2d_analyse_kernel(a);
+
+    return rc ? rc : r2d_match_cpus(a);
 }

@@ -67,5 +67,7 @@ int r2d_kernel_symbol(struct r2d_analysis *a, const char *name, uint64_t *va);
  * Stops at the first failure (its message is in the context); what was found stays in a for the report.
  */
 int r2d_analyse(struct r2d_analysis *a);
+/* The same steps without the processors (--info on a crash dump, whose contexts are already written). */
+int r2d_analyse_kernel(struct r2d_analysis *a);
 
 #endif

@@ -84,7 +84,7 @@ contexts_match_memory(struct r2d_analysis *a, const uint64_t *kprcb, uint64_t co
         struct r2d_cpu_match *m = &a->cpus[j];
 
         if (kprcb[j] == 0) {
-            r2d_log(a->ctx, R2D_LOG_WARN, "warning: KiProcessorBlock[%" PRIu32 "] is 0", j);
+            r2d_log(a->ctx, R2D_LOG_WARN, "KiProcessorBlock[%" PRIu32 "] is 0", j);
             continue;
         }
         m->processor = (int)j;
@@ -185,7 +185,7 @@ contexts_match_registers(struct r2d_analysis *a, const uint64_t *kprcb, uint64_t
             if (kprcb[j] == 0 || kprcb[j] - prcb_off != kpcr)
                 continue;
             if (r2d_mmu_read_u32(&a->mmu, kprcb[j] + number_off, &number) || number != j) {
-                r2d_log(a->ctx, R2D_LOG_WARN, "warning: CPU %zu: KPRCB 0x%" PRIx64 " says processor %" PRIu32
+                r2d_log(a->ctx, R2D_LOG_WARN, "CPU %zu: KPRCB 0x%" PRIx64 " says processor %" PRIu32
                         ", KiProcessorBlock says %" PRIu32, i, kprcb[j], number, j);
                 continue;
             }
@@ -197,7 +197,7 @@ contexts_match_registers(struct r2d_analysis *a, const uint64_t *kprcb, uint64_t
         if (m->processor < 0) {
             snprintf(m->how, sizeof(m->how), "no KiProcessorBlock entry matches its %s 0x%" PRIx64,
                      (cpu->gs.base >> 63) ? "GS base" : "kernel GS base", kpcr);
-            r2d_log(a->ctx, R2D_LOG_WARN, "warning: CPU %zu: %s; its registers are not written", i, m->how);
+            r2d_log(a->ctx, R2D_LOG_WARN, "CPU %zu: %s; its registers are not written", i, m->how);
             continue;
         }
         if (r2d_mmu_read_u64(&a->mmu, m->kprcb + context_off, &m->context_va))
@@ -208,10 +208,11 @@ contexts_match_registers(struct r2d_analysis *a, const uint64_t *kprcb, uint64_t
     return 0;
 }
 
-int
-r2d_match_cpus(struct r2d_analysis *a)
+/* registers: match the image's vCPUs; else describe each processor from memory alone. */
+static int
+contexts_match(struct r2d_analysis *a, int registers)
 {
-    const size_t ncpu = r2d_image_cpu_count(a->img);
+    const size_t ncpu = registers ? r2d_image_cpu_count(a->img) : 0;
     uint64_t block, nsym, prcb_off, number_off, context_off;
     uint64_t *kprcb;
     uint32_t nproc = 0;
@@ -228,7 +229,7 @@ r2d_match_cpus(struct r2d_analysis *a)
     R2D_CHECK(context_off == 0, a->ctx, R2D_ENOTFOUND,
               "%s: neither the KDBG nor the symbols give _KPRCB.Context", r2d_image_path(a->img));
     if (nproc == 0 || nproc > R2D_MAX_PROCESSORS) {
-        r2d_log(a->ctx, R2D_LOG_WARN, "warning: KeNumberProcessors reads %" PRIu32 "; counting KiProcessorBlock",
+        r2d_log(a->ctx, R2D_LOG_WARN, "KeNumberProcessors reads %" PRIu32 "; counting KiProcessorBlock",
                 nproc);
         for (nproc = 0; nproc < R2D_MAX_PROCESSORS; nproc++) {
             uint64_t p;
@@ -248,6 +249,18 @@ r2d_match_cpus(struct r2d_analysis *a)
                    : contexts_match_registers(a, kprcb, prcb_off, number_off, context_off);
     free(kprcb);
     return rc;
+}
+
+int
+r2d_match_cpus(struct r2d_analysis *a)
+{
+    return contexts_match(a, 1);
+}
+
+int
+r2d_find_processors(struct r2d_analysis *a)
+{
+    return contexts_match(a, 0);
 }
 
 /* Patch one CONTEXT at processor j's KPRCB.Context; a target outside the image is a warning. */

@@ -24,6 +24,8 @@ struct r2d_cpu_match {
 
 /* Fill a->cpus: one entry per vCPU, or per processor when the input has no registers. */
 int r2d_match_cpus(struct r2d_analysis *a);
+/* Fill a->cpus with one entry per processor from KiProcessorBlock, whatever registers the image has. */
+int r2d_find_processors(struct r2d_analysis *a);
 void r2d_context_from_cpu(const struct r2d_cpu_state *cpu, uint8_t ctx[R2D_CONTEXT_SIZE]);
 void r2d_context_minimal(uint64_t dtb, uint8_t ctx[R2D_CONTEXT_SIZE]);
 int r2d_patch_contexts(struct r2d_analysis *a, struct r2d_plan *plan);

@@ -474,7 +474,7 @@ r2d_discover_system_dtb(struct r2d_analysis *a)
     if (dtb == a->dtb)
         return 0;
     if (!discover_validate_dtb(a, dtb, why, sizeof(why), NULL)) {
-        r2d_log(a->ctx, R2D_LOG_WARN, "warning: System process DTB 0x%" PRIx64 " does not validate (%s); keeping 0x%" PRIx64,
+        r2d_log(a->ctx, R2D_LOG_WARN, "System process DTB 0x%" PRIx64 " does not validate (%s); keeping 0x%" PRIx64,
                 dtb, why, a->dtb);
         return 0;
     }

@@ -322,7 +322,7 @@ kdbg_derive_pte_base(struct r2d_analysis *a, struct kdbg_derived *d)
     d->have_pte_base = 1;
     if (!r2d_kernel_symbol(a, "MmPteBase", &va) && !r2d_mmu_read_u64(&a->mmu, va, &mm) && mm != 0 &&
         mm != d->pte_base)
-        r2d_log(a->ctx, R2D_LOG_WARN, "warning: KDBG rebuild: MmPteBase holds 0x%" PRIx64 " but the self-map "
+        r2d_log(a->ctx, R2D_LOG_WARN, "KDBG rebuild: MmPteBase holds 0x%" PRIx64 " but the self-map "
                 "slot 0x%x gives 0x%" PRIx64 "; using the page tables", mm, slot, d->pte_base);
 }
 
@@ -336,7 +336,7 @@ kdbg_derive(struct r2d_analysis *a, struct kdbg_derived *d)
     d->have_size = d->size != 0;
     if (!d->have_size) {
         d->size = KDBG_SIZE_FALLBACK;
-        r2d_log(a->ctx, R2D_LOG_WARN, "warning: KDBG rebuild: build number %u unknown (KdVersionBlock and "
+        r2d_log(a->ctx, R2D_LOG_WARN, "KDBG rebuild: build number %u unknown (KdVersionBlock and "
                 "KUSER_SHARED_DATA unreadable); Size 0x%x (Windows 7 layout)", build, KDBG_SIZE_FALLBACK);
     }
     kdbg_derive_links(a, d);
@@ -410,7 +410,7 @@ r2d_kdbg_rebuild(struct r2d_analysis *a, uint8_t *out, uint32_t *size_out)
         ok = kdbg_rebuild_field(a, &d, f, &v);
         if (ok && f->width < 8 && v >> (8 * f->width)) {
             r2d_log(a->ctx, R2D_LOG_WARN,
-                    "warning: KDBG rebuild: %s value 0x%" PRIx64 " does not fit %u bytes; left 0", f->name, v,
+                    "KDBG rebuild: %s value 0x%" PRIx64 " does not fit %u bytes; left 0", f->name, v,
                     f->width);
             ok = 0;
             v = 0;

@@ -23,7 +23,5 @@ int r2d_report_write(struct r2d_ctx *ctx, json_t *obj, const char *path, int for
 /* Write obj to a finished temporary for path, not yet in place (r2d_output_finish); *staged on success. */
 int r2d_report_stage(struct r2d_ctx *ctx, json_t *obj, const char *path, int force,
                      struct r2d_output **staged);
-/* Render a report object as human-readable text. */
-void r2d_report_print_text(json_t *obj, FILE *out);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Volatility 3 JSON symbol tables (ISF, docs/reference/symbols.md section 5), plain `.json` or `.json.xz`.
+ * Volatility 3 JSON symbol tables (ISF, docs/reference/symbols.md section 5), plain `.json` or `.json.xz`; a
+ * symbol directory or a windows.zip pack holding many of them is searched in isf_pack.c.
  *
  * The parsed jansson tree is kept: its objects are hash tables, so "symbols", "user_types" and each type's
  * "fields" answer a lookup in O(1) on average without building a second index. The 19041 table (6 MB of JSON)
@@ -27,6 +28,7 @@
 #define R2D_ISF_MAX_FILE (1ull << 30) /* bytes of the file itself */
 #define R2D_ISF_MAX_JSON (1ull << 30) /* bytes of JSON after decompression */
 #define R2D_ISF_XZ_MEMLIMIT (256ull << 20)
+#define ISF_NAME_MAX 4096
 
 static const uint8_t isf_xz_magic[6] = {0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00};
 
@@ -35,7 +37,7 @@ struct isf {
     json_t *symbols;    /* borrowed from root */
     json_t *user_types; /* borrowed from root */
     json_t *base_types; /* borrowed from root, may be NULL */
-    char path[4096];
+    char path[ISF_NAME_MAX];
 };
 
 static int
@@ -364,11 +366,10 @@ isf_parse(struct r2d_ctx *ctx, const char *path, const uint8_t *text, size_t len
 }
 
 int
-r2d_isf_open(struct r2d_ctx *ctx, const char *path, struct r2d_symbols **out)
+r2d_isf_open_buffer(struct r2d_ctx *ctx, const char *name, uint8_t *file, size_t file_len,
+                    struct r2d_symbols **out)
 {
-    uint8_t *file = NULL;
     uint8_t *text = NULL;
-    size_t file_len = 0;
     size_t text_len = 0;
     struct r2d_symbols *syms;
     struct isf *isf;
@@ -376,13 +377,12 @@ r2d_isf_open(struct r2d_ctx *ctx, const char *path, struct r2d_symbols **out)
     int rc;
 
     *out = NULL;
-    if (strlen(path) >= sizeof(isf->path))
+    if (strlen(name) >= sizeof(isf->path)) {
+        free(file);
         return r2d_err(ctx, R2D_EINVAL, "symbol table path longer than %zu bytes", sizeof(isf->path) - 1);
-    rc = isf_read_file(ctx, path, &file, &file_len);
-    if (rc)
-        return rc;
+    }
     if (file_len >= sizeof(isf_xz_magic) && memcmp(file, isf_xz_magic, sizeof(isf_xz_magic)) == 0) {
-        rc = isf_unxz(ctx, path, file, file_len, &text, &text_len);
+        rc = isf_unxz(ctx, name, file, file_len, &text, &text_len);
         free(file);
         if (rc)
             return rc;
@@ -390,7 +390,7 @@ r2d_isf_open(struct r2d_ctx *ctx, const char *path, struct r2d_symbols **out)
         text = file;
         text_len = file_len;
     }
-    rc = isf_parse(ctx, path, text, text_len, &root);
+    rc = isf_parse(ctx, name, text, text_len, &root);
     free(text);
     if (rc)
         return rc;
@@ -401,24 +401,38 @@ r2d_isf_open(struct r2d_ctx *ctx, const char *path, struct r2d_symbols **out)
         free(syms);
         free(isf);
         json_decref(root);
-        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", path);
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", name);
     }
     isf->root = root;
     isf->symbols = json_object_get(root, "symbols");
     isf->user_types = json_object_get(root, "user_types");
     isf->base_types =
         json_is_object(json_object_get(root, "base_types")) ? json_object_get(root, "base_types") : NULL;
-    memcpy(isf->path, path, strlen(path) + 1);
-    memcpy(syms->origin, path, strlen(path) + 1);
+    memcpy(isf->path, name, strlen(name) + 1);
+    memcpy(syms->origin, name, strlen(name) + 1);
     syms->ops = &isf_ops;
     syms->data = isf;
-    rc = isf_read_id(ctx, path, root, &syms->id);
+    rc = isf_read_id(ctx, name, root, &syms->id);
     if (rc) {
         r2d_symbols_free(syms);
         return rc;
     }
-    r2d_log(ctx, R2D_LOG_DEBUG, "%s: symbol table with %zu symbols and %zu types", path,
+    r2d_log(ctx, R2D_LOG_DEBUG, "%s: symbol table with %zu symbols and %zu types", name,
             json_object_size(isf->symbols), json_object_size(isf->user_types));
     *out = syms;
     return 0;
+}
+
+int
+r2d_isf_open(struct r2d_ctx *ctx, const char *path, struct r2d_symbols **out)
+{
+    uint8_t *file = NULL;
+    size_t file_len = 0;
+    int rc;
+
+    *out = NULL;
+    if (strlen(path) >= ISF_NAME_MAX)
+        return r2d_err(ctx, R2D_EINVAL, "symbol table path longer than %d bytes", ISF_NAME_MAX - 1);
+    rc = isf_read_file(ctx, path, &file, &file_len);
+    return rc ? rc : r2d_isf_open_buffer(ctx, path, file, file_len, out);
 }

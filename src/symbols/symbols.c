@@ -73,7 +73,7 @@ r2d_symbols_match(struct r2d_ctx *ctx, const struct r2d_symbols *syms, const str
         /* An ISF without metadata.windows.pdb: nothing to compare, so only the user can vouch for it. */
         if (force) {
             r2d_log(ctx, R2D_LOG_WARN,
-                    "warning: symbols %s carry no GUID/age; using them for %s anyway (forced)", syms->origin,
+                    "symbols %s carry no GUID/age; using them for %s anyway (forced)", syms->origin,
                     want);
             return 0;
         }
@@ -84,7 +84,7 @@ r2d_symbols_match(struct r2d_ctx *ctx, const struct r2d_symbols *syms, const str
     }
     if (force) {
         r2d_log(ctx, R2D_LOG_WARN,
-                "warning: symbols %s are %s, the kernel wants %s; using them anyway (forced)", syms->origin,
+                "symbols %s are %s, the kernel wants %s; using them anyway (forced)", syms->origin,
                 have, want);
         return 0;
     }

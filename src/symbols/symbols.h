@@ -44,6 +44,17 @@ struct r2d_symbols {
 /* Providers. Each fills out->id from the file itself. */
 int r2d_pdb_open(struct r2d_ctx *ctx, const char *path, struct r2d_symbols **out);
 int r2d_isf_open(struct r2d_ctx *ctx, const char *path, struct r2d_symbols **out);
+/* An ISF already in memory (plain or xz), read from name (a path, or "pack.zip:member"); frees file. */
+int r2d_isf_open_buffer(struct r2d_ctx *ctx, const char *name, uint8_t *file, size_t file_len,
+                        struct r2d_symbols **out);
+/*
+ * --symbols PATH: a table file as r2d_isf_open; or a Volatility 3 symbol directory or a windows.zip-style pack
+ * (ZIP), in which the table for want is <name>/<GUID>-<age>.json.xz (or .json) under any leading directories
+ * ("windows/ntkrnlmp.pdb/...": name is want's PDB name, ntkrnlmp.pdb when it has none; GUID in uppercase,
+ * age in decimal, all compared without regard to case). A directory is searched in itself, <name>/,
+ * windows/<name>/ and a windows.zip inside it. R2D_ENOTFOUND names the file wanted and where it looked.
+ */
+int r2d_isf_find(struct r2d_ctx *ctx, const char *path, const struct r2d_pdb_id *want, struct r2d_symbols **out);
 
 /* Dispatch through ops; messages name the symbol/type and syms->origin. */
 int r2d_symbols_rva(struct r2d_ctx *ctx, const struct r2d_symbols *syms, const char *name, uint64_t *rva);

@@ -281,7 +281,7 @@ done:
     if (!ok) {
         if (made)
             unlink(tmp);
-        r2d_log(s->ctx, R2D_LOG_WARN, "warning: could not copy %s into the cache %s", src, store);
+        r2d_log(s->ctx, R2D_LOG_WARN, "could not copy %s into the cache %s", src, store);
     } else {
         r2d_log(s->ctx, R2D_LOG_INFO, "cached %s as %s", src, final);
     }

@@ -77,7 +77,7 @@ def convert_case(isf, seed, cpus, extra):
     check_contexts(dump, truth, name)
 
     # Our own reader agrees with the independent one.
-    p = t.raw2dmp("--info", "--json", out, check_rc=0)
+    p = t.raw2dmp("--info", "--json", "--offline", "--pdb", os.path.join(work, truth["pdb"]["path"]), out, check_rc=0)
     if t.check(p.returncode == 0, "%s: --info on the dump" % name):
         info = json.loads(p.stdout)
         notes = info["input"]["notes"]

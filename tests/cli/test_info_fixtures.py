@@ -53,11 +53,14 @@ for fmt, fname in sorted(files.items()):
 
 # The text form names the same things.
 p = t.raw2dmp("--info", "--pdb", pdb, os.path.join(work, files["elf"]), check_rc=0)
-t.check(p.returncode == 0 and "format: elf" in p.stdout and "kdbg:" in p.stdout, "text --info lists format and KDBG")
+labels = [l.split()[0] for l in p.stdout.splitlines() if l and not l.startswith(" ")]
+t.check(p.returncode == 0 and labels[:6] == ["Input", "Format", "OS", "Kernel", "Symbols", "System"]
+        and "KDBG" in labels and "Conversion" in labels, "text --info starts with the summary: %r" % p.stdout)
+t.check("Format      elf, detected (confidence" in p.stdout, "text --info: the format and why: %r" % p.stdout)
 
 # Bad command lines: exit 2, a message naming the problem, a hint.
 src = os.path.join(work, files["elf"])
-for args, needle in [(["--no-such-option", src, "o.dmp"], "unrecognized option"),
+for args, needle in [(["--no-such-option", src, "o.dmp"], "raw2dmp: unknown option '--no-such-option'"),
                      (["--dtb", "x12", src, "o.dmp"], "--dtb: not a number: 'x12'"),
                      (["--dtb", "0x", src, "o.dmp"], "--dtb: not a number: '0x'"),
                      (["--dtb", " 1000", src, "o.dmp"], "--dtb: not a number: ' 1000'"),

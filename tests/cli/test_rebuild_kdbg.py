@@ -17,7 +17,9 @@ src/engine/kdbg_fields.c.
 import json
 import lzma
 import os
+import shutil
 import struct
+import zipfile
 
 import r2dtest as t
 
@@ -231,8 +233,11 @@ def tampered_case(isf, seed):
 
     # --info shows the verification, in text and in JSON, without an option.
     p = t.raw2dmp("--pdb", pdb, "--info", src)
-    t.check(p.returncode == 0 and "kdbg_verification:" in p.stdout and "result: differs" in p.stdout
-            and "field=PsLoadedModuleList" in p.stdout, "%s: --info shows the verification: %s" % (name, p.stderr))
+    kdbg = [l for l in p.stdout.splitlines() if l.startswith("KDBG ")]
+    diff = "  PsLoadedModuleList (+0x%x): image 0x%x, symbols 0x%x" % (tf["offset"], tf["image"], tf["original"])
+    t.check(p.returncode == 0 and len(kdbg) == 1 and "1 field differs from the symbols" in kdbg[0]
+            and (" " * 12 + diff) in p.stdout.splitlines(),
+            "%s: --info shows the verification, naming the field: %r %s" % (name, p.stdout, p.stderr))
     p = t.raw2dmp("--pdb", pdb, "--info", "--json", src)
     if t.check(p.returncode == 0, "%s: --info --json" % name):
         v = json.loads(p.stdout).get("kdbg_verification", {})
@@ -357,8 +362,45 @@ for isf in (t.ISF_19041, t.ISF_7601):
     tampered_case(isf, SEEDS[isf] + 10)
     t.done()
 
+
+
+def pack_case(truth, work):
+    """--symbols names a Volatility 3 symbol directory or a windows.zip pack holding the fixture's table among
+    the real ones: the right table is picked and the dump equals the one made with the table itself."""
+    isf = write_fixture_isf(work, truth)
+    stem = "%s-%d" % (truth["pdb"]["guid"].upper(), truth["pdb"]["age"])
+    vol = os.path.join(work, "vol3-symbols")
+    pdbdir = os.path.join(vol, "windows", "ntkrnlmp.pdb")
+    os.makedirs(pdbdir, exist_ok=True)
+    for real in t.ALL_ISFS:
+        shutil.copy(os.path.join(t.ISF_DIR, real), pdbdir)
+    shutil.copy(isf, os.path.join(pdbdir, stem + ".json.xz"))
+    pack = os.path.join(work, "windows.zip")
+    with zipfile.ZipFile(pack, "w") as z:
+        for f in sorted(os.listdir(pdbdir)):
+            z.write(os.path.join(pdbdir, f), "windows/ntkrnlmp.pdb/" + f)
+    ref = os.path.join(work, "isf.dmp")
+    pr, _ = convert(work, truth, ref, "--symbols", isf)
+    for what, path, origin in (("directory", vol, os.path.join(pdbdir, stem + ".json.xz")),
+                               ("zip", pack, pack + ":windows/ntkrnlmp.pdb/" + stem + ".json.xz")):
+        out = os.path.join(work, "pack-%s.dmp" % what)
+        p, rep = convert(work, truth, out, "--symbols", path)
+        if not t.check(pr.returncode == 0 and p.returncode == 0, "--symbols %s: converts: %s" % (what, p.stderr.strip())):
+            continue
+        t.check(rep["analysis"]["symbols"]["origin"] == origin,
+                "--symbols %s: the fixture's table is picked: %s" % (what, rep["analysis"]["symbols"]["origin"]))
+        with open(ref, "rb") as fa, open(out, "rb") as fb:
+            t.check(fa.read() == fb.read(), "--symbols %s: the dump equals the one made with the table itself" % what)
+    # A pack without the kernel's table: the failure names the file to get.
+    os.unlink(os.path.join(pdbdir, stem + ".json.xz"))
+    p, _ = convert(work, truth, os.path.join(work, "missing.dmp"), "--symbols", vol)
+    t.check(p.returncode == 1 and ("ntkrnlmp.pdb/%s.json.xz" % stem) in p.stderr,
+            "--symbols directory without the table: exit 1 naming it: %r" % p.stderr)
+
+
 # ISF-only without a rebuild: the default encoded block decodes the same way with either symbol source.
 _work = t.workdir("rebuild_kdbg-isf-encoded")
 _truth = t.make_fixture(_work, isf=t.ISF_22000, seed=31, cpus=2, formats="elf")
 isf_only_case(_truth, _work, "0CE4A95C-encoded ISF-only")
+pack_case(_truth, _work)
 t.finish()
