@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The PDB symbol provider: identity, section headers, OMAP, public and data symbols, and the TPI queries. */
+/*
+ * The PDB symbol provider: identity, section headers, OMAP, public and data symbols, and the TPI queries.
+ * A little over 600 lines: the streams it reads (info, DBI with its optional headers, section headers, OMAP,
+ * publics) each need a few dozen lines and share the provider's state; MSF and TPI are in their own files.
+ */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
