@@ -410,6 +410,7 @@ r2d_isf_open(struct r2d_ctx *ctx, const char *path, struct r2d_symbols **out)
         json_is_object(json_object_get(root, "base_types")) ? json_object_get(root, "base_types") : NULL;
     memcpy(isf->path, path, strlen(path) + 1);
     memcpy(syms->origin, path, strlen(path) + 1);
+    memcpy(syms->path, path, strlen(path) + 1);
     syms->ops = &isf_ops;
     syms->data = isf;
     rc = isf_read_id(ctx, path, root, &syms->id);
