@@ -17,11 +17,12 @@ struct r2d_write_result {
     uint64_t pages;         /* pages written */
     uint64_t hole_pages;    /* pages of the plan no image run covered (written as zeros) */
     uint64_t patched_bytes; /* bytes overlaid by patches */
-    char digest[65];        /* hex SHA-256 of the output ("" when hashing is off) */
-    char source_digest[65]; /* hex SHA-256 of the input file, made while streaming ("" when off or failed) */
-    char source_error[160]; /* why source_digest is missing when hashing was on */
-    double source_hash_s;   /* from the start of the write until the input digest was final */
-    double source_wait_s;   /* how long the input digest took after the dump was written */
+    double write_s;         /* from opening the output until it was complete (digests final, synced) */
+    /* The output's digests, and the input file's made while streaming ("" when not computed or failed). */
+    struct r2d_digest_hex digests, source_digests;
+    char source_error[160]; /* why source_digests are missing when hashing was on */
+    double source_hash_s;   /* from the start of the write until the input digests were final */
+    double source_wait_s;   /* how long the input digests took after the dump was written */
 };
 
 /**
@@ -30,8 +31,7 @@ struct r2d_write_result {
  * Written to a temporary file and renamed when complete; on any failure nothing is left at path.
  */
 int r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
-                                const char *path, int force, enum r2d_hash_kind hash,
-                                struct r2d_write_result *res);
+                        const char *path, int force, unsigned hash, struct r2d_write_result *res);
 /**
  * Like r2d_crashdump_write, but stop before the rename: on success *staged is the complete, durable
  * temporary (res filled, digests included), for the caller to put in place with r2d_output_commit or
@@ -39,7 +39,7 @@ int r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const 
  * untouched.
  */
 int r2d_crashdump_stage(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
-                        const char *path, int force, enum r2d_hash_kind hash, struct r2d_write_result *res,
+                        const char *path, int force, unsigned hash, struct r2d_write_result *res,
                         struct r2d_output **staged);
 
 #endif

@@ -521,7 +521,7 @@ cdw_hash_source(struct cdw_state *st)
 
 int
 r2d_crashdump_stage(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
-                    const char *path, int force, enum r2d_hash_kind hash, struct r2d_write_result *res,
+                    const char *path, int force, unsigned hash, struct r2d_write_result *res,
                     struct r2d_output **staged)
 {
     struct cdw_state st = {.ctx = ctx, .img = img, .plan = plan, .hash = hash != R2D_HASH_NONE};
@@ -549,12 +549,13 @@ r2d_crashdump_stage(struct r2d_ctx *ctx, const struct r2d_image *img, const stru
         rc = cdw_stream(&st);
     if (!rc && st.hash) {
         t1 = r2d_now();
-        r2d_output_source_digest(st.out, res->source_digest, res->source_error, sizeof(res->source_error));
+        r2d_output_source_digest(st.out, &res->source_digests, res->source_error, sizeof(res->source_error));
         res->source_wait_s = r2d_now() - t1;
         res->source_hash_s = r2d_now() - t0;
     }
     if (!rc)
-        rc = r2d_output_finish(ctx, st.out, res->digest);
+        rc = r2d_output_finish(ctx, st.out, &res->digests);
+    res->write_s = r2d_now() - t0;
     free(st.buf);
     if (rc) {
         r2d_output_abort(st.out);
@@ -572,12 +573,12 @@ r2d_crashdump_stage(struct r2d_ctx *ctx, const struct r2d_image *img, const stru
 
 int
 r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
-                    const char *path, int force, enum r2d_hash_kind hash, struct r2d_write_result *res)
+                    const char *path, int force, unsigned hash, struct r2d_write_result *res)
 {
     struct r2d_output *staged = NULL;
     int rc = r2d_crashdump_stage(ctx, img, plan, path, force, hash, res, &staged);
 
     if (!rc && (rc = r2d_output_commit(ctx, staged, NULL)) != 0)
-        res->digest[0] = '\0';
+        r2d_digest_hex_clear(&res->digests);
     return rc;
 }

@@ -33,8 +33,34 @@ struct r2d_options {
     enum r2d_dump_type dump_type;
     /* output */
     int force;                 /* replace an existing output */
-    enum r2d_hash_kind hash;
+    unsigned hash;             /* enum r2d_hash_kind bits: the digests of input and output (R2D_HASH_NONE) */
     const char *report_path;   /* JSON report, written atomically like the dump */
+    /*
+     * Chain of custody: the command line as the program received it (main's argc and argv), recorded in
+     * the report as given. Borrowed like every string here; argv NULL: the report says it is unknown.
+     */
+    int argc;
+    const char *const *argv;
+};
+
+/**
+ * What r2d_convert put in place, handed to the result sink (r2d_ctx_set_result) before it returns. Every
+ * pointer is owned by the library and valid only during the call. Fields may be added at the end.
+ */
+struct r2d_result {
+    const char *input, *output; /* as given */
+    const char *report;         /* the report's path, or NULL */
+    int dump_type;              /* 1 (full) or 5 (bitmap) */
+    uint64_t size;              /* bytes of the dump */
+    uint64_t pages;             /* pages it holds */
+    size_t patches;             /* byte ranges that differ from the input (KDBG, contexts, ...) */
+    double elapsed_s;           /* the whole conversion */
+    double write_s;             /* writing the dump, digests included */
+    /* Hex digests of the output and of the input file; "" for those not computed. */
+    const char *sha256, *sha1, *md5;
+    const char *input_sha256, *input_sha1, *input_md5;
+    const char *kdbg;     /* how the dump's KDBG was obtained, in words */
+    int kdbg_differences; /* fields where the image's KDBG differs from the symbols; -1 not compared */
 };
 
 /** Defaults: auto format, SHA-256, everything else off (pointers NULL). */
@@ -60,7 +86,9 @@ R2D_API const char *r2d_bugcheck_name(uint32_t code);
  * Convert input to a crash dump at output. Returns 0 on success. On failure nothing is left at output and
  * the context holds the message; a report, when asked for, still documents what was tried (an existing
  * output or report refused without force, a refusal below, and an interrupted run, leave no report).
- * R2D_EVERIFY: --verify-kdbg found differences (the dump is still written).
+ * R2D_EVERIFY: --verify-kdbg found differences (the dump is still written). Without verify_kdbg the image's
+ * KDBG is compared with the symbols all the same: differences, or a block that cannot be compared, are a
+ * warning and an entry of the report, not a failure.
  *
  * Before anything is opened: R2D_ESAMEFILE, also with force, when output or the report is the same file as
  * input, as each other, or as the PDB or symbol table (compared by identity, see r2d_files_distinct);

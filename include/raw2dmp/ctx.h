@@ -28,6 +28,9 @@ struct r2d_ctx;
 typedef void (*r2d_log_fn)(void *arg, int level, const char *msg);
 /* Progress sink: done and total are bytes of output; total 0 = unknown. */
 typedef void (*r2d_progress_fn)(void *arg, uint64_t done, uint64_t total);
+/* Result sink: what a conversion put in place (struct r2d_result, convert.h), valid during the call. */
+struct r2d_result;
+typedef void (*r2d_result_fn)(void *arg, const struct r2d_result *res);
 
 /** Allocate a context with verbosity R2D_LOG_WARN and no log sink. NULL when out of memory. */
 R2D_API struct r2d_ctx *r2d_ctx_new(void);
@@ -41,6 +44,12 @@ R2D_API int r2d_ctx_verbosity(const struct r2d_ctx *ctx);
 R2D_API void r2d_ctx_set_log(struct r2d_ctx *ctx, r2d_log_fn fn, void *arg);
 /** Send progress to fn(arg, done, total) while a dump is written; NULL for none. */
 R2D_API void r2d_ctx_set_progress(struct r2d_ctx *ctx, r2d_progress_fn fn, void *arg);
+/**
+ * Call fn(arg, res) once for every dump r2d_convert puts in place, before it returns (also when it then
+ * fails with R2D_EVERIFY: the dump is there): what was written, how long it took, its digests. A client
+ * prints its closing line from it; the library logs no summary. NULL for none.
+ */
+R2D_API void r2d_ctx_set_result(struct r2d_ctx *ctx, r2d_result_fn fn, void *arg);
 /**
  * Long operations poll *flag and stop with R2D_ECANCELED once it is non-zero (a signal handler may set
  * it). flag must outlive the calls that use ctx; NULL removes it.

@@ -217,16 +217,32 @@ batch_check_files(struct batch *b)
     return rc ? -1 : 0;
 }
 
-/* SHA-256 of a whole file in constant memory. Returns 0, -1 with errno, or -2 when cancelled. */
-static int
-batch_sha256_file(const char *path, const volatile sig_atomic_t *cancel, char hex[65])
-{
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    uint8_t *buf = malloc(BATCH_HASH_BUF), d[EVP_MAX_MD_SIZE];
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    unsigned dlen = 0;
-    int rc = (md && buf && fd >= 0 && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) ? 0 : -1;
+/* The digests a report may record of its output, as its keys name them (and libcrypto knows them). */
+#define BATCH_DIGESTS 3
+static const char *const batch_digest_names[BATCH_DIGESTS] = {"sha256", "sha1", "md5"};
 
+/* Hex digests of an item's output: recorded by its report, or computed; "" = none. */
+struct batch_digests {
+    char hex[BATCH_DIGESTS][EVP_MAX_MD_SIZE * 2 + 1];
+};
+
+/*
+ * The digests named by want (those with want[i] set) of a whole file, in one read, constant memory.
+ * Returns 0, -1 with errno, or -2 when cancelled.
+ */
+static int
+batch_digest_file(const char *path, const int want[BATCH_DIGESTS], const volatile sig_atomic_t *cancel,
+                  struct batch_digests *out)
+{
+    EVP_MD_CTX *md[BATCH_DIGESTS] = {NULL};
+    uint8_t *buf = malloc(BATCH_HASH_BUF);
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = buf && fd >= 0 ? 0 : -1;
+
+    for (int i = 0; i < BATCH_DIGESTS && !rc; i++)
+        if (want[i] && (!(md[i] = EVP_MD_CTX_new()) ||
+                        EVP_DigestInit_ex(md[i], EVP_get_digestbyname(batch_digest_names[i]), NULL) != 1))
+            rc = -1;
     while (!rc) {
         const ssize_t n = read(fd, buf, BATCH_HASH_BUF);
 
@@ -236,19 +252,56 @@ batch_sha256_file(const char *path, const volatile sig_atomic_t *cancel, char he
             rc = -1;
         else if (n == 0)
             break;
-        else if (n > 0 && EVP_DigestUpdate(md, buf, (size_t)n) != 1)
-            rc = -1;
+        for (int i = 0; i < BATCH_DIGESTS && !rc && n > 0; i++)
+            if (md[i] && EVP_DigestUpdate(md[i], buf, (size_t)n) != 1)
+                rc = -1;
     }
-    if (!rc && EVP_DigestFinal_ex(md, d, &dlen) == 1)
-        for (unsigned i = 0; i < dlen; i++)
-            snprintf(hex + 2 * i, 3, "%02x", d[i]);
-    else if (!rc)
-        rc = -1;
+    for (int i = 0; i < BATCH_DIGESTS; i++) {
+        uint8_t d[EVP_MAX_MD_SIZE];
+        unsigned dlen = 0;
+
+        out->hex[i][0] = '\0';
+        if (!rc && md[i] && EVP_DigestFinal_ex(md[i], d, &dlen) != 1)
+            rc = -1;
+        for (unsigned k = 0; !rc && md[i] && k < dlen; k++)
+            snprintf(out->hex[i] + 2 * k, 3, "%02x", d[k]);
+        EVP_MD_CTX_free(md[i]);
+    }
     if (fd >= 0)
         close(fd);
     free(buf);
-    EVP_MD_CTX_free(md);
     return rc;
+}
+
+/*
+ * Compare the output on disk with every digest the report's output object records (read once for all).
+ * Returns 0 when they all match (or none is recorded), else 1 with the reason in why; digest gets them.
+ */
+static int
+batch_check_digests(const struct batch *b, const struct batch_item *it, json_t *out, char *why, size_t n,
+                    struct batch_digests *digest)
+{
+    int want[BATCH_DIGESTS] = {0}, any = 0;
+
+    for (int i = 0; i < BATCH_DIGESTS; i++)
+        any |= want[i] = json_is_string(json_object_get(out, batch_digest_names[i]));
+    memset(digest, 0, sizeof(*digest));
+    if (!any)
+        return 0; /* --hash none: the size was compared */
+    if (batch_digest_file(it->output, want, b->cfg->cancel, digest) != 0) {
+        snprintf(why, n, "%s: cannot read the output to check it: %s", it->output,
+                 b->cfg->cancel && *b->cfg->cancel ? "interrupted" : strerror(errno));
+        return 1;
+    }
+    for (int i = 0; i < BATCH_DIGESTS; i++) {
+        if (want[i] &&
+            strcmp(json_string_value(json_object_get(out, batch_digest_names[i])), digest->hex[i])) {
+            snprintf(why, n, "%s: the output's %s differs from the report's", it->report,
+                     batch_digest_names[i]);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* Copy to key the first option whose recorded value differs from the item's ("force" aside); 0 = none. */
@@ -282,29 +335,30 @@ batch_is_string(json_t *v, const char *s)
 
 /*
  * Is the item done already? It is when its report parses, says "ok", names the same input (path and
- * size), output and options, and the output on disk has the recorded size and SHA-256 (read once here;
- * with --hash none only the size is compared). A report of a failed attempt with no output beside it is
- * removed so that the item is retried. digest receives the output's SHA-256 when skipping.
+ * size), output and options, and the output on disk has the recorded size and every recorded digest
+ * (SHA-256, SHA-1, MD5: the output is read once for all; with --hash none only the size is compared). A
+ * report of a failed attempt with no output beside it is removed so that the item is retried. digest
+ * receives the output's digests when skipping.
  */
 static enum batch_state
-batch_check_done(const struct batch *b, const struct batch_item *it, char *why, size_t n, char digest[65])
+batch_check_done(const struct batch *b, const struct batch_item *it, char *why, size_t n,
+                 struct batch_digests *digest)
 {
     json_t *rep, *in, *out;
     json_error_t jerr;
     struct stat st_in, st_out;
-    const char *result, *sha;
+    const char *result;
     char opt[32];
     int have_out = lstat(it->output, &st_out) == 0;
     enum batch_state state = BATCH_FAIL;
 
-    digest[0] = '\0';
+    memset(digest, 0, sizeof(*digest));
     if (access(it->report, F_OK) != 0)
         return BATCH_RUN;
     rep = json_load_file(it->report, 0, &jerr);
     in = json_object_get(rep, "input");
     out = json_object_get(rep, "output");
     result = json_string_value(json_object_get(rep, "result"));
-    sha = json_string_value(json_object_get(out, "sha256"));
     if (!rep || !result) {
         snprintf(why, n, "%s: exists but is not a raw2dmp report (%s)", it->report,
                  rep ? "no result" : jerr.text);
@@ -327,11 +381,8 @@ batch_check_done(const struct batch *b, const struct batch_item *it, char *why, 
         snprintf(why, n, "%s: option %s differs from the report's", it->report, opt);
     } else if (json_integer_value(json_object_get(out, "size")) != (json_int_t)st_out.st_size) {
         snprintf(why, n, "%s: the output's size differs from the report's", it->report);
-    } else if (sha && batch_sha256_file(it->output, b->cfg->cancel, digest) != 0) {
-        snprintf(why, n, "%s: cannot read the output to check it: %s", it->output,
-                 b->cfg->cancel && *b->cfg->cancel ? "interrupted" : strerror(errno));
-    } else if (sha && strcmp(sha, digest) != 0) {
-        snprintf(why, n, "%s: the output's SHA-256 differs from the report's", it->report);
+    } else if (batch_check_digests(b, it, out, why, n, digest) != 0) {
+        memset(digest, 0, sizeof(*digest));
     } else {
         state = BATCH_SKIP;
     }
@@ -342,22 +393,32 @@ batch_check_done(const struct batch *b, const struct batch_item *it, char *why, 
     return state;
 }
 
-/* The output's SHA-256 as the conversion's report recorded it ("" when not hashed or unreadable). */
-static void
-batch_report_digest(const char *report, char digest[65])
-{
-    json_t *rep = json_load_file(report, 0, NULL);
-    const char *sha = json_string_value(json_object_get(json_object_get(rep, "output"), "sha256"));
+/* What a conversion's result sink gets in a batch: where its closing line goes, and its digests. */
+struct batch_result {
+    struct cli_log_sink sink;
+    int show; /* print the closing line (not with -q) */
+    struct batch_digests digest;
+};
 
-    snprintf(digest, 65, "%s", sha ? sha : "");
-    json_decref(rep);
+static void
+batch_on_result(void *arg, const struct r2d_result *res)
+{
+    struct batch_result *r = arg;
+    const char *hex[BATCH_DIGESTS] = {res->sha256, res->sha1, res->md5};
+
+    for (int i = 0; i < BATCH_DIGESTS; i++)
+        snprintf(r->digest.hex[i], sizeof(r->digest.hex[i]), "%s", hex[i] ? hex[i] : "");
+    if (r->show)
+        cli_display_result(&r->sink, res);
 }
 
 /* Convert one item with a context of its own. Returns the library status; message in errbuf. */
 static int
-batch_convert(struct batch *b, struct batch_item *it, struct cli_slot *slot, char *errbuf, size_t n)
+batch_convert(struct batch *b, struct batch_item *it, struct cli_slot *slot, char *errbuf, size_t n,
+              struct batch_digests *digest)
 {
     struct cli_log_sink sink = {b->display, it->prefix};
+    struct batch_result result = {{b->display, it->prefix}, b->cfg->verbosity >= R2D_LOG_WARN, {{{0}}}};
     struct r2d_ctx *ctx = r2d_ctx_new();
     int rc;
 
@@ -369,12 +430,21 @@ batch_convert(struct batch *b, struct batch_item *it, struct cli_slot *slot, cha
     r2d_ctx_set_log(ctx, cli_display_log, &sink);
     r2d_ctx_set_cancel_flag(ctx, b->cfg->cancel);
     r2d_ctx_set_progress(ctx, cli_display_progress, slot);
+    r2d_ctx_set_result(ctx, batch_on_result, &result);
     cli_display_slot_set(slot, it->output);
     rc = r2d_convert(ctx, &it->opts, it->input, it->output);
+    *digest = result.digest;
     cli_display_slot_set(slot, NULL);
     snprintf(errbuf, n, "%s", rc ? r2d_errmsg(ctx) : "");
     r2d_ctx_free(ctx);
     return rc;
+}
+
+/* A digest for the result line: only for an item that is done, and only when computed. */
+static const char *
+batch_digest_or_null(const struct batch_digests *d, int i, int code)
+{
+    return !code && d->hex[i][0] ? d->hex[i] : NULL;
 }
 
 /* One item: skip check, conversion, result line on stdout, error line on stderr. */
@@ -382,26 +452,26 @@ static void
 batch_run_item(struct batch *b, struct batch_item *it, struct cli_slot *slot)
 {
     const double t0 = r2d_now();
-    char why[2048], digest[65] = "";
+    char why[2048];
+    struct batch_digests digest;
     const char *status;
     int code, rc = 0;
     json_t *res;
     char *text;
-    enum batch_state state = batch_check_done(b, it, why, sizeof(why), digest);
+    enum batch_state state = batch_check_done(b, it, why, sizeof(why), &digest);
 
-    if (state == BATCH_RUN) {
-        rc = batch_convert(b, it, slot, why, sizeof(why));
-        if (!rc)
-            batch_report_digest(it->report, digest);
-    }
+    if (state == BATCH_RUN)
+        rc = batch_convert(b, it, slot, why, sizeof(why), &digest);
     code = state == BATCH_SKIP   ? CLI_EXIT_OK
            : state == BATCH_FAIL ? cli_exit_code(R2D_EEXIST, b->cfg->cancel && *b->cfg->cancel)
                                  : cli_exit_code(rc, b->cfg->cancel && *b->cfg->cancel);
     status = state == BATCH_SKIP ? "skipped" : code == CLI_EXIT_OK ? "ok" : "failed";
-    res = json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s?,s:s?,s:f}", "line", (json_int_t)it->line, "input",
-                    it->input, "output", it->output, "report", it->report, "status", status, "exit", code,
-                    "error", code ? why : NULL, "output_sha256", digest[0] && !code ? digest : NULL,
-                    "seconds", (double)(int64_t)((r2d_now() - t0) * 1000.0 + 0.5) / 1000.0); /* ms */
+    res = json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s?,s:s?,s:s?,s:s?,s:f}", "line", (json_int_t)it->line,
+                    "input", it->input, "output", it->output, "report", it->report, "status", status, "exit",
+                    code, "error", code ? why : NULL, "output_sha256", batch_digest_or_null(&digest, 0, code),
+                    "output_sha1", batch_digest_or_null(&digest, 1, code), "output_md5",
+                    batch_digest_or_null(&digest, 2, code), "seconds",
+                    (double)(int64_t)((r2d_now() - t0) * 1000.0 + 0.5) / 1000.0); /* ms */
     text = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
     if (text) {
         size_t len = strlen(text);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The progress line on stderr and messages around it, safe to call from several conversion threads. */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 #define DISPLAY_REFRESH_S 0.16
 #define DISPLAY_LINE_MAX 512
 #define DISPLAY_NAME_MAX 24
+/* The rate and ETA are shown only after this much writing (and 1% done): see display_format_single. */
+#define DISPLAY_RATE_MIN_S 1.0
 
 struct cli_display {
     pthread_mutex_t lock;
@@ -89,19 +92,64 @@ display_width(const struct cli_display *d)
     return DISPLAY_LINE_MAX - 1;
 }
 
-/* "  812.0 / 2048.0 MiB   402.3 MiB/s  ETA    3 s" for the one conversion. */
+void
+cli_human_bytes(uint64_t bytes, char *buf, size_t n)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = (double)bytes;
+    unsigned u = 0;
+
+    if (bytes < 1024) {
+        snprintf(buf, n, "%" PRIu64 " B", bytes);
+        return;
+    }
+    v /= 1024.0;
+    while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, n, "%.1f %s", v, units[u]);
+}
+
+void
+cli_hms(double secs, char *buf, size_t n)
+{
+    const uint64_t s = secs > 0 ? (uint64_t)(secs + 0.5) : 0;
+
+    snprintf(buf, n, "%" PRIu64 ":%02u:%02u", s / 3600, (unsigned)(s / 60 % 60), (unsigned)(s % 60));
+}
+
+/*
+ * " 42%  812.0 MiB / 2.0 GiB  402.3 MiB/s  elapsed 0:00:05  ETA 0:00:03" for the one conversion. The rate
+ * is the average since the first byte was written (the analysis before it writes nothing), and it and the
+ * ETA appear only once they mean something: a second of writing and 1% done. Earlier, a few milliseconds'
+ * burst (a header, a hole) gave a first frame promising "6486 s" and a last one "315383 MiB/s".
+ */
 static void
-display_format_single(const struct cli_display *d, double secs, char *line, size_t n)
+display_format_single(const struct cli_display *d, const struct timespec *now, char *line, size_t n)
 {
     const struct cli_slot *s = &d->slots[0];
-    const double rate = secs > 0 ? (double)s->done / secs : 0;
+    const double writing = display_seconds(&s->first, now);
+    const double rate = writing > 0 ? (double)s->done / writing : 0;
     const uint64_t left = s->total > s->done ? s->total - s->done : 0;
+    char done[32], total[32], elapsed[32], eta[32];
+    size_t len = 0;
 
-    if (rate > 0)
-        snprintf(line, n, "%8.1f / %.1f MiB  %6.1f MiB/s  ETA %4.0f s", (double)s->done / 1048576.0,
-                 (double)s->total / 1048576.0, rate / 1048576.0, (double)left / rate);
+    cli_human_bytes(s->done, done, sizeof(done));
+    cli_human_bytes(s->total, total, sizeof(total));
+    cli_hms(display_seconds(&d->start, now), elapsed, sizeof(elapsed));
+    if (s->total)
+        len = (size_t)snprintf(line, n, "%3.0f%%  %s / %s", 100.0 * (double)s->done / (double)s->total, done,
+                               total);
     else
-        snprintf(line, n, "%8.1f / %.1f MiB", (double)s->done / 1048576.0, (double)s->total / 1048576.0);
+        len = (size_t)snprintf(line, n, "%s", done);
+    if (len < n && writing >= DISPLAY_RATE_MIN_S && s->total && s->done * 100 >= s->total && rate > 0) {
+        cli_hms((double)left / rate, eta, sizeof(eta));
+        len += (size_t)snprintf(line + len, n - len, "  %.1f MiB/s  elapsed %s  ETA %s", rate / 1048576.0,
+                                elapsed, eta);
+    } else if (len < n) {
+        snprintf(line + len, n - len, "  elapsed %s", elapsed);
+    }
 }
 
 /* "[3/10] a.dmp 45% b.dmp 12%  380.1 MiB/s" for a batch: every running item and the overall rate. */
@@ -137,7 +185,7 @@ display_draw(struct cli_display *d, const struct timespec *now)
     if (d->batch)
         display_format_batch(d, secs, line, sizeof(line));
     else
-        display_format_single(d, secs, line, sizeof(line));
+        display_format_single(d, now, line, sizeof(line));
     if (strlen(line) > width)
         line[width] = '\0';
     /* Without a terminal there is no ESC[K: pad to overwrite a longer previous line. */
@@ -158,16 +206,23 @@ cli_display_progress(void *arg, uint64_t done, uint64_t total)
         return;
     clock_gettime(CLOCK_MONOTONIC, &now);
     pthread_mutex_lock(&d->lock);
+    if (!s->writing) {
+        s->writing = 1;
+        s->first = now;
+    }
     s->done = done;
     s->total = total;
-    if (!d->ended && (display_seconds(&d->last, &now) >= DISPLAY_REFRESH_S || (!d->batch && done >= total))) {
+    if (!d->batch && total && done >= total && !d->ended) {
+        /*
+         * A single conversion's line goes when its dump is complete: erased on a terminal, where the closing
+         * line takes its place; ended with its final frame in a log.
+         */
+        if (!d->tty)
+            display_draw(d, &now);
+        display_clear(d);
+        d->ended = 1;
+    } else if (!d->ended && display_seconds(&d->last, &now) >= DISPLAY_REFRESH_S) {
         display_draw(d, &now);
-        /* A single conversion's line ends with it; a batch line ends with the batch. */
-        if (!d->batch && done >= total && total) {
-            fputc('\n', stderr);
-            d->dirty = 0;
-            d->ended = 1;
-        }
     }
     pthread_mutex_unlock(&d->lock);
 }
@@ -182,6 +237,7 @@ cli_display_slot_set(struct cli_slot *s, const char *name)
         d->finished_bytes += s->done;
     s->name = name;
     s->done = s->total = 0;
+    s->writing = 0;
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -202,6 +258,41 @@ cli_display_message(struct cli_display *d, const char *prefix, const char *msg)
     fprintf(stderr, "raw2dmp: %s%s\n", prefix ? prefix : "", msg);
     fflush(stderr);
     pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * The closing line: "raw2dmp: m.dmp: full dump, 2.0 GiB, 524288 pages, 0:00:04, 498.1 MiB/s, sha256
+ * 3f2a9c1d5e6b7a80". The digest shown is the first computed (SHA-256 unless --hash left it out).
+ */
+void
+cli_format_result(const struct r2d_result *res, char *line, size_t n)
+{
+    const char *const names[] = {"sha256", "sha1", "md5"};
+    const char *const hex[] = {res->sha256, res->sha1, res->md5};
+    char size[32], elapsed[32], rate[48] = "", digest[48] = ", no digest";
+
+    cli_human_bytes(res->size, size, sizeof(size));
+    if (res->elapsed_s < 60)
+        snprintf(elapsed, sizeof(elapsed), "%.1f s", res->elapsed_s);
+    else
+        cli_hms(res->elapsed_s, elapsed, sizeof(elapsed));
+    if (res->write_s > 0)
+        snprintf(rate, sizeof(rate), ", %.1f MiB/s", (double)res->size / res->write_s / 1048576.0);
+    for (int i = 2; i >= 0; i--)
+        if (hex[i] && hex[i][0])
+            snprintf(digest, sizeof(digest), ", %s %.16s", names[i], hex[i]);
+    snprintf(line, n, "%s: %s dump, %s, %" PRIu64 " pages, %s%s%s", res->output,
+             res->dump_type == 5 ? "bitmap" : "full", size, res->pages, elapsed, rate, digest);
+}
+
+void
+cli_display_result(void *arg, const struct r2d_result *res)
+{
+    const struct cli_log_sink *sink = arg;
+    char line[DISPLAY_LINE_MAX];
+
+    cli_format_result(res, line, sizeof(line));
+    cli_display_message(sink->display, sink->prefix, line);
 }
 
 void

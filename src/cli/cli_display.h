@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
+
+#include "raw2dmp/convert.h"
 
 struct cli_display;
 
@@ -15,6 +18,8 @@ struct cli_slot {
     struct cli_display *display;
     const char *name; /* shown in the batch line; NULL = idle */
     uint64_t done, total;
+    int writing;           /* progress has been reported: the dump is being written */
+    struct timespec first; /* when the first progress came (the rate is measured from it) */
 };
 
 /**
@@ -40,6 +45,14 @@ struct cli_log_sink {
 
 /* r2d_log_fn: arg is a struct cli_log_sink. */
 void cli_display_log(void *arg, int level, const char *msg);
+/* r2d_result_fn: arg is a struct cli_log_sink. Prints the conversion's closing line (cli_format_result). */
+void cli_display_result(void *arg, const struct r2d_result *res);
+/* The closing line without "raw2dmp: ": output, dump type, size, pages, elapsed, rate, digest prefix. */
+void cli_format_result(const struct r2d_result *res, char *line, size_t n);
+/* Bytes in binary units with one decimal ("812.0 MiB"; under 1 KiB "512 B"). */
+void cli_human_bytes(uint64_t bytes, char *buf, size_t n);
+/* Seconds as h:mm:ss ("0:01:05"), rounded. */
+void cli_hms(double secs, char *buf, size_t n);
 /* Print "raw2dmp: <prefix><msg>\n" on stderr, clearing the progress line first. prefix may be NULL. */
 void cli_display_message(struct cli_display *d, const char *prefix, const char *msg);
 /* Write text (with its newline) to out, clearing the progress line first; flushes out. */

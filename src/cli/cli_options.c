@@ -47,6 +47,48 @@ cli_exit_code(int status, int interrupted)
     return CLI_EXIT_FAILED;
 }
 
+/*
+ * --hash: a comma-separated list of sha256, sha1, md5 (any case, repeats allowed), or none alone. The
+ * digests match sha256sum, sha1sum and md5sum of the files, so an acquisition tool's log can be checked.
+ */
+static int
+cli_parse_hash(const char *list, unsigned *out, char *why, size_t n)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } algos[] = {{"sha256", R2D_HASH_SHA256}, {"sha1", R2D_HASH_SHA1}, {"md5", R2D_HASH_MD5}};
+    const char *p = list;
+    unsigned set = 0;
+    int none = 0;
+
+    for (;;) {
+        const size_t len = strcspn(p, ",");
+        size_t i;
+
+        for (i = 0; i < sizeof(algos) / sizeof(algos[0]); i++)
+            if (strlen(algos[i].name) == len && strncasecmp(p, algos[i].name, len) == 0)
+                break;
+        if (i < sizeof(algos) / sizeof(algos[0]))
+            set |= algos[i].bit;
+        else if (len == 4 && strncasecmp(p, "none", 4) == 0)
+            none = 1;
+        else {
+            snprintf(why, n, "expected a list of sha256, sha1, md5 (or none), not '%s'", list);
+            return -1;
+        }
+        if (!p[len])
+            break;
+        p += len + 1;
+    }
+    if (none && set) {
+        snprintf(why, n, "'none' cannot be combined with digests: '%s'", list);
+        return -1;
+    }
+    *out = set;
+    return 0;
+}
+
 /* A flag: on is 1 or 0. */
 static int
 cli_options_flag(struct r2d_options *o, const char *name, int on)
@@ -128,14 +170,8 @@ cli_options_arg(struct r2d_options *o, const char *name, const char *value, char
             return -1;
         }
     } else if (strcmp(name, "hash") == 0) {
-        if (!value || strcasecmp(value, "sha256") == 0)
-            o->hash = R2D_HASH_SHA256;
-        else if (strcasecmp(value, "none") == 0)
-            o->hash = R2D_HASH_NONE;
-        else {
-            snprintf(why, n, "expected sha256 or none, not '%s'", value);
+        if (cli_parse_hash(value ? value : "sha256", &o->hash, why, n))
             return -1;
-        }
     } else {
         snprintf(why, n, "unknown option");
         return -1;

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "cli_batch.h"
 #include "cli_display.h"
 #include "cli_options.h"
@@ -100,7 +102,8 @@ cli_usage(FILE *out)
         "      --bugcheck CODE      bug check code or name for the header (MANUALLY_INITIATED_CRASH ...;\n"
         "                           default: the kernel's, else 0x161 LIVE_SYSTEM_DUMP)\n"
         "      --force              replace an existing output or report (never INPUT, by any name)\n"
-        "      --hash ALG           sha256 (default) or none: SHA-256 of the input and the output\n"
+        "      --hash LIST          digests of the input and the output: sha256 (default), sha1, md5,\n"
+        "                           comma-separated (sha256,md5,sha1), or none\n"
         "      --report FILE        write a JSON report of the conversion\n"
         "      --info               describe INPUT (a summary; -v: every detail) and write nothing\n"
         "      --json               with --info: JSON instead of text\n"
@@ -152,6 +155,20 @@ cli_list_formats(void)
     printf("\noptional features of this build:\n");
     for (size_t i = 0; r2d_feature_describe(i, &name, &present, &what) == 0; i++)
         printf("%-*s  %-3s  %s\n", width, name, present ? "yes" : "no", what);
+    return CLI_EXIT_OK;
+}
+
+/*
+ * The build, as the report's "tool" records it: the program's version, the library's (they may differ),
+ * its source revision and its optional features, and the libcrypto that computes the digests.
+ */
+static int
+cli_version(void)
+{
+    printf("raw2dmp %s\n", R2D_VERSION);
+    printf("library %s, revision %s\n", r2d_version(), r2d_version_revision());
+    printf("features %s\n", r2d_version_features());
+    printf("digests sha256 sha1 md5 (%s)\n", OpenSSL_version(OPENSSL_VERSION));
     return CLI_EXIT_OK;
 }
 
@@ -218,8 +235,7 @@ cli_parse_own(struct cli_args *a, int c)
         cli_usage(stdout);
         return CLI_EXIT_OK;
     case 'V':
-        printf("raw2dmp %s\n", R2D_VERSION);
-        return CLI_EXIT_OK;
+        return cli_version();
     default:
         return CLI_EXIT_USAGE; /* cli_bad_option said why */
     }
@@ -353,6 +369,8 @@ cli_run_single(const struct cli_args *a, const char *input, const char *output)
     r2d_ctx_set_log(ctx, cli_display_log, &sink);
     r2d_ctx_set_cancel_flag(ctx, &cli_interrupted);
     r2d_ctx_set_progress(ctx, cli_display_progress, cli_display_slot(d, 0));
+    if (a->verbosity >= R2D_LOG_WARN)
+        r2d_ctx_set_result(ctx, cli_display_result, &sink);
     if (a->info)
         rc = r2d_info(ctx, &a->opts, input, stdout, a->json);
     else
@@ -370,12 +388,21 @@ int
 main(int argc, char **argv)
 {
     struct cli_args a = {.verbosity = R2D_LOG_WARN, .progress = -1};
+    const char **given;
     int rc;
 
     r2d_options_init(&a.opts);
+    /* The report records the command line as given: a copy, since getopt_long reorders argv. */
+    given = calloc((size_t)argc + 1, sizeof(*given));
+    if (given)
+        memcpy(given, argv, (size_t)argc * sizeof(*given));
+    a.opts.argc = argc;
+    a.opts.argv = given;
     rc = cli_parse(argc, argv, &a);
-    if (rc >= 0)
+    if (rc >= 0) {
+        free(given);
         return rc;
+    }
     if (a.progress < 0)
         a.progress = isatty(STDERR_FILENO) && a.verbosity > R2D_LOG_ERROR;
     signal(SIGINT, cli_on_signal);
@@ -392,7 +419,10 @@ main(int argc, char **argv)
             .cancel = &cli_interrupted,
         };
 
-        return cli_batch_run(&cfg);
+        rc = cli_batch_run(&cfg);
+    } else {
+        rc = cli_run_single(&a, argv[optind], a.info ? NULL : argv[optind + 1]);
     }
-    return cli_run_single(&a, argv[optind], a.info ? NULL : argv[optind + 1]);
+    free(given);
+    return rc;
 }

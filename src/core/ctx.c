@@ -52,6 +52,13 @@ r2d_ctx_set_progress(struct r2d_ctx *ctx, r2d_progress_fn fn, void *arg)
 }
 
 void
+r2d_ctx_set_result(struct r2d_ctx *ctx, r2d_result_fn fn, void *arg)
+{
+    ctx->result = fn;
+    ctx->result_arg = arg;
+}
+
+void
 r2d_ctx_set_cancel_flag(struct r2d_ctx *ctx, const volatile sig_atomic_t *flag)
 {
     ctx->cancel = flag;
@@ -131,6 +138,13 @@ r2d_progress(struct r2d_ctx *ctx, uint64_t done, uint64_t total)
 {
     if (ctx->progress)
         ctx->progress(ctx->progress_arg, done, total);
+}
+
+void
+r2d_emit_result(struct r2d_ctx *ctx, const struct r2d_result *res)
+{
+    if (ctx->result)
+        ctx->result(ctx->result_arg, res);
 }
 
 const char *

@@ -13,6 +13,8 @@ struct r2d_ctx {
     void *log_arg;
     r2d_progress_fn progress;
     void *progress_arg;
+    r2d_result_fn result;
+    void *result_arg;
     const volatile sig_atomic_t *cancel;
     char errmsg[R2D_ERRMSG_MAX];
 };

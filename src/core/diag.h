@@ -28,6 +28,8 @@ void r2d_log(struct r2d_ctx *ctx, int level, const char *fmt, ...) R2D_PRINTF(3,
 int r2d_cancelled(const struct r2d_ctx *ctx);
 /** Report progress to the sink, if any. */
 void r2d_progress(struct r2d_ctx *ctx, uint64_t done, uint64_t total);
+/** Hand a conversion's result to the sink, if any (r2d_ctx_set_result). */
+void r2d_emit_result(struct r2d_ctx *ctx, const struct r2d_result *res);
 
 #define R2D_CHECK(cond, ctx, code, ...)                                                                      \
     do {                                                                                                     \

@@ -3,8 +3,8 @@
  * Safe output files: a hidden temporary beside the target, hashed while written, renamed in when complete.
  * Speed (docs/performance.md): holes in the input become holes in the output and are never read; plain
  * copies use copy_file_range; hashed copies read and write on the caller's thread while helper threads
- * compute the SHA-256 of the output and of the source file over the same buffers, so I/O and hashing
- * overlap and the source is read once for both.
+ * compute the digests (SHA-256 by default; --hash may add SHA-1 and MD5) of the output and of the source
+ * file over the same buffers, so I/O and hashing overlap and the source is read once for all of them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,9 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
-#include "hex.h"
+#include "digests.h"
 #include "io.h"
 
 #include "output.h"
@@ -83,12 +81,13 @@ struct r2d_output {
     int installed;  /* renamed into place: the temporary name is gone */
     dev_t dev;      /* the temporary's inode, to recognise it at the target after the rename */
     ino_t ino;
-    char hex[65];   /* its SHA-256 once finished ("" without a hash) */
+    struct r2d_digest_hex hex; /* its digests once finished ("" for those not computed) */
     uint64_t size;
     int tail_hole;       /* the file ends in a hole not yet extended to size (ftruncate at commit) */
     int no_copy_range;   /* copy_file_range failed as unsupported: do not try again */
     uint64_t wb_start;   /* output offset from which writeback has not been started yet */
-    EVP_MD_CTX *md;      /* NULL when not hashing */
+    int hashing;         /* at least one digest is computed over what is written */
+    struct r2d_digests md;
 
     /* The hashing ring. Without a hash, or without a thread, only slot 0 is used, synchronously. */
     struct output_slot slot[OUTPUT_SLOTS];
@@ -101,7 +100,7 @@ struct r2d_output {
     uint64_t hashed;     /* slots the hasher has finished */
     int stop;            /* set by the writer: exit once the queue is empty (or at once with abandon) */
     int abandon;
-    int hash_failed;     /* an EVP_DigestUpdate failed in the hasher */
+    int hash_failed; /* a digest update failed in the hasher */
 
     /*
      * The source file's digest (r2d_output_hash_source). Following, it takes the ring's slots after the
@@ -129,7 +128,7 @@ output_free(struct r2d_output *o)
         close(o->fd);
     if (o->dirfd >= 0)
         close(o->dirfd);
-    EVP_MD_CTX_free(o->md);
+    r2d_digests_free(&o->md);
     if (o->src_on)
         r2d_source_digest_free(&o->src);
     for (int i = 0; i < OUTPUT_SLOTS; i++)
@@ -229,16 +228,14 @@ output_create_tmp(struct r2d_ctx *ctx, struct r2d_output *o)
 }
 
 int
-r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, enum r2d_hash_kind hash,
-                struct r2d_output **out)
+r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, unsigned hash, struct r2d_output **out)
 {
     struct r2d_output *o;
     int rc;
 
     *out = NULL;
     R2D_CHECK(!path || !*path, ctx, R2D_EINVAL, "no output file name given");
-    R2D_CHECK(hash != R2D_HASH_NONE && hash != R2D_HASH_SHA256, ctx, R2D_EINVAL, "%s: unknown hash kind %d",
-              path, (int)hash);
+    R2D_CHECK(hash & ~r2d_digest_all(), ctx, R2D_EINVAL, "%s: unknown hash kinds 0x%x", path, hash);
     o = calloc(1, sizeof(*o));
     if (!o)
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", path);
@@ -253,18 +250,16 @@ r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, enum r2d_hash_
     rc = output_split_path(ctx, o);
     if (!rc)
         rc = output_check_target(ctx, o);
-    if (!rc && hash == R2D_HASH_SHA256) {
-        o->md = EVP_MD_CTX_new();
-        if (!o->md || EVP_DigestInit_ex(o->md, EVP_sha256(), NULL) != 1)
-            rc = r2d_err(ctx, R2D_ENOMEM, "%s: cannot set up SHA-256", path);
-    }
+    if (!rc && r2d_digests_init(&o->md, hash) != 0)
+        rc = r2d_err(ctx, R2D_ENOMEM, "%s: cannot set up the digests", path);
+    o->hashing = hash != R2D_HASH_NONE;
     if (!rc)
         rc = output_create_tmp(ctx, o);
     if (rc) {
         output_free(o); /* nothing was created when this fails */
         return rc;
     }
-    if (o->md)
+    if (o->hashing)
         output_hasher_start(o);
     *out = o;
     return 0;
@@ -311,13 +306,13 @@ output_pwrite_all(struct r2d_ctx *ctx, const struct r2d_output *o, uint64_t off,
 
 /* ---- the hashing ring ---- */
 
-/* Feed one slot to the digest. Returns 0, or -1 when OpenSSL fails. */
+/* Feed one slot to the digests. Returns 0, or -1 when libcrypto fails. */
 static int
-output_hash_slot(EVP_MD_CTX *md, const struct output_slot *s)
+output_hash_slot(struct r2d_digests *md, const struct output_slot *s)
 {
     if (!s->zero)
-        return EVP_DigestUpdate(md, s->buf, (size_t)s->len) == 1 ? 0 : -1;
-    return r2d_digest_zeros(md, s->len);
+        return r2d_digests_update(md, s->buf, (size_t)s->len);
+    return r2d_digests_zeros(md, s->len);
 }
 
 /* The hasher thread: hashes the queued slots in order until told to stop. */
@@ -337,7 +332,7 @@ output_hasher_main(void *arg)
             break;
         s = &o->slot[o->hashed % OUTPUT_SLOTS];
         pthread_mutex_unlock(&o->lock);
-        bad = output_hash_slot(o->md, s); /* the slot is ours until hashed moves on */
+        bad = output_hash_slot(&o->md, s); /* the slot is ours until hashed moves on */
         pthread_mutex_lock(&o->lock);
         if (bad)
             o->hash_failed = 1;
@@ -515,7 +510,7 @@ output_slot_submit(struct r2d_ctx *ctx, struct r2d_output *o, struct output_slot
 {
     int failed;
 
-    if (!o->md)
+    if (!o->hashing)
         return 0;
     s->len = len;
     s->zero = zero;
@@ -523,7 +518,7 @@ output_slot_submit(struct r2d_ctx *ctx, struct r2d_output *o, struct output_slot
     if (o->src_on && o->src_follow && !o->src_threaded)
         output_src_take(o, s);
     if (!o->threaded) {
-        failed = output_hash_slot(o->md, s);
+        failed = output_hash_slot(&o->md, s);
     } else {
         pthread_mutex_lock(&o->lock);
         o->queued++;
@@ -531,7 +526,7 @@ output_slot_submit(struct r2d_ctx *ctx, struct r2d_output *o, struct output_slot
         pthread_cond_broadcast(&o->work);
         pthread_mutex_unlock(&o->lock);
     }
-    return failed ? r2d_err(ctx, R2D_EIO, "%s: SHA-256 update failed", o->path) : 0;
+    return failed ? r2d_err(ctx, R2D_EIO, "%s: digest update failed", o->path) : 0;
 }
 
 /* Start writeback of what was written since the last call once OUTPUT_WRITEBEHIND bytes have piled up. */
@@ -564,11 +559,11 @@ output_append_slot(struct r2d_ctx *ctx, struct r2d_output *o, struct output_slot
 int
 r2d_output_hash_source(struct r2d_ctx *ctx, struct r2d_output *o, int fd, uint64_t size, int follow)
 {
-    R2D_CHECK(!o->md, ctx, R2D_EINVAL, "%s: a source digest needs the output to be hashed", o->path);
+    R2D_CHECK(!o->hashing, ctx, R2D_EINVAL, "%s: a source digest needs the output to be hashed", o->path);
     R2D_CHECK(o->src_on || o->size > 0, ctx, R2D_EINVAL, "%s: the source digest must be set up before writing",
               o->path);
-    if (r2d_source_digest_init(&o->src, ctx, fd, size) != 0)
-        return r2d_err(ctx, R2D_ENOMEM, "%s: cannot set up SHA-256 of the input", o->path);
+    if (r2d_source_digest_init(&o->src, ctx, fd, size, o->md.kinds) != 0)
+        return r2d_err(ctx, R2D_ENOMEM, "%s: cannot set up the digests of the input", o->path);
     o->src_on = 1;
     o->src_fd = fd;
     o->src_follow = follow;
@@ -578,10 +573,10 @@ r2d_output_hash_source(struct r2d_ctx *ctx, struct r2d_output *o, int fd, uint64
 }
 
 void
-r2d_output_source_digest(struct r2d_output *o, char hex[65], char *why, size_t why_len)
+r2d_output_source_digest(struct r2d_output *o, struct r2d_digest_hex *hex, char *why, size_t why_len)
 {
     if (!o->src_on) {
-        hex[0] = '\0';
+        r2d_digest_hex_clear(hex);
         snprintf(why, why_len, "not computed");
         return;
     }
@@ -597,11 +592,11 @@ r2d_output_write(struct r2d_ctx *ctx, struct r2d_output *o, const void *buf, siz
 
     while (len > 0) {
         /* Hashed data is copied into a ring slot: the caller may reuse buf once this returns. */
-        const size_t cap = o->md ? OUTPUT_SLOT_SIZE : OUTPUT_MAX_CALL;
+        const size_t cap = o->hashing ? OUTPUT_SLOT_SIZE : OUTPUT_MAX_CALL;
         const size_t n = len > cap ? cap : len;
         int rc = output_check_cancel(ctx);
 
-        if (!rc && !o->md) {
+        if (!rc && !o->hashing) {
             rc = output_pwrite_all(ctx, o, o->size, p, n);
             if (!rc) {
                 o->size += n;
@@ -636,7 +631,7 @@ output_zero(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t len, uint64_t sr
         struct output_slot *s = NULL;
         int rc = output_check_cancel(ctx);
 
-        if (!rc && o->md) {
+        if (!rc && o->hashing) {
             rc = output_slot_get(ctx, o, 0, &s);
             if (!rc)
                 rc = output_slot_submit(ctx, o, s, n, 1, src_off);
@@ -733,7 +728,7 @@ output_copy_data(struct r2d_ctx *ctx, struct r2d_output *o, int in_fd, const cha
 {
     uint64_t done = 0;
 
-    if (!o->md && !o->no_copy_range) {
+    if (!o->hashing && !o->no_copy_range) {
         const int rc = output_copy_range(ctx, o, in_fd, in_path, in_off, len, &done);
 
         if (rc <= 0)
@@ -777,7 +772,7 @@ r2d_output_copy(struct r2d_ctx *ctx, struct r2d_output *o, int in_fd, const char
 int
 r2d_output_pwrite(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t off, const void *buf, size_t len)
 {
-    R2D_CHECK(o->md, ctx, R2D_EINVAL, "%s: cannot rewrite bytes already hashed", o->path);
+    R2D_CHECK(o->hashing, ctx, R2D_EINVAL, "%s: cannot rewrite bytes already hashed", o->path);
     R2D_CHECK(off > o->size || len > o->size - off, ctx, R2D_EINVAL,
               "%s: offset 0x%" PRIx64 ": rewrite of 0x%zx bytes past what was written (0x%" PRIx64 ")",
               o->path, off, len, o->size);
@@ -820,29 +815,26 @@ output_install(struct r2d_ctx *ctx, struct r2d_output *o)
     return 0;
 }
 
-/* Wait until the hasher has taken in everything queued, stop it, and read the digest. */
+/* Wait until the hasher has taken in everything queued, stop it, and finalise the digests into o->hex. */
 static int
-output_finish_hash(struct r2d_ctx *ctx, struct r2d_output *o, uint8_t *digest, unsigned *dlen)
+output_finish_hash(struct r2d_ctx *ctx, struct r2d_output *o)
 {
-    *dlen = 0;
-    if (!o->md)
+    if (!o->hashing)
         return 0;
     output_hasher_stop(o, 0); /* drains the queue first */
-    R2D_CHECK(o->hash_failed, ctx, R2D_EIO, "%s: SHA-256 update failed", o->path);
-    R2D_CHECK(EVP_DigestFinal_ex(o->md, digest, dlen) != 1, ctx, R2D_EIO, "%s: SHA-256 final failed", o->path);
+    R2D_CHECK(o->hash_failed, ctx, R2D_EIO, "%s: digest update failed", o->path);
+    R2D_CHECK(r2d_digests_final(&o->md, &o->hex) != 0, ctx, R2D_EIO, "%s: digest final failed", o->path);
     return 0;
 }
 
 int
-r2d_output_finish(struct r2d_ctx *ctx, struct r2d_output *o, char *hex_digest)
+r2d_output_finish(struct r2d_ctx *ctx, struct r2d_output *o, struct r2d_digest_hex *digests)
 {
-    uint8_t digest[EVP_MAX_MD_SIZE];
-    unsigned dlen = 0;
     struct stat st = {0};
     int rc = 0;
 
     if (!o->finished) {
-        rc = output_finish_hash(ctx, o, digest, &dlen);
+        rc = output_finish_hash(ctx, o);
         /* A trailing hole has no bytes written yet: extend the file to its size. */
         if (!rc && o->tail_hole && ftruncate(o->fd, (off_t)o->size) != 0)
             rc = output_write_error(ctx, o, o->size);
@@ -860,13 +852,13 @@ r2d_output_finish(struct r2d_ctx *ctx, struct r2d_output *o, char *hex_digest)
         if (!rc) {
             o->dev = st.st_dev;
             o->ino = st.st_ino;
-            if (o->md)
-                r2d_hex(o->hex, digest, dlen);
             o->finished = 1;
         }
     }
-    if (hex_digest)
-        snprintf(hex_digest, 65, "%s", rc ? "" : o->hex);
+    if (digests && rc)
+        r2d_digest_hex_clear(digests);
+    else if (digests)
+        *digests = o->hex;
     return rc;
 }
 
@@ -902,14 +894,14 @@ output_install_durable(struct r2d_ctx *ctx, struct r2d_output *o)
 }
 
 int
-r2d_output_commit(struct r2d_ctx *ctx, struct r2d_output *o, char *hex_digest)
+r2d_output_commit(struct r2d_ctx *ctx, struct r2d_output *o, struct r2d_digest_hex *digests)
 {
-    int rc = r2d_output_finish(ctx, o, hex_digest);
+    int rc = r2d_output_finish(ctx, o, digests);
 
     if (!rc)
         rc = output_install_durable(ctx, o);
-    if (rc && hex_digest)
-        hex_digest[0] = '\0';
+    if (rc && digests)
+        r2d_digest_hex_clear(digests);
     r2d_output_abort(o); /* frees; removes the temporary when it was not installed */
     return rc;
 }

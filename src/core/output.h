@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "digests.h"
 #include "raw2dmp/types.h"
 
 struct r2d_output;
@@ -18,25 +19,25 @@ struct r2d_output;
  * Create "<dir>/.<name>.XXXXXX.part" for path (O_EXCL, mode 0640 minus the umask: memory holds secrets;
  * read-only evidence modes are left to the user). Fails with R2D_EEXIST when path exists and force is 0
  * (checked now and again at commit, where an output that appeared meanwhile is never replaced), and with
- * R2D_EINVAL when path is a directory. hash selects the digest computed over every byte written.
+ * R2D_EINVAL when path is a directory. hash (R2D_HASH_* bits) selects the digests computed over every
+ * byte written; an unknown bit is R2D_EINVAL.
  */
-int r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, enum r2d_hash_kind hash,
-                            struct r2d_output **out);
+int r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, unsigned hash, struct r2d_output **out);
 /**
- * Also compute the SHA-256 of the source file fd, whose first size bytes the digest covers (it must be
+ * Also compute the same digests of the source file fd, whose first size bytes they cover (it must be
  * called before anything is written, and only with a hash). With follow, the digest is made from the bytes
  * that r2d_output_copy reads from fd (each is read once for both digests); what the copies skip (headers,
  * padding, patched pages, bytes read by other means) is read separately, when the copies pass it and at
  * the end. Without follow (the caller decodes the file rather than copying slices of it) a thread reads the
  * whole file while the output is written. A failure to read the source is not an error of the output: it
- * shows as a missing digest with its reason (r2d_output_source_digest).
+ * shows as missing digests with their reason (r2d_output_source_digest).
  */
 int r2d_output_hash_source(struct r2d_ctx *ctx, struct r2d_output *o, int fd, uint64_t size, int follow);
 /**
- * Once everything is written, before commit: wait for the source digest and copy it as hex to hex (65 bytes),
- * or "" and the reason it is missing to why.
+ * Once everything is written, before commit: wait for the source digests and copy them as hex to hex, or
+ * all "" and the reason they are missing to why.
  */
-void r2d_output_source_digest(struct r2d_output *o, char hex[65], char *why, size_t why_len);
+void r2d_output_source_digest(struct r2d_output *o, struct r2d_digest_hex *hex, char *why, size_t why_len);
 /**
  * Append len bytes (looping on short writes, at most 1 GiB per call). ENOSPC/EFBIG/EDQUOT become R2D_ENOSPC
  * ("<path>: offset 0x..: disk full while writing: <strerror>"); a set cancel flag R2D_ECANCELED.
@@ -63,18 +64,18 @@ int r2d_output_pwrite(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t off, c
                               size_t len);
 uint64_t r2d_output_size(const struct r2d_output *o);
 /**
- * Complete the temporary without putting it in place: final digest, trailing hole, fsync, close. Nothing
+ * Complete the temporary without putting it in place: final digests, trailing hole, fsync, close. Nothing
  * can be written after it; then r2d_output_commit (or r2d_output_commit_pair) or r2d_output_abort. The hex
- * digest (when hashing, else "") is copied to hex_digest (65 bytes; may be NULL). A second call only copies
- * the digest. On failure o is left for r2d_output_abort.
+ * digests ("" for those not computed) are copied to digests (may be NULL). A second call only copies the
+ * digests. On failure o is left for r2d_output_abort.
  */
-int r2d_output_finish(struct r2d_ctx *ctx, struct r2d_output *o, char *hex_digest);
+int r2d_output_finish(struct r2d_ctx *ctx, struct r2d_output *o, struct r2d_digest_hex *digests);
 /**
- * Finish (unless done), rename into place, fsync the directory, free. On success the hex digest is copied
- * to hex_digest as by r2d_output_finish. o is freed in every case: on failure the temporary is removed and
- * nothing is left at path. Note: the writer writes the header first and never rewrites it.
+ * Finish (unless done), rename into place, fsync the directory, free. On success the hex digests are
+ * copied to digests as by r2d_output_finish. o is freed in every case: on failure the temporary is removed
+ * and nothing is left at path. Note: the writer writes the header first and never rewrites it.
  */
-int r2d_output_commit(struct r2d_ctx *ctx, struct r2d_output *o, char *hex_digest);
+int r2d_output_commit(struct r2d_ctx *ctx, struct r2d_output *o, struct r2d_digest_hex *digests);
 /**
  * Commit two outputs as one (a dump and the report that describes it): both are finished before either is
  * renamed, then first is put in place, then second; when second cannot be, first is removed again (only

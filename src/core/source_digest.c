@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The input file's SHA-256 from the writer's own reads (see source_digest.h). */
+/* The input file's digests from the writer's own reads (see source_digest.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,24 +15,9 @@
 /* Bytes read here at a time: small enough to still be in the CPU cache when hashed. */
 #define SOURCE_DIGEST_BUF (256u << 10)
 
-/* Holes are hashed from this. Never written: its pages stay the kernel's zero page, costing no memory. */
-static uint8_t source_digest_zeros[256u << 10];
-
 int
-r2d_digest_zeros(EVP_MD_CTX *md, uint64_t len)
-{
-    while (len > 0) {
-        const size_t n = len > sizeof(source_digest_zeros) ? sizeof(source_digest_zeros) : (size_t)len;
-
-        if (EVP_DigestUpdate(md, source_digest_zeros, n) != 1)
-            return -1;
-        len -= n;
-    }
-    return 0;
-}
-
-int
-r2d_source_digest_init(struct source_digest *sd, const struct r2d_ctx *ctx, int fd, uint64_t size)
+r2d_source_digest_init(struct source_digest *sd, const struct r2d_ctx *ctx, int fd, uint64_t size,
+                       unsigned kinds)
 {
     memset(sd, 0, sizeof(*sd));
     atomic_init(&sd->halt, 0);
@@ -40,8 +25,7 @@ r2d_source_digest_init(struct source_digest *sd, const struct r2d_ctx *ctx, int 
     sd->fd = fd;
     sd->size = size;
     sd->buf = r2d_alloc_io(SOURCE_DIGEST_BUF);
-    sd->md = EVP_MD_CTX_new();
-    if (!sd->buf || !sd->md || EVP_DigestInit_ex(sd->md, EVP_sha256(), NULL) != 1) {
+    if (!sd->buf || r2d_digests_init(&sd->md, kinds) != 0) {
         r2d_source_digest_free(sd);
         return -1;
     }
@@ -53,7 +37,7 @@ source_digest_update(struct source_digest *sd, const uint8_t *data, uint64_t len
 {
     if (sd->err || len == 0)
         return;
-    if ((data ? EVP_DigestUpdate(sd->md, data, (size_t)len) != 1 : r2d_digest_zeros(sd->md, len) != 0)) {
+    if ((data ? r2d_digests_update(&sd->md, data, (size_t)len) : r2d_digests_zeros(&sd->md, len)) != 0) {
         sd->err = SOURCE_DIGEST_ECRYPTO;
         sd->err_off = sd->next;
         return;
@@ -120,17 +104,11 @@ r2d_source_digest_take(struct source_digest *sd, uint64_t off, const uint8_t *da
 void
 r2d_source_digest_finish(struct source_digest *sd)
 {
-    uint8_t digest[EVP_MAX_MD_SIZE];
-    unsigned dlen = 0;
-
     if (sd->done)
         return;
     source_digest_fill(sd, sd->size);
-    if (!sd->err && EVP_DigestFinal_ex(sd->md, digest, &dlen) == 1) {
-        r2d_hex(sd->hex, digest, dlen < 32 ? dlen : 32);
-    } else if (!sd->err) {
+    if (!sd->err && r2d_digests_final(&sd->md, &sd->hex) != 0)
         sd->err = SOURCE_DIGEST_ECRYPTO;
-    }
     sd->done = 1;
 }
 
@@ -141,13 +119,14 @@ r2d_source_digest_halt(struct source_digest *sd)
 }
 
 void
-r2d_source_digest_result(const struct source_digest *sd, char hex[65], char *why, size_t why_len)
+r2d_source_digest_result(const struct source_digest *sd, struct r2d_digest_hex *hex, char *why,
+                         size_t why_len)
 {
-    hex[0] = '\0';
+    r2d_digest_hex_clear(hex);
     if (why_len)
         why[0] = '\0';
-    if (sd->hex[0]) {
-        memcpy(hex, sd->hex, 65);
+    if (sd->done && !sd->err) {
+        *hex = sd->hex;
     } else if (sd->err > 0) {
         snprintf(why, why_len, "offset 0x%" PRIx64 ": read failed: %s", sd->err_off, strerror(sd->err));
     } else if (sd->err == SOURCE_DIGEST_ESHORT) {
@@ -156,7 +135,7 @@ r2d_source_digest_result(const struct source_digest *sd, char hex[65], char *why
     } else if (sd->err == SOURCE_DIGEST_ESTOP) {
         snprintf(why, why_len, "interrupted");
     } else if (sd->err == SOURCE_DIGEST_ECRYPTO) {
-        snprintf(why, why_len, "SHA-256 setup or memory failed");
+        snprintf(why, why_len, "digest setup or memory failed");
     } else {
         snprintf(why, why_len, "not computed");
     }
@@ -165,8 +144,7 @@ r2d_source_digest_result(const struct source_digest *sd, char hex[65], char *why
 void
 r2d_source_digest_free(struct source_digest *sd)
 {
-    EVP_MD_CTX_free(sd->md);
+    r2d_digests_free(&sd->md);
     free(sd->buf);
-    sd->md = NULL;
     sd->buf = NULL;
 }

@@ -14,6 +14,7 @@
 #include "plan_build.h"
 #include "report.h"
 #include "report_convert.h"
+#include "report_custody.h"
 
 void
 r2d_options_init(struct r2d_options *opts)
@@ -56,6 +57,20 @@ convert_check_targets(struct r2d_ctx *ctx, const struct r2d_options *opts, const
     return 0;
 }
 
+/*
+ * The report's record of the input and of the report itself (the output's comes when it is written). An
+ * input that could not be opened as an image is still recorded as a file: it was examined.
+ */
+static void
+convert_record_files(struct convert_run *r)
+{
+    json_t *in = r->img ? r2d_report_image(r->img) : json_pack("{s:s}", "path", r->input);
+
+    r->in_json =
+        r2d_report_input_custody(in, r->input, r->img ? r2d_bytesrc_fd(r2d_image_input(r->img)) : -1);
+    json_object_set_new(r->report, "input", r->in_json);
+}
+
 /* Checks, then the input opened and the analysis set up. */
 static int
 convert_open(struct convert_run *r)
@@ -67,12 +82,16 @@ convert_open(struct convert_run *r)
     if (!rc)
         rc = convert_check_targets(r->ctx, r->opts, r->output);
     r->refused = rc != 0;
-    if (!rc)
-        rc = r2d_format_open_hints(r->ctx, r->input, r->opts->input_format, &hints, &r->img);
     if (rc)
         return rc;
-    r->in_json = r2d_report_image(r->img);
-    json_object_set_new(r->report, "input", r->in_json);
+    if (r->opts->report_path)
+        json_object_set_new(r->report, "report",
+                            json_pack("{s:s,s:o}", "path", r->opts->report_path, "absolute_path",
+                                      r2d_report_target_path(r->opts->report_path)));
+    rc = r2d_format_open_hints(r->ctx, r->input, r->opts->input_format, &hints, &r->img);
+    convert_record_files(r);
+    if (rc)
+        return rc;
     r->a = malloc(sizeof(*r->a));
     r->plan = r2d_plan_new();
     if (!r->a || !r->plan)
@@ -81,21 +100,26 @@ convert_open(struct convert_run *r)
     return 0;
 }
 
-/* The engine, the optional verification and the plan; the analysis goes into the report whatever happens. */
+/*
+ * The engine, the KDBG comparison and the plan; the analysis goes into the report whatever happens. The
+ * image's KDBG is always compared with the symbols (issue 12: a tampered block is never silent); only
+ * --verify-kdbg makes differences fail the run.
+ */
 static int
 convert_plan(struct convert_run *r)
 {
     int rc = r2d_analyse(r->a);
+    json_t *analysis;
 
     r->t1 = r2d_now();
     json_object_set_new(r->timings, "analysis_s", json_real(r->t1 - r->t0));
-    if (!rc && r->opts->verify_kdbg)
-        r->verify_rc = r2d_report_verify_kdbg(r->a, r->report, &r->differences);
-    else if (!rc)
-        json_object_set_new(r->report, "kdbg_verification", json_pack("{s:s}", "result", "not_requested"));
+    if (!rc)
+        r->verify_rc = r2d_report_check_kdbg(r->a, r->report, r->opts->verify_kdbg, &r->differences);
     if (!rc)
         rc = r2d_build_plan(r->a, r->plan);
-    json_object_set_new(r->report, "analysis", r2d_report_analysis(r->a));
+    analysis = r2d_report_analysis(r->a);
+    r2d_report_symbols_file(r->ctx, r->a, analysis, r->opts->hash);
+    json_object_set_new(r->report, "analysis", analysis);
     if (!rc)
         json_object_set_new(r->report, "plan", r2d_report_plan(r->plan));
     return rc;
@@ -119,13 +143,44 @@ convert_write(struct convert_run *r)
     return r->verify_rc ? r->verify_rc : r2d_report_verify_error(r->ctx, r->input, r->report, r->differences);
 }
 
+/* Tell the client what is now in place (its closing line); the library logs no summary of its own. */
+static void
+convert_emit_result(struct convert_run *r)
+{
+    const struct r2d_digest_hex *o = &r->res.digests, *in = &r->res.source_digests;
+    const json_t *v = json_object_get(r->report, "kdbg_verification");
+    const char *vres = json_string_value(json_object_get(v, "result"));
+    const struct r2d_result res = {
+        .input = r->input,
+        .output = r->output,
+        .report = r->opts->report_path,
+        .dump_type = (int)r->res.dump_type,
+        .size = r->res.size,
+        .pages = r->res.pages,
+        .patches = r2d_plan_patch_count(r->plan),
+        .elapsed_s = r2d_now() - r->t0,
+        .write_s = r->res.write_s,
+        .sha256 = o->hex[0],
+        .sha1 = o->hex[1],
+        .md5 = o->hex[2],
+        .input_sha256 = in->hex[0],
+        .input_sha1 = in->hex[1],
+        .input_md5 = in->hex[2],
+        .kdbg = r->a->kdbg.why,
+        .kdbg_differences = vres && strcmp(vres, "unverifiable") != 0
+                                ? (int)json_array_size(json_object_get(v, "differences"))
+                                : -1,
+    };
+
+    r2d_emit_result(r->ctx, &res);
+}
+
 /* A complete dump (rc 0, or R2D_EVERIFY) goes in place only together with its report. */
 static int
 convert_commit(struct convert_run *r, int rc)
 {
     const int crc = r2d_convert_commit(r->ctx, r->staged, r->output, r->report, r->opts->report_path,
                                        r->opts->force, &r->report_tried);
-    const size_t npatches = r2d_plan_patch_count(r->plan);
 
     r->staged = NULL;
     if (crc) {
@@ -133,9 +188,7 @@ convert_commit(struct convert_run *r, int rc)
         r2d_report_result(r->ctx, r->report, crc);
         return crc;
     }
-    r2d_log(r->ctx, R2D_LOG_WARN, "%s: %s dump, %" PRIu64 " pages, %zu patch%s, KDBG %s", r->output,
-            r->res.dump_type == 5 ? "bitmap" : "full", r->res.pages, npatches, npatches == 1 ? "" : "es",
-            r->a->kdbg.why);
+    convert_emit_result(r);
     return rc;
 }
 
@@ -181,6 +234,7 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
         rc = convert_write(&r);
     json_object_set_new(r.timings, "total_s", json_real(r2d_now() - r.t0));
     json_object_set_new(r.report, "timings", r.timings);
+    r2d_report_finished(r.report, json_real_value(json_object_get(r.timings, "total_s")));
     r2d_report_result(ctx, r.report, rc);
     if (r.staged)
         rc = convert_commit(&r, rc);

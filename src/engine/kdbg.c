@@ -183,26 +183,23 @@ r2d_kdbg_locate(struct r2d_analysis *a)
         return r2d_err(a->ctx, R2D_EFORMAT, "%s: the KDBG at 0x%" PRIx64 " cannot be used: %s; "
                        "--rebuild-kdbg recreates it from symbols", r2d_image_path(a->img), k->va, k->why);
     }
-    if (a->opts->rebuild_kdbg || a->opts->verify_kdbg) {
+    if (a->opts->rebuild_kdbg) {
         uint8_t rebuilt[R2D_KDBG_MAX_SIZE];
         uint32_t size = 0;
+        char image_why[sizeof(k->why)];
 
         rc = r2d_kdbg_rebuild(a, rebuilt, &size);
         if (rc)
             return rc;
-        if (a->opts->rebuild_kdbg) {
-            char image_why[sizeof(k->why)];
-
-            snprintf(image_why, sizeof(image_why), "%s", k->why);
-            memcpy(k->bytes, rebuilt, size);
-            k->size = size;
-            k->mode = R2D_KDBG_REBUILT;
-            snprintf(k->why, sizeof(k->why),
-                     "rebuilt from symbols, %u field%s underived (the image's block: %.700s)", k->nunderived,
-                     k->nunderived == 1 ? "" : "s", image_why);
-            r2d_log(a->ctx, R2D_LOG_INFO, "KDBG at 0x%" PRIx64 " rebuilt from %s (Size 0x%" PRIx32 ")", k->va,
-                    a->syms->origin, size);
-        }
+        snprintf(image_why, sizeof(image_why), "%s", k->why);
+        memcpy(k->bytes, rebuilt, size);
+        k->size = size;
+        k->mode = R2D_KDBG_REBUILT;
+        snprintf(k->why, sizeof(k->why),
+                 "rebuilt from symbols, %u field%s underived (the image's block: %.700s)", k->nunderived,
+                 k->nunderived == 1 ? "" : "s", image_why);
+        r2d_log(a->ctx, R2D_LOG_INFO, "KDBG at 0x%" PRIx64 " rebuilt from %s (Size 0x%" PRIx32 ")", k->va,
+                a->syms->origin, size);
     }
     return 0;
 }
@@ -440,23 +437,30 @@ kdbg_is_underived(const struct r2d_kdbg *k, size_t i)
 /*
  * Compare the image's block (made plain) with the rebuilt one over every field the rebuild derived from
  * symbols, types and other structures. Fields copied from the image (GDT selectors) and fields nobody can
- * derive are not compared.
+ * derive are not compared. A rebuild made only for this comparison leaves a->kdbg.underived as it was: that
+ * list describes the block the dump holds.
  */
 int
-r2d_kdbg_verify(struct r2d_analysis *a, struct r2d_kdbg_diff *diffs, size_t max)
+r2d_kdbg_verify(struct r2d_analysis *a, struct r2d_kdbg_diff *diffs, size_t max, unsigned *compared)
 {
-    const struct r2d_kdbg *k = &a->kdbg;
+    struct r2d_kdbg *k = &a->kdbg;
+    const unsigned saved_underived = k->nunderived;
     uint8_t rebuilt[R2D_KDBG_MAX_SIZE];
     uint32_t size;
     size_t n = 0;
     int rc;
 
+    *compared = 0;
     R2D_CHECK(k->from_image_size == 0, a->ctx, R2D_EVERIFY,
               "%s: the image's KDBG at 0x%" PRIx64 " cannot be verified: %s", r2d_image_path(a->img), k->va,
               k->why);
-    rc = r2d_kdbg_rebuild(a, rebuilt, &size);
-    if (rc)
+    if (k->mode == R2D_KDBG_REBUILT) {
+        /* --rebuild-kdbg built it already, from the same symbols (k->underived is that rebuild's) */
+        memcpy(rebuilt, k->bytes, k->size);
+        size = k->size;
+    } else if ((rc = r2d_kdbg_rebuild(a, rebuilt, &size)) != 0) {
         return rc;
+    }
     for (size_t i = 0; i < r2d_kdbg_field_count && n < max; i++) {
         const struct r2d_kdbg_field *f = &r2d_kdbg_fields[i];
         uint64_t img, sym;
@@ -465,10 +469,13 @@ r2d_kdbg_verify(struct r2d_analysis *a, struct r2d_kdbg_diff *diffs, size_t max)
             continue;
         if (f->offset + f->width > size || f->offset + f->width > k->from_image_size)
             continue;
+        (*compared)++;
         img = kdbg_field_value(k->from_image, f);
         sym = kdbg_field_value(rebuilt, f);
         if (img != sym)
             diffs[n++] = (struct r2d_kdbg_diff){f->name, f->offset, img, sym};
     }
+    if (k->mode != R2D_KDBG_REBUILT)
+        k->nunderived = saved_underived;
     return (int)n;
 }

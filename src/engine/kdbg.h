@@ -56,8 +56,9 @@ int r2d_kdbg_locate(struct r2d_analysis *a);
 int r2d_kdbg_rebuild(struct r2d_analysis *a, uint8_t *out, uint32_t *size);
 /*
  * Compare the image's block with one rebuilt from symbols, field by field, over the fields the rebuild
- * derived. Returns the number of differences written to diffs (at most max), or a negative status.
+ * derived (*compared of them). Returns the number of differences written to diffs (at most max), or a
+ * negative status: R2D_EVERIFY when the image's block was unusable (nothing to compare).
  */
-int r2d_kdbg_verify(struct r2d_analysis *a, struct r2d_kdbg_diff *diffs, size_t max);
+int r2d_kdbg_verify(struct r2d_analysis *a, struct r2d_kdbg_diff *diffs, size_t max, unsigned *compared);
 
 #endif

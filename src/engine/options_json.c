@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The conversion options as JSON, spelled once for the report and for r2d_options_json. */
 #include <stdlib.h>
+#include <string.h>
 
+#include "digests.h"
 #include "options_json.h"
 #include "report.h"
 
@@ -9,6 +11,25 @@ static json_t *
 options_json_str(const char *s)
 {
     return s ? json_string(s) : json_null();
+}
+
+/*
+ * The digests as a list in a fixed order ("sha256,md5"), whatever order they were given in, so that a batch
+ * run compares sets; "none" without any.
+ */
+static json_t *
+options_json_hash(unsigned hash)
+{
+    char buf[64] = "";
+
+    for (unsigned i = 0; i < R2D_DIGEST_KINDS; i++) {
+        if (!(hash & r2d_digest_bit(i)))
+            continue;
+        if (buf[0])
+            strcat(buf, ",");
+        strcat(buf, r2d_digest_name(i));
+    }
+    return json_string(buf[0] ? buf : "none");
 }
 
 static json_t *
@@ -44,7 +65,7 @@ r2d_options_to_json(const struct r2d_options *o)
     json_object_set_new(j, "bugcheck", options_json_hex(o->have_bugcheck, o->bugcheck_code));
     json_object_set_new(j, "dump_type", json_string(options_json_dump_type(o->dump_type)));
     json_object_set_new(j, "force", json_boolean(o->force));
-    json_object_set_new(j, "hash", json_string(o->hash == R2D_HASH_SHA256 ? "sha256" : "none"));
+    json_object_set_new(j, "hash", options_json_hash(o->hash));
     return j;
 }
 

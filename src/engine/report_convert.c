@@ -11,30 +11,33 @@
 #include "options_json.h"
 #include "report.h"
 #include "report_convert.h"
-
-/* UTC wall-clock time as ISO 8601 ("2024-05-01T12:00:00Z"); only the report holds it, never the dump. */
-static json_t *
-report_utc_now(void)
-{
-    char buf[32];
-    struct tm tm;
-    const time_t now = time(NULL);
-
-    if (!gmtime_r(&now, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
-        return json_null();
-    return json_string(buf);
-}
+#include "report_custody.h"
 
 json_t *
 r2d_report_new(const struct r2d_options *opts)
 {
     json_t *report = json_object();
+    struct timespec now;
 
+    clock_gettime(CLOCK_REALTIME, &now);
     json_object_set_new(report, "schema", json_integer(R2D_REPORT_SCHEMA));
     json_object_set_new(report, "raw2dmp", json_string(R2D_VERSION));
-    json_object_set_new(report, "started", report_utc_now());
+    json_object_set_new(report, "tool", r2d_report_tool());
+    /* Wall-clock times are the report's alone: nothing of them goes into the dump. */
+    json_object_set_new(report, "started", r2d_report_utc(now.tv_sec, -1));
+    json_object_set_new(report, "invocation", r2d_report_invocation(opts));
     json_object_set_new(report, "options", r2d_options_to_json(opts));
     return report;
+}
+
+void
+r2d_report_finished(json_t *report, double elapsed_s)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    json_object_set_new(report, "finished", r2d_report_utc(now.tv_sec, -1));
+    json_object_set_new(report, "elapsed_s", json_real(elapsed_s));
 }
 
 static json_t *
@@ -54,34 +57,91 @@ report_diffs_json(const struct r2d_kdbg_diff *d, int n)
     return arr;
 }
 
-/* Verification: differences are reported, and make the run fail with R2D_EVERIFY after writing. */
-int
-r2d_report_verify_kdbg(struct r2d_analysis *a, json_t *report, int *differences)
+/*
+ * One warning for all the differences: each field with both values, as many as fit one line (the report
+ * has them all).
+ */
+static void
+report_warn_diffs(struct r2d_analysis *a, const struct r2d_kdbg_diff *d, int n, int converting)
+{
+    char list[1400];
+    size_t len = 0;
+    int shown = 0;
+
+    list[0] = '\0';
+    for (; shown < n; shown++) {
+        char one[160];
+        const int k =
+            snprintf(one, sizeof(one), "%s%s (+0x%x): image 0x%" PRIx64 ", symbols 0x%" PRIx64,
+                     shown ? "; " : "", d[shown].field, d[shown].offset, d[shown].image, d[shown].symbols);
+
+        if (len + (size_t)k >= sizeof(list))
+            break;
+        memcpy(list + len, one, (size_t)k + 1);
+        len += (size_t)k;
+    }
+    r2d_log(
+        a->ctx, R2D_LOG_WARN, "%s: the KDBG at 0x%" PRIx64 " differs from the symbols in %d field%s: %s%s%s",
+        r2d_image_path(a->img), a->kdbg.va, n, n == 1 ? "" : "s", list,
+        shown < n ? "; and more (see the report)" : "",
+        !converting                        ? ""
+        : a->kdbg.mode == R2D_KDBG_REBUILT ? " (the dump holds the block rebuilt from the symbols)"
+                                           : " (the dump holds the image's block as it is; --rebuild-kdbg "
+                                             "writes one built from the symbols)");
+}
+
+/* The comparison and its record; converting: the warning says what the dump holds. */
+static int
+report_compare_kdbg(struct r2d_analysis *a, json_t *report, int requested, int converting, int *differences)
 {
     struct r2d_kdbg_diff diffs[R2D_KDBG_MAX_DIFFS];
-    const int n = r2d_kdbg_verify(a, diffs, R2D_KDBG_MAX_DIFFS);
+    unsigned compared = 0;
+    const double t0 = r2d_now();
+    const int n = r2d_kdbg_verify(a, diffs, R2D_KDBG_MAX_DIFFS, &compared);
     json_t *v = json_object();
 
+    json_object_set_new(v, "requested", json_boolean(requested));
     if (n < 0) {
         json_object_set_new(v, "result", json_string("unverifiable"));
         json_object_set_new(v, "error", json_string(r2d_errmsg(a->ctx)));
+        json_object_set_new(v, "seconds", json_real(r2d_now() - t0));
         json_object_set_new(report, "kdbg_verification", v);
-        *differences = 1;
-        return n;
+        *differences = requested ? 1 : 0;
+        return requested ? n : 0;
     }
-    for (int i = 0; i < n; i++)
-        r2d_log(a->ctx, R2D_LOG_WARN, "KDBG differs: %s (+0x%x): image 0x%" PRIx64 ", symbols 0x%" PRIx64,
-                diffs[i].field, diffs[i].offset, diffs[i].image, diffs[i].symbols);
+    if (n)
+        report_warn_diffs(a, diffs, n, converting);
     json_object_set_new(v, "result", json_string(n ? "differs" : "matches"));
+    json_object_set_new(v, "fields_compared", json_integer(compared));
     json_object_set_new(v, "differences", report_diffs_json(diffs, n));
+    json_object_set_new(v, "seconds", json_real(r2d_now() - t0));
     json_object_set_new(report, "kdbg_verification", v);
-    *differences = n;
+    *differences = requested ? n : 0;
     return 0;
 }
 
+int
+r2d_report_verify_kdbg(struct r2d_analysis *a, json_t *report, int *differences)
+{
+    return report_compare_kdbg(a, report, 1, 0, differences);
+}
+
+int
+r2d_report_check_kdbg(struct r2d_analysis *a, json_t *report, int requested, int *differences)
+{
+    const int rc = report_compare_kdbg(a, report, requested, 1, differences);
+    json_t *v = json_object_get(report, "kdbg_verification");
+
+    /* Not asked for, a block that cannot be compared does not stop the conversion; it is said once. */
+    if (!requested && strcmp(json_string_value(json_object_get(v, "result")), "unverifiable") == 0)
+        r2d_log(a->ctx, R2D_LOG_WARN, "KDBG not compared with the symbols: %s",
+                json_string_value(json_object_get(v, "error")));
+    return rc;
+}
+
 /*
- * Record the input's SHA-256, made by the writer while it streamed (or why there is none), and the time it
- * took. A missing input digest is a warning, not a failed conversion: the dump itself is complete.
+ * Record the input's digests, made by the writer while it streamed (or why there are none), and the time
+ * they took. Missing input digests are a warning, not a failed conversion: the dump itself is complete.
  */
 void
 r2d_report_input_digest(struct r2d_ctx *ctx, const char *input, const struct r2d_write_result *res,
@@ -89,12 +149,12 @@ r2d_report_input_digest(struct r2d_ctx *ctx, const char *input, const struct r2d
 {
     json_object_set_new(timings, "input_hash_s", json_real(res->source_hash_s));
     json_object_set_new(timings, "input_hash_wait_s", json_real(res->source_wait_s));
-    if (res->source_digest[0]) {
-        json_object_set_new(in_json, "sha256", json_string(res->source_digest));
+    if (res->source_error[0]) {
+        json_object_set_new(in_json, "digest_error", json_string(res->source_error));
+        r2d_log(ctx, R2D_LOG_WARN, "%s: no input digest: %s", input, res->source_error);
         return;
     }
-    json_object_set_new(in_json, "sha256_error", json_string(res->source_error));
-    r2d_log(ctx, R2D_LOG_WARN, "%s: no input SHA-256: %s", input, res->source_error);
+    r2d_report_digests(in_json, &res->source_digests, 1);
 }
 
 /* The report's "output" object: what the writer says it wrote. */
@@ -104,12 +164,13 @@ r2d_report_output(const char *path, const struct r2d_write_result *res)
     json_t *out = json_object();
 
     json_object_set_new(out, "path", json_string(path));
+    json_object_set_new(out, "absolute_path", r2d_report_target_path(path));
     json_object_set_new(out, "size", json_integer((json_int_t)res->size));
     json_object_set_new(out, "dump_type", json_integer(res->dump_type));
     json_object_set_new(out, "header_runs", json_integer(res->header_runs));
     json_object_set_new(out, "pages", json_integer((json_int_t)res->pages));
     json_object_set_new(out, "hole_pages", json_integer((json_int_t)res->hole_pages));
-    json_object_set_new(out, "sha256", res->digest[0] ? json_string(res->digest) : json_null());
+    r2d_report_digests(out, &res->digests, 1);
     return out;
 }
 

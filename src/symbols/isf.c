@@ -410,6 +410,7 @@ r2d_isf_open_buffer(struct r2d_ctx *ctx, const char *name, uint8_t *file, size_t
         json_is_object(json_object_get(root, "base_types")) ? json_object_get(root, "base_types") : NULL;
     memcpy(isf->path, name, strlen(name) + 1);
     memcpy(syms->origin, name, strlen(name) + 1);
+    memcpy(syms->path, name, strlen(name) + 1);
     syms->ops = &isf_ops;
     syms->data = isf;
     rc = isf_read_id(ctx, name, root, &syms->id);

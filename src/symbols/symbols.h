@@ -39,6 +39,7 @@ struct r2d_symbols {
     void *data;
     struct r2d_pdb_id id; /* what the file says it is: GUID (info stream / ISF), age (DBI / ISF) */
     char origin[4096];    /* where it came from: a path, "cache:<path>", or a URL */
+    char path[4096];      /* the file read, as opened (the report records it and its digest) */
 };
 
 /* Providers. Each fills out->id from the file itself. */

@@ -9,7 +9,7 @@ Two checks:
 - symbols: every symbol a layer's static library leaves undefined and some layer defines must be defined
   in that layer or one it may use (nm -u / nm --defined-only on the libraries meson built);
 - includes: every #include "..." in a layer's directory names one of its own headers, a header of a layer
-  it may use, a public header (raw2dmp/...) or the generated r2d_config.h.
+  it may use, a public header (raw2dmp/...) or the generated r2d_config.h and r2d_revision.h.
 
 usage: test_layers.py SOURCE_ROOT LAYER=LIBRARY...
 Exit 77 when nm is missing; 1 with one line per violation."""
@@ -32,7 +32,7 @@ LAYERS = {
 # Layers without a library of their own: the CLI (a program) and the Windows layouts (headers only).
 NO_LIBRARY = {"cli", "wintypes"}
 PUBLIC_DIR = "include/raw2dmp"
-GENERATED = {"r2d_config.h"}
+GENERATED = {"r2d_config.h", "r2d_revision.h"}
 
 failures = []
 

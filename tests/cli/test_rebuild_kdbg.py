@@ -7,7 +7,9 @@
 - A plain block (the Windows 7 style) rebuilt from symbols equals the factory's block in every byte except
   the fields the rebuild lists, and verifies (exit 0).
 - A tampered block (one pointer changed) makes --verify-kdbg exit 3 naming the field and both values, and
-  the dump is still written; --info shows the verification.
+  the dump is still written; --info shows the verification. Without --verify-kdbg the same comparison is
+  made: the conversion succeeds with one warning naming the field and both values, and the report lists
+  it; an unusable block (converted with --rebuild-kdbg) is recorded as unverifiable, with one warning.
 - An ISF describing the fixture's kernel (its RVAs from truth.json, its layouts from the real ISF the
   fixture copied them from) converts to the same dump, byte for byte, as the fixture's PDB.
 
@@ -181,6 +183,16 @@ def rebuild_case(isf, mode, seed):
     p, rep = convert(work, truth, out, "--pdb", pdb, "--rebuild-kdbg")
     if not t.check(p.returncode == 0 and rep, "%s: --rebuild-kdbg converts: %s" % (name, p.stderr.strip())):
         return truth, work
+    v = rep.get("kdbg_verification", {})
+    if image_usable:
+        t.check(v.get("result") == "matches" and v.get("requested") is False,
+                "%s: the rebuilt block matches the image's: %s" % (name, v))
+    else:
+        # Nothing to compare with: said once, recorded, and no failure since nobody asked for verification.
+        t.check(v.get("result") == "unverifiable" and v.get("requested") is False and v.get("error"),
+                "%s: the image's unusable block is recorded as unverifiable: %s" % (name, v))
+        t.check(sum("KDBG not compared with the symbols" in l for l in p.stderr.splitlines()) == 1,
+                "%s: one warning that the KDBG was not compared: %r" % (name, p.stderr))
     kd = rep["analysis"]["kdbg"]
     t.check(kd["mode"] == "rebuilt", "%s: report says rebuilt" % name)
     underived = kd.get("underived", [])
@@ -230,6 +242,22 @@ def tampered_case(isf, seed):
     blob = t.kdbg_pages_plain(dump, truth)
     t.check(blob is not None and field(blob, tf["offset"], 8) == tf["image"],
             "%s: dump keeps the image's block" % name)
+
+    # Without --verify-kdbg the comparison is made all the same (issue 12): the conversion succeeds with
+    # one warning naming the field and both values, and the report lists the difference.
+    p, rep = convert(work, truth, out, "--pdb", pdb)
+    warn = [l for l in p.stderr.splitlines() if "KDBG" in l]
+    t.check(p.returncode == 0 and os.path.exists(out),
+            "%s: a tampered block converts without --verify-kdbg (exit %d: %s)" % (name, p.returncode, p.stderr))
+    t.check(len(warn) == 1 and "PsLoadedModuleList (+0x%x)" % tf["offset"] in warn[0]
+            and "image 0x%x" % tf["image"] in warn[0] and "symbols 0x%x" % tf["original"] in warn[0],
+            "%s: one warning naming the field with both values: %r" % (name, p.stderr))
+    v = (rep or {}).get("kdbg_verification", {})
+    diffs = v.get("differences", [])
+    t.check(v.get("requested") is False and v.get("result") == "differs" and len(diffs) == 1
+            and diffs[0]["field"] == "PsLoadedModuleList" and int(diffs[0]["image"], 16) == tf["image"]
+            and int(diffs[0]["symbols"], 16) == tf["original"] and rep.get("result") == "ok",
+            "%s: the report lists the difference of a conversion that was not asked to verify: %s" % (name, v))
 
     # --info shows the verification, in text and in JSON, without an option.
     p = t.raw2dmp("--pdb", pdb, "--info", src)

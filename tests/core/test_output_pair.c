@@ -59,7 +59,7 @@ staged(struct fixture *f, const char *path, int force, const char *text)
 {
     struct r2d_output *o = NULL;
 
-    assert_int_equal(r2d_output_open(f->ctx, path, force, R2D_HASH_SHA256, &o), 0);
+    assert_int_equal(r2d_output_open(f->ctx, path, force, R2D_HASH_SHA256 | R2D_HASH_SHA1 | R2D_HASH_MD5, &o), 0);
     assert_int_equal(r2d_output_write(f->ctx, o, text, strlen(text)), 0);
     return o;
 }
@@ -80,14 +80,19 @@ both_go_in_place(void **state)
 {
     struct fixture *f = *state;
     struct r2d_output *dump = staged(f, f->dump, 0, "dump"), *rep = staged(f, f->report, 0, "report");
-    char hex[65];
+    struct r2d_digest_hex hex;
     int failed = -1;
 
-    /* The digest is known before anything is in place: the report is written from it. */
-    assert_int_equal(r2d_output_finish(f->ctx, dump, hex), 0);
-    assert_string_equal(hex, "b6ca0868bca6a2926b70aa1a71592038d9030fe26d4214edcfbd6cf41f2f4654"); /* "dump" */
+    /* The digests are known before anything is in place: the report is written from them. */
+    assert_int_equal(r2d_output_finish(f->ctx, dump, &hex), 0);
+    /* sha256sum, sha1sum and md5sum of "dump", in the order reports list them */
+    assert_string_equal(hex.hex[0], "b6ca0868bca6a2926b70aa1a71592038d9030fe26d4214edcfbd6cf41f2f4654");
+    assert_string_equal(hex.hex[1], "9567d1547e105470e4e53c1568f07a209e82a161");
+    assert_string_equal(hex.hex[2], "b9ef165b255673dde47bff07f4390fb1");
     assert_int_equal(access(f->dump, F_OK), -1);
-    assert_int_equal(r2d_output_finish(f->ctx, dump, hex), 0); /* a second call only copies the digest */
+    memset(&hex, 0, sizeof(hex));
+    assert_int_equal(r2d_output_finish(f->ctx, dump, &hex), 0); /* a second call only copies the digests */
+    assert_string_equal(hex.hex[2], "b9ef165b255673dde47bff07f4390fb1");
     assert_int_equal(r2d_output_commit_pair(f->ctx, dump, rep, &failed), 0);
     assert_int_equal(failed, 0);
     assert_file_holds(f->dump, "dump");

@@ -365,9 +365,9 @@ full_dump_every_page_matches(void **state, enum r2d_hash_kind hash)
     verify_output(f, &res);
     if (hash == R2D_HASH_SHA256) {
         sha256_file(f->out_path, want);
-        assert_string_equal(res.digest, want);
+        assert_string_equal(res.digests.hex[0], want);
     } else {
-        assert_string_equal(res.digest, "");
+        assert_string_equal(res.digests.hex[0], "");
     }
 }
 
@@ -516,7 +516,7 @@ forced_bitmap_with_few_ranges_and_hash(void **state)
     check_bitmap(f, &res);
     verify_output(f, &res);
     sha256_file(f->out_path, want);
-    assert_string_equal(res.digest, want);
+    assert_string_equal(res.digests.hex[0], want);
 }
 
 static void
@@ -687,7 +687,7 @@ output_layer_rules(void **state)
     struct r2d_output *o = NULL;
     char *sub = cdtest_path(f->dir, "sub");
     char *slash = cdtest_path(f->dir, "sub/");
-    char hex[65];
+    struct r2d_digest_hex hex;
     size_t len;
     uint8_t *d;
 
@@ -711,7 +711,7 @@ output_layer_rules(void **state)
     assert_int_equal(r2d_output_size(o), 8);
     /* An output that appears meanwhile is not replaced at commit. */
     cdtest_write_file(f->out_path, "late", 4);
-    assert_int_equal(r2d_output_commit(f->ctx, o, hex), R2D_EEXIST);
+    assert_int_equal(r2d_output_commit(f->ctx, o, &hex), R2D_EEXIST);
     d = cdtest_read_file(f->out_path, &len);
     assert_int_equal(len, 4);
     free(d);
