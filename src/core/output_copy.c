@@ -40,7 +40,8 @@ r2d_output_write_error(struct r2d_ctx *ctx, const struct r2d_output *o, uint64_t
 
 /* Write len bytes at off of the temporary, looping on short writes. Does not hash or move size. */
 int
-r2d_output_pwrite_all(struct r2d_ctx *ctx, const struct r2d_output *o, uint64_t off, const uint8_t *p, size_t len)
+r2d_output_pwrite_all(struct r2d_ctx *ctx, const struct r2d_output *o, uint64_t off, const uint8_t *p,
+                      size_t len)
 {
     while (len > 0) {
         const size_t n = len > OUTPUT_MAX_CALL ? OUTPUT_MAX_CALL : len;
@@ -104,7 +105,8 @@ static int
 output_zero(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t len, uint64_t src_off)
 {
     R2D_CHECK(o->size + len < o->size, ctx, R2D_EINVAL,
-              "%s: offset 0x%" PRIx64 ": 0x%" PRIx64 " zero bytes overflow the file size", o->path, o->size, len);
+              "%s: offset 0x%" PRIx64 ": 0x%" PRIx64 " zero bytes overflow the file size", o->path, o->size,
+              len);
     while (len > 0) {
         const uint64_t n = len > OUTPUT_ZERO_PIECE ? OUTPUT_ZERO_PIECE : len;
         struct output_slot *s = NULL;

@@ -195,8 +195,8 @@ r2d_output_slot_get(struct r2d_ctx *ctx, struct r2d_output *o, int want_buf, str
         pthread_mutex_lock(&o->lock);
         for (;;) {
             /* A slot is free once every consumer has taken it. */
-            const uint64_t done = o->src_threaded && o->src_follow && o->src_taken < o->hashed ? o->src_taken
-                                                                                               : o->hashed;
+            const uint64_t done =
+                o->src_threaded && o->src_follow && o->src_taken < o->hashed ? o->src_taken : o->hashed;
 
             if (o->queued - done < OUTPUT_SLOTS)
                 break;
@@ -222,8 +222,8 @@ r2d_output_slot_get(struct r2d_ctx *ctx, struct r2d_output *o, int want_buf, str
  * in the source file, or OUTPUT_NO_SOURCE. No-op when not hashing.
  */
 int
-r2d_output_slot_submit(struct r2d_ctx *ctx, struct r2d_output *o, struct output_slot *s, uint64_t len, int zero,
-                   uint64_t src_off)
+r2d_output_slot_submit(struct r2d_ctx *ctx, struct r2d_output *o, struct output_slot *s, uint64_t len,
+                       int zero, uint64_t src_off)
 {
     int failed;
 
@@ -259,7 +259,8 @@ r2d_output_write_behind(struct r2d_output *o)
 
 /* Append the first n bytes of slot s (read at src_off of the source, or not): write them, then hash them. */
 int
-r2d_output_append_slot(struct r2d_ctx *ctx, struct r2d_output *o, struct output_slot *s, size_t n, uint64_t src_off)
+r2d_output_append_slot(struct r2d_ctx *ctx, struct r2d_output *o, struct output_slot *s, size_t n,
+                       uint64_t src_off)
 {
     int rc = r2d_output_pwrite_all(ctx, o, o->size, s->buf, n);
 
@@ -277,8 +278,8 @@ int
 r2d_output_hash_source(struct r2d_ctx *ctx, struct r2d_output *o, int fd, uint64_t size, int follow)
 {
     R2D_CHECK(!o->hashing, ctx, R2D_EINVAL, "%s: a source digest needs the output to be hashed", o->path);
-    R2D_CHECK(o->src_on || o->size > 0, ctx, R2D_EINVAL, "%s: the source digest must be set up before writing",
-              o->path);
+    R2D_CHECK(o->src_on || o->size > 0, ctx, R2D_EINVAL,
+              "%s: the source digest must be set up before writing", o->path);
     if (r2d_source_digest_init(&o->src, ctx, fd, size, o->md.kinds) != 0)
         return r2d_err(ctx, R2D_ENOMEM, "%s: cannot set up the digests of the input", o->path);
     o->src_on = 1;
@@ -298,6 +299,7 @@ r2d_output_source_digest(struct r2d_output *o, struct r2d_digest_hex *hex, char 
         return;
     }
     output_src_join(o, 0);
-    r2d_source_digest_finish(&o->src); /* without a thread the reading is done here (nothing left otherwise) */
+    r2d_source_digest_finish(
+        &o->src); /* without a thread the reading is done here (nothing left otherwise) */
     r2d_source_digest_result(&o->src, hex, why, why_len);
 }
