@@ -36,9 +36,9 @@ int r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const 
                         const char *path, unsigned flags, unsigned hash, struct r2d_write_result *res);
 /**
  * Like r2d_crashdump_write, but stop before the rename: on success *staged is the complete (and, unless
- * R2D_OUTPUT_NO_SYNC, durable) temporary (res filled, digests included), for the caller to put in place with r2d_output_commit or
- * r2d_output_commit_pair, or to remove with r2d_output_abort. On failure nothing is left and *staged is
- * untouched.
+ * R2D_OUTPUT_NO_SYNC, durable) temporary (res filled, digests included), for the caller to put in place with
+ * r2d_output_commit or r2d_output_commit_pair, or to remove with r2d_output_abort. On failure nothing is left
+ * and *staged is untouched.
  */
 int r2d_crashdump_stage(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
                         const char *path, unsigned flags, unsigned hash, struct r2d_write_result *res,

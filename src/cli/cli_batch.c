@@ -317,7 +317,8 @@ batch_option_differs(json_t *recorded, const struct r2d_options *o, char *key, s
     key[0] = '\0';
     json_object_foreach(mine, k, v)
     {
-        if (!key[0] && strcmp(k, "force") && strcmp(k, "no_sync") && !json_equal(v, json_object_get(recorded, k)))
+        if (!key[0] && strcmp(k, "force") && strcmp(k, "no_sync") &&
+            !json_equal(v, json_object_get(recorded, k)))
             snprintf(key, n, "%s", k);
     }
     json_object_foreach(recorded, k, v)

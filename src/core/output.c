@@ -144,8 +144,8 @@ r2d_output_open(struct r2d_ctx *ctx, const char *path, unsigned flags, unsigned 
     *out = NULL;
     R2D_CHECK(!path || !*path, ctx, R2D_EINVAL, "no output file name given");
     R2D_CHECK(hash & ~r2d_digest_all(), ctx, R2D_EINVAL, "%s: unknown hash kinds 0x%x", path, hash);
-    R2D_CHECK(flags & ~(R2D_OUTPUT_FORCE | R2D_OUTPUT_NO_SYNC), ctx, R2D_EINVAL, "%s: unknown output flags 0x%x",
-              path, flags);
+    R2D_CHECK(flags & ~(R2D_OUTPUT_FORCE | R2D_OUTPUT_NO_SYNC), ctx, R2D_EINVAL,
+              "%s: unknown output flags 0x%x", path, flags);
     o = calloc(1, sizeof(*o));
     if (!o)
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", path);

@@ -28,9 +28,9 @@ struct r2d_output;
 /**
  * Create "<dir>/.<name>.XXXXXX.part" for path (O_EXCL, mode 0640 minus the umask: memory holds secrets;
  * read-only evidence modes are left to the user). Fails with R2D_EEXIST when path exists and flags lack
- * R2D_OUTPUT_FORCE * (checked now and again at commit, where an output that appeared meanwhile is never replaced), and with
- * R2D_EINVAL when path is a directory. hash (R2D_HASH_* bits) selects the digests computed over every
- * byte written; an unknown bit is R2D_EINVAL.
+ * R2D_OUTPUT_FORCE (checked now and again at commit, where an output that appeared meanwhile is never
+ * replaced), and with R2D_EINVAL when path is a directory or flags has an unknown bit. hash (R2D_HASH_* bits)
+ * selects the digests computed over every byte written; an unknown bit is R2D_EINVAL.
  */
 int r2d_output_open(struct r2d_ctx *ctx, const char *path, unsigned flags, unsigned hash,
                     struct r2d_output **out);
@@ -83,9 +83,10 @@ uint64_t r2d_output_size(const struct r2d_output *o);
  */
 int r2d_output_finish(struct r2d_ctx *ctx, struct r2d_output *o, struct r2d_digest_hex *digests);
 /**
- * Finish (unless done), rename into place, fsync the directory (unless R2D_OUTPUT_NO_SYNC), free. On success the hex digests are
- * copied to digests as by r2d_output_finish. o is freed in every case: on failure the temporary is removed
- * and nothing is left at path. Note: the writer writes the header first and never rewrites it.
+ * Finish (unless done), rename into place, fsync the directory (unless R2D_OUTPUT_NO_SYNC), free. On success
+ * the hex digests are copied to digests as by r2d_output_finish. o is freed in every case: on failure the
+ * temporary is removed and nothing is left at path. Note: the writer writes the header first and never
+ * rewrites it.
  */
 int r2d_output_commit(struct r2d_ctx *ctx, struct r2d_output *o, struct r2d_digest_hex *digests);
 /**

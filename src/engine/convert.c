@@ -136,8 +136,8 @@ convert_plan(struct convert_run *r)
 static int
 convert_write(struct convert_run *r)
 {
-    const int rc = r2d_crashdump_stage(r->ctx, r->img, r->plan, r->output, convert_output_flags(r->opts), r->opts->hash,
-                                       &r->res, &r->staged);
+    const int rc = r2d_crashdump_stage(r->ctx, r->img, r->plan, r->output, convert_output_flags(r->opts),
+                                       r->opts->hash, &r->res, &r->staged);
 
     if (rc)
         return rc;

@@ -286,7 +286,8 @@ r2d_report_plan(const struct r2d_plan *plan)
 }
 
 int
-r2d_report_stage(struct r2d_ctx *ctx, json_t *obj, const char *path, unsigned flags, struct r2d_output **staged)
+r2d_report_stage(struct r2d_ctx *ctx, json_t *obj, const char *path, unsigned flags,
+                 struct r2d_output **staged)
 {
     struct r2d_output *out = NULL;
     char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
