@@ -2,11 +2,16 @@
 # SPDX-License-Identifier: MIT
 """raw2dmp benchmark: conversion against cp, peak memory, sparse inputs, the symbol stage.
 
-Generates (once, cached) multi-GiB fixtures with the fixture factory, then runs raw2dmp (--hash sha256 and
---hash none) and `cp --reflink=never` (alone and followed by `sync FILE`, since raw2dmp fsyncs its output)
-alternately, several times, warm page cache and -- when /proc/sys/vm/drop_caches is writable -- cold. Prints
-the median wall time, CPU time (user + system, from wait4), peak RSS and the ratio to cp, as a Markdown
-table for docs/performance.md. Numbers only: nothing here passes or fails on timing.
+Generates (once, cached) multi-GiB fixtures with the fixture factory, then runs, alternately (the order
+rotating every round) and with `sync` before each timed run so that one run's writeback does not land on
+the next: raw2dmp with each hash mode (sha256, the default; sha256,sha1,md5; none), to a fresh output and
+replacing an existing one (--force over the previous run's dump), and with --no-sync; `cp --reflink=never`
+(which, like elf2dmp, only fills the page cache) and the durable copy `cp --reflink=never IN OUT && sync
+OUT` (raw2dmp fsyncs its output by default). Warm page cache and -- when /proc/sys/vm/drop_caches is
+writable -- cold. Prints the median wall time with its min-max, the median CPU time (user + system), peak
+RSS and the ratios to cp and to the durable copy, as a Markdown table for docs/performance.md, with the
+machine, the file system and its mount options, and the load average. Numbers only: nothing here passes or
+fails on timing.
 
     bench/run.py --raw2dmp BUILD/src/cli/raw2dmp [--sizes 1,4,16] [--runs 3] [--cache warm,cold]
                  [--work /tmp/raw2dmp-bench] [--symbols BUILD/bench/bench_symbols] [--clean]
@@ -99,14 +104,25 @@ def run(argv, work):
     return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
 
 
+CP = 'cp --reflink=never'
+CP_SYNC = 'cp + sync FILE'
+
+
 def tools(raw2dmp, fx, inp, out):
+    """(name, argv, replace): replace runs over an existing output (the previous run's), the others over
+    none."""
     pdb = os.path.join(fx, 'ntkrnlmp.pdb')
     conv = [raw2dmp, '-q', '--force', '--pdb', pdb, '--offline']
     return [
-        ('raw2dmp --hash sha256', conv + ['--hash', 'sha256', inp, out]),
-        ('raw2dmp --hash none', conv + ['--hash', 'none', inp, out]),
-        ('cp --reflink=never', ['cp', '--reflink=never', inp, out]),
-        ('cp + sync FILE', ['sh', '-c', 'cp --reflink=never "$0" "$1" && sync "$1"', inp, out]),
+        ('raw2dmp (sha256)', conv + ['--hash', 'sha256', inp, out], False),
+        ('raw2dmp (sha256), replacing', conv + ['--hash', 'sha256', inp, out], True),
+        ('raw2dmp --hash sha256,sha1,md5', conv + ['--hash', 'sha256,sha1,md5', inp, out], False),
+        ('raw2dmp --hash none', conv + ['--hash', 'none', inp, out], False),
+        ('raw2dmp --hash none, replacing', conv + ['--hash', 'none', inp, out], True),
+        ('raw2dmp --no-sync (sha256)', conv + ['--no-sync', inp, out], False),
+        ('raw2dmp --no-sync --hash none', conv + ['--no-sync', '--hash', 'none', inp, out], False),
+        (CP, ['cp', '--reflink=never', inp, out], False),
+        (CP_SYNC, ['sh', '-c', 'cp --reflink=never "$0" "$1" && sync "$1"', inp, out], False),
     ]
 
 
@@ -114,14 +130,16 @@ def measure(raw2dmp, fx, inp, cache, runs, work):
     """Alternate the tools runs times (rotating the order); return {tool: [(wall, cpu, rss), ...]}."""
     out = os.path.join(work, 'out.bin')
     cases = tools(raw2dmp, fx, inp, out)
-    res = {name: [] for name, _ in cases}
+    res = {name: [] for name, _, _ in cases}
     if cache == 'warm':
         warm(inp)
     for i in range(runs):
         order = cases[i % len(cases):] + cases[:i % len(cases)]
-        for name, argv in order:
-            if os.path.exists(out):
-                os.unlink(out)
+        for name, argv, replace in order:
+            if replace and not os.path.exists(out):
+                run(cases[0][1], work)  # an output to replace: a dump, as a re-run would find
+            elif not replace and os.path.exists(out):
+                os.unlink(out)  # freeing it (and its discards) is not the next run's cost
             if cache == 'cold':
                 drop_caches()
             else:
@@ -153,7 +171,8 @@ def machine():
 
 def filesystem(path):
     try:
-        r = subprocess.run(['findmnt', '-no', 'SOURCE,FSTYPE', '-T', path], capture_output=True, text=True)
+        r = subprocess.run(['findmnt', '-no', 'SOURCE,FSTYPE,OPTIONS', '-T', path], capture_output=True,
+                           text=True)
         return r.stdout.strip() or '?'
     except OSError:
         return '?'
@@ -177,27 +196,31 @@ def bench_convert(args):
                     continue  # a sparse file has almost nothing to read: cold equals warm
                 log('%s (%.2f GiB, %s), %s cache, %d runs' % (inp, size / GIB, fill, cache, args.runs))
                 res = measure(args.raw2dmp, fx, inp, cache, args.runs, args.work)
-                cp_wall = med([r[0] for r in res['cp --reflink=never']])
-                cps_wall = med([r[0] for r in res['cp + sync FILE']])
+                cp_wall = med([r[0] for r in res[CP]])
+                cps_wall = med([r[0] for r in res[CP_SYNC]])
                 for name, rs in res.items():
-                    wall = med([r[0] for r in rs])
-                    rows.append(('%s %d GiB %s' % (kind, gib, fill), cache, name, wall,
+                    walls = [r[0] for r in rs]
+                    wall = med(walls)
+                    rows.append(('%s %d GiB %s' % (kind, gib, fill), cache, name, wall, min(walls), max(walls),
                                  med([r[1] for r in rs]), med([r[2] for r in rs]) / 1024,
                                  wall / cp_wall, wall / cps_wall, len(rs)))
-                    print('| %s | %s | %s | %.2f | %.2f | %.1f | %.2f | %.2f |' % rows[-1][:8], flush=True)
+                    print(ROW % rows[-1][:10], flush=True)
     load1 = os.getloadavg()
     print()
     print('Machine: %s; %s at %s' % (machine(), filesystem(args.work), args.work))
-    print('Load average before %.2f, after %.2f; medians of %d alternating runs'
+    print('Load average (1 min) before %.2f, after %.2f; medians of %d alternating runs, sync before each'
           % (load0[0], load1[0], args.runs))
     print()
-    print('| input | cache | command | wall s | CPU s | peak RSS MiB | / cp | / cp+sync |')
-    print('|---|---|---|---:|---:|---:|---:|---:|')
+    print('| input | cache | command | wall s | wall min-max | CPU s | peak RSS MiB | / cp | / cp+sync |')
+    print('|---|---|---|---:|---:|---:|---:|---:|---:|')
     for r in rows:
-        print('| %s | %s | %s | %.2f | %.2f | %.1f | %.2f | %.2f |' % r[:8])
+        print(ROW % r[:10])
     if args.clean:
         for gib in [int(s) for s in args.sizes.split(',')]:
             shutil.rmtree(fixture_dir_name(args.work, gib), ignore_errors=True)
+
+
+ROW = '| %s | %s | %s | %.2f | %.2f-%.2f | %.2f | %.1f | %.2f | %.2f |'
 
 
 def fixture_dir_name(work, gib):
@@ -233,7 +256,7 @@ def main():
     ap.add_argument('--inputs', default='elf,raw', help='input files of each fixture (default elf,raw)')
     ap.add_argument('--cache', default='warm,cold', help='warm, cold or both (default warm,cold)')
     ap.add_argument('--cold-sparse', action='store_true', help='also run the sparse fixtures cold')
-    ap.add_argument('--runs', type=int, default=3, help='alternating runs per case (default 3)')
+    ap.add_argument('--runs', type=int, default=7, help='alternating runs per case (default 7)')
     ap.add_argument('--clean', action='store_true', help='remove the fixtures afterwards')
     args = ap.parse_args()
     if not args.raw2dmp and not args.symbols:

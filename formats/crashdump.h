@@ -23,23 +23,25 @@ struct r2d_write_result {
     char source_error[160]; /* why source_digests are missing when hashing was on */
     double source_hash_s;   /* from the start of the write until the input digests were final */
     double source_wait_s;   /* how long the input digests took after the dump was written */
+    int synced;             /* the output was fsynced (flags lacked R2D_OUTPUT_NO_SYNC) */
 };
 
 /**
  * Stream img's pages selected by plan's ranges into a crash dump at path, applying the plan's patches.
  * The dump type is the plan's, or (R2D_DUMP_AUTO) full when the ranges fit 42 header runs, else bitmap.
- * Written to a temporary file and renamed when complete; on any failure nothing is left at path.
+ * Written to a temporary file and renamed when complete; on any failure nothing is left at path. flags are
+ * r2d_output_open's (R2D_OUTPUT_FORCE, R2D_OUTPUT_NO_SYNC).
  */
 int r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
-                        const char *path, int force, unsigned hash, struct r2d_write_result *res);
+                        const char *path, unsigned flags, unsigned hash, struct r2d_write_result *res);
 /**
- * Like r2d_crashdump_write, but stop before the rename: on success *staged is the complete, durable
- * temporary (res filled, digests included), for the caller to put in place with r2d_output_commit or
- * r2d_output_commit_pair, or to remove with r2d_output_abort. On failure nothing is left and *staged is
- * untouched.
+ * Like r2d_crashdump_write, but stop before the rename: on success *staged is the complete (and, unless
+ * R2D_OUTPUT_NO_SYNC, durable) temporary (res filled, digests included), for the caller to put in place with
+ * r2d_output_commit or r2d_output_commit_pair, or to remove with r2d_output_abort. On failure nothing is left
+ * and *staged is untouched.
  */
 int r2d_crashdump_stage(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
-                        const char *path, int force, unsigned hash, struct r2d_write_result *res,
+                        const char *path, unsigned flags, unsigned hash, struct r2d_write_result *res,
                         struct r2d_output **staged);
 
 #endif

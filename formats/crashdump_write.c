@@ -521,7 +521,7 @@ cdw_hash_source(struct cdw_state *st)
 
 int
 r2d_crashdump_stage(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
-                    const char *path, int force, unsigned hash, struct r2d_write_result *res,
+                    const char *path, unsigned flags, unsigned hash, struct r2d_write_result *res,
                     struct r2d_output **staged)
 {
     struct cdw_state st = {.ctx = ctx, .img = img, .plan = plan, .hash = hash != R2D_HASH_NONE};
@@ -530,6 +530,7 @@ r2d_crashdump_stage(struct r2d_ctx *ctx, const struct r2d_image *img, const stru
     int rc;
 
     memset(res, 0, sizeof(*res));
+    res->synced = !(flags & R2D_OUTPUT_NO_SYNC);
     rc = cdw_layout(&st);
     if (!rc)
         rc = cdw_check_patches(ctx, plan, &patched);
@@ -541,7 +542,7 @@ r2d_crashdump_stage(struct r2d_ctx *ctx, const struct r2d_image *img, const stru
             path, st.dump_type, r2d_plan_range_count(plan), st.nruns, r2d_plan_page_count(plan), st.total);
     if (!(st.buf = r2d_alloc_io(CDW_CHUNK)))
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the write buffer", path);
-    rc = r2d_output_open(ctx, path, force, hash, &st.out);
+    rc = r2d_output_open(ctx, path, flags, hash, &st.out);
     t0 = r2d_now();
     if (!rc && st.hash)
         rc = cdw_hash_source(&st);
@@ -573,10 +574,10 @@ r2d_crashdump_stage(struct r2d_ctx *ctx, const struct r2d_image *img, const stru
 
 int
 r2d_crashdump_write(struct r2d_ctx *ctx, const struct r2d_image *img, const struct r2d_plan *plan,
-                    const char *path, int force, unsigned hash, struct r2d_write_result *res)
+                    const char *path, unsigned flags, unsigned hash, struct r2d_write_result *res)
 {
     struct r2d_output *staged = NULL;
-    int rc = r2d_crashdump_stage(ctx, img, plan, path, force, hash, res, &staged);
+    int rc = r2d_crashdump_stage(ctx, img, plan, path, flags, hash, res, &staged);
 
     if (!rc && (rc = r2d_output_commit(ctx, staged, NULL)) != 0)
         r2d_digest_hex_clear(&res->digests);

@@ -33,6 +33,13 @@ struct r2d_options {
     enum r2d_dump_type dump_type;
     /* output */
     int force;                 /* replace an existing output */
+    /*
+     * Skip the fsyncs of the dump, the report and their directory (--no-sync): both are still written to
+     * temporaries and renamed into place when complete, but only into the page cache. A crash of the host
+     * (not of raw2dmp) before the kernel writes them back can leave a complete-looking dump with stale or
+     * zero blocks. The report's output.synced records it.
+     */
+    int no_sync;
     unsigned hash;             /* enum r2d_hash_kind bits: the digests of input and output (R2D_HASH_NONE) */
     const char *report_path;   /* JSON report, written atomically like the dump */
     /*

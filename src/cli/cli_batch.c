@@ -304,7 +304,10 @@ batch_check_digests(const struct batch *b, const struct batch_item *it, json_t *
     return 0;
 }
 
-/* Copy to key the first option whose recorded value differs from the item's ("force" aside); 0 = none. */
+/*
+ * Copy to key the first option whose recorded value differs from the item's; 0 = none. "force" and
+ * "no_sync" are aside: they say how the output was put in place, not what it holds.
+ */
 static int
 batch_option_differs(json_t *recorded, const struct r2d_options *o, char *key, size_t n)
 {
@@ -314,7 +317,8 @@ batch_option_differs(json_t *recorded, const struct r2d_options *o, char *key, s
     key[0] = '\0';
     json_object_foreach(mine, k, v)
     {
-        if (!key[0] && strcmp(k, "force") && !json_equal(v, json_object_get(recorded, k)))
+        if (!key[0] && strcmp(k, "force") && strcmp(k, "no_sync") &&
+            !json_equal(v, json_object_get(recorded, k)))
             snprintf(key, n, "%s", k);
     }
     json_object_foreach(recorded, k, v)

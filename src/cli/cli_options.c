@@ -28,6 +28,7 @@ const struct cli_option cli_options[] = {
     {"dump-type", required_argument},
     {"hash", required_argument},
     {"force", no_argument},
+    {"no-sync", no_argument},
     {NULL, 0},
 };
 
@@ -103,6 +104,8 @@ cli_options_flag(struct r2d_options *o, const char *name, int on)
         o->verify_kdbg = on;
     else if (strcmp(name, "force") == 0)
         o->force = on;
+    else if (strcmp(name, "no-sync") == 0)
+        o->no_sync = on;
     else
         return -1;
     return 0;

@@ -102,6 +102,8 @@ cli_usage(FILE *out)
         "      --bugcheck CODE      bug check code or name for the header (MANUALLY_INITIATED_CRASH ...;\n"
         "                           default: the kernel's, else 0x161 LIVE_SYSTEM_DUMP)\n"
         "      --force              replace an existing output or report (never INPUT, by any name)\n"
+        "      --no-sync            do not fsync the output and report (faster; a host crash can leave\n"
+        "                           a complete-looking dump with stale or zero blocks)\n"
         "      --hash LIST          digests of the input and the output: sha256 (default), sha1, md5,\n"
         "                           comma-separated (sha256,md5,sha1), or none\n"
         "      --report FILE        write a JSON report of the conversion\n"

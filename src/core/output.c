@@ -136,7 +136,7 @@ output_create_tmp(struct r2d_ctx *ctx, struct r2d_output *o)
 }
 
 int
-r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, unsigned hash, struct r2d_output **out)
+r2d_output_open(struct r2d_ctx *ctx, const char *path, unsigned flags, unsigned hash, struct r2d_output **out)
 {
     struct r2d_output *o;
     int rc;
@@ -144,13 +144,16 @@ r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, unsigned hash,
     *out = NULL;
     R2D_CHECK(!path || !*path, ctx, R2D_EINVAL, "no output file name given");
     R2D_CHECK(hash & ~r2d_digest_all(), ctx, R2D_EINVAL, "%s: unknown hash kinds 0x%x", path, hash);
+    R2D_CHECK(flags & ~(R2D_OUTPUT_FORCE | R2D_OUTPUT_NO_SYNC), ctx, R2D_EINVAL,
+              "%s: unknown output flags 0x%x", path, flags);
     o = calloc(1, sizeof(*o));
     if (!o)
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", path);
     o->fd = -1;
     o->dirfd = -1;
     o->src_fd = -1;
-    o->force = force;
+    o->force = (flags & R2D_OUTPUT_FORCE) != 0;
+    o->no_sync = (flags & R2D_OUTPUT_NO_SYNC) != 0;
     if (!(o->path = strdup(path))) {
         output_free(o);
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", path);
@@ -242,7 +245,7 @@ r2d_output_finish(struct r2d_ctx *ctx, struct r2d_output *o, struct r2d_digest_h
         /* A trailing hole has no bytes written yet: extend the file to its size. */
         if (!rc && o->tail_hole && ftruncate(o->fd, (off_t)o->size) != 0)
             rc = r2d_output_write_error(ctx, o, o->size);
-        if (!rc && fsync(o->fd) != 0)
+        if (!rc && !o->no_sync && fsync(o->fd) != 0)
             rc = r2d_err_errno(ctx, "%s: fsync failed", o->path);
         if (!rc && fstat(o->fd, &st) != 0)
             rc = r2d_err_errno(ctx, "%s: cannot stat the temporary output %s", o->path, o->tmp_name);
@@ -289,6 +292,8 @@ output_install_durable(struct r2d_ctx *ctx, struct r2d_output *o)
     if (rc)
         return rc;
     o->installed = 1;
+    if (o->no_sync)
+        return 0;
     /* The rename is durable only once the directory is; file systems that cannot sync one say EINVAL. */
     if (fsync(o->dirfd) != 0 && errno != EINVAL && errno != EROFS) {
         rc = r2d_err_errno(ctx, "%s: fsync of the output directory failed", o->path);

@@ -15,14 +15,25 @@
 
 struct r2d_output;
 
+/* flags of r2d_output_open. */
+/* Replace an existing target (1, so that a caller's boolean "force" is this flag). */
+#define R2D_OUTPUT_FORCE 1u
+/*
+ * Do not make the output durable: no fsync of the file or its directory, no write-behind. The file is
+ * still written to a temporary and renamed into place when complete, but a crash of the host before the
+ * kernel wrote it back can leave a complete-looking file with stale or zero blocks (--no-sync).
+ */
+#define R2D_OUTPUT_NO_SYNC 2u
+
 /**
  * Create "<dir>/.<name>.XXXXXX.part" for path (O_EXCL, mode 0640 minus the umask: memory holds secrets;
- * read-only evidence modes are left to the user). Fails with R2D_EEXIST when path exists and force is 0
- * (checked now and again at commit, where an output that appeared meanwhile is never replaced), and with
- * R2D_EINVAL when path is a directory. hash (R2D_HASH_* bits) selects the digests computed over every
- * byte written; an unknown bit is R2D_EINVAL.
+ * read-only evidence modes are left to the user). Fails with R2D_EEXIST when path exists and flags lack
+ * R2D_OUTPUT_FORCE (checked now and again at commit, where an output that appeared meanwhile is never
+ * replaced), and with R2D_EINVAL when path is a directory or flags has an unknown bit. hash (R2D_HASH_* bits)
+ * selects the digests computed over every byte written; an unknown bit is R2D_EINVAL.
  */
-int r2d_output_open(struct r2d_ctx *ctx, const char *path, int force, unsigned hash, struct r2d_output **out);
+int r2d_output_open(struct r2d_ctx *ctx, const char *path, unsigned flags, unsigned hash,
+                    struct r2d_output **out);
 /**
  * Also compute the same digests of the source file fd, whose first size bytes they cover (it must be
  * called before anything is written, and only with a hash). With follow, the digest is made from the bytes
@@ -64,16 +75,18 @@ int r2d_output_pwrite(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t off, c
                               size_t len);
 uint64_t r2d_output_size(const struct r2d_output *o);
 /**
- * Complete the temporary without putting it in place: final digests, trailing hole, fsync, close. Nothing
+ * Complete the temporary without putting it in place: final digests, trailing hole, fsync (unless
+ * R2D_OUTPUT_NO_SYNC), close. Nothing
  * can be written after it; then r2d_output_commit (or r2d_output_commit_pair) or r2d_output_abort. The hex
  * digests ("" for those not computed) are copied to digests (may be NULL). A second call only copies the
  * digests. On failure o is left for r2d_output_abort.
  */
 int r2d_output_finish(struct r2d_ctx *ctx, struct r2d_output *o, struct r2d_digest_hex *digests);
 /**
- * Finish (unless done), rename into place, fsync the directory, free. On success the hex digests are
- * copied to digests as by r2d_output_finish. o is freed in every case: on failure the temporary is removed
- * and nothing is left at path. Note: the writer writes the header first and never rewrites it.
+ * Finish (unless done), rename into place, fsync the directory (unless R2D_OUTPUT_NO_SYNC), free. On success
+ * the hex digests are copied to digests as by r2d_output_finish. o is freed in every case: on failure the
+ * temporary is removed and nothing is left at path. Note: the writer writes the header first and never
+ * rewrites it.
  */
 int r2d_output_commit(struct r2d_ctx *ctx, struct r2d_output *o, struct r2d_digest_hex *digests);
 /**

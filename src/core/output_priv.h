@@ -66,6 +66,7 @@ struct r2d_output {
     int dirfd;
     int fd;
     int force;
+    int no_sync;   /* R2D_OUTPUT_NO_SYNC: neither fsync nor write-behind */
     int finished;  /* r2d_output_finish succeeded: fd is closed, the temporary complete and durable */
     int installed; /* renamed into place: the temporary name is gone */
     dev_t dev;     /* the temporary's inode, to recognise it at the target after the rename */
@@ -121,7 +122,10 @@ int r2d_output_slot_get(struct r2d_ctx *ctx, struct r2d_output *o, int want_buf,
  */
 int r2d_output_slot_submit(struct r2d_ctx *ctx, struct r2d_output *o, struct output_slot *s, uint64_t len,
                            int zero, uint64_t src_off);
-/* Start writeback of what was written since the last call once OUTPUT_WRITEBEHIND bytes have piled up. */
+/*
+ * Start writeback of what was written since the last call once OUTPUT_WRITEBEHIND bytes have piled up
+ * (not with no_sync).
+ */
 void r2d_output_write_behind(struct r2d_output *o);
 /* Append the first n bytes of slot s (read at src_off of the source, or not): write them, then hash them. */
 int r2d_output_append_slot(struct r2d_ctx *ctx, struct r2d_output *o, struct output_slot *s, size_t n,

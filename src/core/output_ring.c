@@ -250,7 +250,8 @@ r2d_output_slot_submit(struct r2d_ctx *ctx, struct r2d_output *o, struct output_
 void
 r2d_output_write_behind(struct r2d_output *o)
 {
-    if (o->size - o->wb_start < OUTPUT_WRITEBEHIND)
+    /* Without the fsync there is nothing to get ahead of: leave writeback to the kernel. */
+    if (o->no_sync || o->size - o->wb_start < OUTPUT_WRITEBEHIND)
         return;
     /* Advice only: the data is safe either way once fsync returns at commit. */
     (void)sync_file_range(o->fd, (off_t)o->wb_start, (off_t)(o->size - o->wb_start), SYNC_FILE_RANGE_WRITE);

@@ -25,6 +25,13 @@ r2d_options_init(struct r2d_options *opts)
     opts->dump_type = R2D_DUMP_AUTO;
 }
 
+/* How the output layer writes the dump and the report: replacing or not, durable or not. */
+static unsigned
+convert_output_flags(const struct r2d_options *opts)
+{
+    return (opts->force ? R2D_OUTPUT_FORCE : 0u) | (opts->no_sync ? R2D_OUTPUT_NO_SYNC : 0u);
+}
+
 /* One conversion's state, from the first check to the report. */
 struct convert_run {
     struct r2d_ctx *ctx;
@@ -129,8 +136,8 @@ convert_plan(struct convert_run *r)
 static int
 convert_write(struct convert_run *r)
 {
-    const int rc = r2d_crashdump_stage(r->ctx, r->img, r->plan, r->output, r->opts->force, r->opts->hash,
-                                       &r->res, &r->staged);
+    const int rc = r2d_crashdump_stage(r->ctx, r->img, r->plan, r->output, convert_output_flags(r->opts),
+                                       r->opts->hash, &r->res, &r->staged);
 
     if (rc)
         return rc;
@@ -180,7 +187,7 @@ static int
 convert_commit(struct convert_run *r, int rc)
 {
     const int crc = r2d_convert_commit(r->ctx, r->staged, r->output, r->report, r->opts->report_path,
-                                       r->opts->force, &r->report_tried);
+                                       convert_output_flags(r->opts), &r->report_tried);
 
     r->staged = NULL;
     if (crc) {
@@ -200,7 +207,7 @@ convert_report_failure(struct convert_run *r, int rc)
     int rrc;
 
     snprintf(saved, sizeof(saved), "%s", r2d_errmsg(r->ctx));
-    rrc = r2d_report_write(r->ctx, r->report, r->opts->report_path, r->opts->force);
+    rrc = r2d_report_write(r->ctx, r->report, r->opts->report_path, convert_output_flags(r->opts));
     if (rrc && !rc)
         return rrc;
     if (rc)

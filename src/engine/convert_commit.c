@@ -28,7 +28,7 @@ convert_commit_not_kept(struct r2d_ctx *ctx, int rc, const char *output)
 
 int
 r2d_convert_commit(struct r2d_ctx *ctx, struct r2d_output *dump, const char *output, json_t *report,
-                   const char *report_path, int force, int *report_tried)
+                   const char *report_path, unsigned flags, int *report_tried)
 {
     struct r2d_output *rep = NULL;
     int rc, failed = 0;
@@ -37,7 +37,7 @@ r2d_convert_commit(struct r2d_ctx *ctx, struct r2d_output *dump, const char *out
     if (!report_path)
         return r2d_output_commit(ctx, dump, NULL);
     *report_tried = 1;
-    rc = r2d_report_stage(ctx, report, report_path, force, &rep);
+    rc = r2d_report_stage(ctx, report, report_path, flags, &rep);
     if (rc) {
         r2d_output_abort(dump);
         return convert_commit_not_kept(ctx, rc, output);

@@ -15,6 +15,6 @@
  * report was written, or failed itself (a second attempt would fail alike).
  */
 int r2d_convert_commit(struct r2d_ctx *ctx, struct r2d_output *dump, const char *output, json_t *report,
-                       const char *report_path, int force, int *report_tried);
+                       const char *report_path, unsigned flags, int *report_tried);
 
 #endif

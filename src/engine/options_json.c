@@ -65,6 +65,7 @@ r2d_options_to_json(const struct r2d_options *o)
     json_object_set_new(j, "bugcheck", options_json_hex(o->have_bugcheck, o->bugcheck_code));
     json_object_set_new(j, "dump_type", json_string(options_json_dump_type(o->dump_type)));
     json_object_set_new(j, "force", json_boolean(o->force));
+    json_object_set_new(j, "no_sync", json_boolean(o->no_sync));
     json_object_set_new(j, "hash", options_json_hash(o->hash));
     return j;
 }

@@ -286,7 +286,8 @@ r2d_report_plan(const struct r2d_plan *plan)
 }
 
 int
-r2d_report_stage(struct r2d_ctx *ctx, json_t *obj, const char *path, int force, struct r2d_output **staged)
+r2d_report_stage(struct r2d_ctx *ctx, json_t *obj, const char *path, unsigned flags,
+                 struct r2d_output **staged)
 {
     struct r2d_output *out = NULL;
     char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -300,10 +301,10 @@ r2d_report_stage(struct r2d_ctx *ctx, json_t *obj, const char *path, int force, 
      * report's words (the output layer's messages say "output").
      */
     rc = r2d_file_target_check(ctx, path, "report");
-    if (!rc && !force && lstat(path, &st) == 0)
+    if (!rc && !(flags & R2D_OUTPUT_FORCE) && lstat(path, &st) == 0)
         rc = r2d_err(ctx, R2D_EEXIST, "%s: report exists (use --force to replace it)", path);
     if (!rc)
-        rc = r2d_output_open(ctx, path, force, R2D_HASH_NONE, &out);
+        rc = r2d_output_open(ctx, path, flags, R2D_HASH_NONE, &out);
     if (!rc)
         rc = r2d_output_write(ctx, out, text, strlen(text));
     if (!rc)
@@ -320,10 +321,10 @@ r2d_report_stage(struct r2d_ctx *ctx, json_t *obj, const char *path, int force, 
 }
 
 int
-r2d_report_write(struct r2d_ctx *ctx, json_t *obj, const char *path, int force)
+r2d_report_write(struct r2d_ctx *ctx, json_t *obj, const char *path, unsigned flags)
 {
     struct r2d_output *out = NULL;
-    const int rc = r2d_report_stage(ctx, obj, path, force, &out);
+    const int rc = r2d_report_stage(ctx, obj, path, flags, &out);
 
     return rc ? rc : r2d_output_commit(ctx, out, NULL);
 }

@@ -19,9 +19,9 @@ json_t *r2d_report_plan(const struct r2d_plan *plan);
 /* Hex string of a 64-bit value ("0x..."), the form every address takes in reports. */
 json_t *r2d_json_hex(uint64_t v);
 /* Write obj to path atomically (temporary file, rename). */
-int r2d_report_write(struct r2d_ctx *ctx, json_t *obj, const char *path, int force);
+int r2d_report_write(struct r2d_ctx *ctx, json_t *obj, const char *path, unsigned flags);
 /* Write obj to a finished temporary for path, not yet in place (r2d_output_finish); *staged on success. */
-int r2d_report_stage(struct r2d_ctx *ctx, json_t *obj, const char *path, int force,
+int r2d_report_stage(struct r2d_ctx *ctx, json_t *obj, const char *path, unsigned flags,
                      struct r2d_output **staged);
 
 #endif

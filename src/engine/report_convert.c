@@ -171,6 +171,7 @@ r2d_report_output(const char *path, const struct r2d_write_result *res)
     json_object_set_new(out, "pages", json_integer((json_int_t)res->pages));
     json_object_set_new(out, "hole_pages", json_integer((json_int_t)res->hole_pages));
     r2d_report_digests(out, &res->digests, 1);
+    json_object_set_new(out, "synced", json_boolean(res->synced));
     return out;
 }
 

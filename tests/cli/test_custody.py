@@ -104,7 +104,8 @@ SCHEMA = {
                                                      **{k + "?": v[:-1] for k, v in FILE_DIGESTS.items()})}},
     "plan": {"*": True},
     "output": dict({"path": "str", "absolute_path": "abs", "size": "int", "dump_type": "int",
-                    "header_runs": "int", "pages": "int", "hole_pages": "int"}, **FILE_DIGESTS),
+                    "header_runs": "int", "pages": "int", "hole_pages": "int", "synced": "bool"},
+                   **FILE_DIGESTS),
     "timings": {"*": True, "total_s": "num"},
 }
 
