@@ -63,6 +63,18 @@ r2d_format_describe(size_t i, const char **name, const char **summary)
 }
 
 int
+r2d_container_describe(size_t i, const char **name, const char **summary)
+{
+    for (size_t k = 0; r2d_containers[k]; k++)
+        if (k == i) {
+            *name = r2d_containers[k]->name;
+            *summary = r2d_containers[k]->summary;
+            return 0;
+        }
+    return R2D_EINVAL;
+}
+
+int
 r2d_format_known(const char *name)
 {
     return strcasecmp(name, "auto") == 0 || r2d_format_find(name) != NULL;
@@ -151,17 +163,39 @@ r2d_format_open_from(struct r2d_ctx *ctx, const struct r2d_format *const *list, 
 
 int
 r2d_format_open_bytes(struct r2d_ctx *ctx, struct r2d_bytesrc *input, const char *format,
-                      struct r2d_image **out)
+                      const struct r2d_open_hints *hints, struct r2d_image **out)
 {
+    static const struct r2d_open_hints defaults = {0};
+    struct r2d_container_opts copts;
+    int rc;
+
+    *out = NULL;
+    if (!hints)
+        hints = &defaults;
+    if (hints->no_containers && (hints->member || hints->verify_container)) {
+        r2d_bytesrc_close(input);
+        return r2d_err(ctx, R2D_EINVAL, "%s and --container none exclude each other",
+                       hints->member ? "--member" : "--verify-container");
+    }
+    copts = (struct r2d_container_opts){.member = hints->member, .verify = hints->verify_container};
+    if (!hints->no_containers && (rc = r2d_container_unwrap(ctx, &input, &copts)) != 0)
+        return rc; /* the stack is closed */
     return r2d_format_open_from(ctx, r2d_formats, input, format, out);
 }
 
 int
-r2d_format_open(struct r2d_ctx *ctx, const char *path, const char *format, struct r2d_image **out)
+r2d_format_open_hints(struct r2d_ctx *ctx, const char *path, const char *format,
+                      const struct r2d_open_hints *hints, struct r2d_image **out)
 {
     struct r2d_bytesrc *input;
     const int rc = r2d_bytesrc_open_file(ctx, path, &input);
 
     *out = NULL;
-    return rc ? rc : r2d_format_open_bytes(ctx, input, format, out);
+    return rc ? rc : r2d_format_open_bytes(ctx, input, format, hints, out);
+}
+
+int
+r2d_format_open(struct r2d_ctx *ctx, const char *path, const char *format, struct r2d_image **out)
+{
+    return r2d_format_open_hints(ctx, path, format, NULL, out);
 }

@@ -12,6 +12,9 @@
 
 const struct cli_option cli_options[] = {
     {"input-format", required_argument},
+    {"container", required_argument},
+    {"member", required_argument},
+    {"verify-container", no_argument},
     {"pdb", required_argument},
     {"symbols", required_argument},
     {"symbol-path", required_argument},
@@ -66,6 +69,8 @@ cli_options_flag(struct r2d_options *o, const char *name, int on)
         o->verify_kdbg = on;
     else if (strcmp(name, "force") == 0)
         o->force = on;
+    else if (strcmp(name, "verify-container") == 0)
+        o->verify_container = on;
     else
         return -1;
     return 0;
@@ -83,6 +88,14 @@ cli_options_arg(struct r2d_options *o, const char *name, const char *value, char
             return -1;
         }
         o->input_format = value ? value : "auto";
+    } else if (strcmp(name, "container") == 0) {
+        if (value && strcmp(value, "auto") && strcmp(value, "none")) {
+            snprintf(why, n, "expected auto or none, not '%s'", value);
+            return -1;
+        }
+        o->no_containers = value && strcmp(value, "none") == 0;
+    } else if (strcmp(name, "member") == 0) {
+        o->member = value;
     } else if (strcmp(name, "pdb") == 0) {
         o->pdb_path = value;
     } else if (strcmp(name, "symbols") == 0) {

@@ -73,8 +73,14 @@ cli_usage(FILE *out)
         "Convert a physical-memory image of a 64-bit Windows machine into a crash dump WinDbg opens.\n"
         "\n"
         "Input:\n"
-        "  -f, --input-format NAME  input format (default auto; see --list-formats)\n"
-        "      --list-formats       list the input formats and exit\n"
+        "  -f, --input-format NAME  input format (default auto; see --list-formats); inside containers,\n"
+        "                           the format of what they hold\n"
+        "      --list-formats       list the input formats and containers, and exit\n"
+        "      --container MODE     auto (default): read gzip, xz, zstd, LZ4, ZIP and EWF (E01) files in\n"
+        "                           place; none: read the file as it is\n"
+        "      --member NAME        the ZIP member holding the image (when a ZIP holds several)\n"
+        "      --verify-container   check the stored digests of containers (EWF MD5/SHA-1, ZIP CRC-32,\n"
+        "                           xz/zstd checks) against the data: one more full read at open\n"
         "      --dtb ADDR           physical address of the kernel page tables (skip discovery)\n"
         "      --kernel-base ADDR   virtual address of ntoskrnl (skip discovery)\n"
         "Symbols:\n"
@@ -133,6 +139,9 @@ cli_list_formats(void)
     const char *name, *summary;
 
     for (size_t i = 0; r2d_format_describe(i, &name, &summary) == 0; i++)
+        printf("%-10s %s\n", name, summary);
+    printf("\ncontainers, read in place around a format (--container none reads the file as it is):\n");
+    for (size_t i = 0; r2d_container_describe(i, &name, &summary) == 0; i++)
         printf("%-10s %s\n", name, summary);
     return CLI_EXIT_OK;
 }

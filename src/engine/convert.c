@@ -47,6 +47,19 @@ convert_input_digest(struct r2d_ctx *ctx, const char *input, const struct r2d_wr
     r2d_log(ctx, R2D_LOG_WARN, "%s: no input SHA-256: %s", input, res->source_error);
 }
 
+/* Open the input as the options say: its format, and what to do with containers around it. */
+static int
+convert_open(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input, struct r2d_image **img)
+{
+    const struct r2d_open_hints hints = {
+        .member = opts->member,
+        .no_containers = opts->no_containers,
+        .verify_container = opts->verify_container,
+    };
+
+    return r2d_format_open_hints(ctx, input, opts->input_format, &hints, img);
+}
+
 /* Run the engine steps in order; stop at the first failure (its message is in the context). */
 static int
 convert_analyse(struct r2d_analysis *a)
@@ -178,7 +191,7 @@ r2d_convert(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *inp
     json_object_set_new(report, "options", r2d_options_to_json(opts));
     rc = refused = convert_check_targets(ctx, opts, output);
     if (!rc)
-        rc = r2d_format_open(ctx, input, opts->input_format, &img);
+        rc = convert_open(ctx, opts, input, &img);
     if (rc)
         goto done;
     in_json = r2d_report_image(img);
@@ -293,7 +306,7 @@ r2d_info(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input,
     struct r2d_image *img = NULL;
     struct r2d_analysis *a;
     json_t *info;
-    int rc = r2d_format_open(ctx, input, opts->input_format, &img);
+    int rc = convert_open(ctx, opts, input, &img);
 
     if (rc)
         return rc;

@@ -8,7 +8,7 @@
 #include "analysis.h"
 #include "crashdump.h"
 
-#define R2D_REPORT_SCHEMA 1
+#define R2D_REPORT_SCHEMA 2
 
 /* The input: path, size, format and why, runs, CPU states, notes. */
 json_t *r2d_report_image(const struct r2d_image *img);
