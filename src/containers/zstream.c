@@ -25,7 +25,9 @@ struct r2d_zstream {
     int live;     /* the decoder stands at cur */
     uint64_t cur;
     uint64_t clock;
-    struct zstream_slot slot[R2D_ZSTREAM_SLOTS];
+    uint64_t restarts;
+    size_t nslots;
+    struct zstream_slot slot[R2D_ZSTREAM_SLOTS_SEQ];
 };
 
 int
@@ -53,7 +55,7 @@ r2d_zstream_free(struct r2d_zstream *zs)
         return;
     for (size_t i = 0; i < zs->npts; i++)
         free(zs->pts[i].data);
-    for (size_t i = 0; i < R2D_ZSTREAM_SLOTS; i++)
+    for (size_t i = 0; i < R2D_ZSTREAM_SLOTS_SEQ; i++)
         free(zs->slot[i].buf);
     free(zs->pts);
     free(zs->name);
@@ -113,6 +115,7 @@ r2d_zstream_set_size(struct r2d_zstream *zs, uint64_t size)
     zs->size = size;
     zs->sized = 1;
     zs->live = 0;
+    zs->nslots = zs->npts > 1 ? R2D_ZSTREAM_SLOTS : R2D_ZSTREAM_SLOTS_SEQ;
 }
 
 uint64_t
@@ -178,6 +181,9 @@ zstream_decode_at(struct r2d_ctx *ctx, struct r2d_zstream *zs, uint64_t start, u
     /* Go on from where the decoder stands when that is at or before start and no closer point lies between. */
     if (!zs->live || zs->cur > start || zs->pts[lo].out > zs->cur) {
         zs->live = 0;
+        r2d_log(ctx, R2D_LOG_TRACE, "%s: restart at decoded offset 0x%" PRIx64 " for 0x%" PRIx64, zs->name,
+                zs->pts[lo].out, start);
+        zs->restarts++;
         rc = zs->ops->restart(ctx, zs->codec, &zs->pts[lo]);
         if (rc)
             return rc;
@@ -210,7 +216,7 @@ zstream_chunk(struct r2d_ctx *ctx, struct r2d_zstream *zs, uint64_t c, const uin
     int rc;
 
     zs->clock++;
-    for (size_t i = 0; i < R2D_ZSTREAM_SLOTS; i++) {
+    for (size_t i = 0; i < zs->nslots; i++) {
         struct zstream_slot *s = &zs->slot[i];
 
         if (s->used && s->chunk == c) {
