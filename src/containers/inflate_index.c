@@ -114,19 +114,23 @@ infl_err(struct r2d_ctx *ctx, struct r2d_inflate *z, int zret, const char *msg)
                    z->name, at, z->what, msg ? msg : "zlib error", z->cur_out);
 }
 
-/* Refill the input buffer when empty; running out of data before the stream ends is truncation. */
+/*
+ * Refill the input buffer when empty. With nothing left, inflate may still finish (raw deflate's last block
+ * ends within bytes it has taken): *starved says so, and a call that then makes no progress is truncation.
+ */
 static int
-infl_feed(struct r2d_ctx *ctx, struct r2d_inflate *z)
+infl_feed(struct r2d_ctx *ctx, struct r2d_inflate *z, int *starved)
 {
     size_t n;
     int rc;
 
+    *starved = 0;
     if (z->strm.avail_in > 0)
         return 0;
-    R2D_CHECK(z->in_next >= z->in_end, ctx, R2D_ETRUNC,
-              "%s: offset 0x%" PRIx64 ": %s stream ends without its end marker (file truncated?) at inflated "
-              "offset 0x%" PRIx64,
-              z->name, z->in_end, z->kind, z->cur_out);
+    if (z->in_next >= z->in_end) {
+        *starved = 1;
+        return 0;
+    }
     n = z->in_end - z->in_next < INFL_IN_CHUNK ? (size_t)(z->in_end - z->in_next) : INFL_IN_CHUNK;
     rc = r2d_bytesrc_read(ctx, z->in, z->in_next, z->in_buf, n, z->what);
     if (rc)
@@ -135,6 +139,15 @@ infl_feed(struct r2d_ctx *ctx, struct r2d_inflate *z)
     z->strm.avail_in = (uInt)n;
     z->in_next += n;
     return 0;
+}
+
+static int
+infl_truncated(struct r2d_ctx *ctx, const struct r2d_inflate *z)
+{
+    return r2d_err(ctx, R2D_ETRUNC,
+                   "%s: offset 0x%" PRIx64 ": %s stream ends without its end marker (file truncated?) at inflated "
+                   "offset 0x%" PRIx64,
+                   z->name, z->in_end, z->kind, z->cur_out);
 }
 
 /* A point at out; ring holds the last INFL_WIN_MAX inflated bytes, byte k at ring[k % INFL_WIN_MAX]. */
@@ -189,7 +202,7 @@ infl_pass_step(struct r2d_ctx *ctx, struct r2d_inflate *z, const struct r2d_infl
 {
     const size_t at = (size_t)(z->cur_out % INFL_WIN_MAX);
     size_t produced;
-    int rc = infl_feed(ctx, z);
+    int starved, rc = infl_feed(ctx, z, &starved);
 
     if (!rc && r2d_cancelled(ctx))
         rc = r2d_err(ctx, R2D_ECANCELED, "%s: cancelled while inflating", z->name);
@@ -199,6 +212,8 @@ infl_pass_step(struct r2d_ctx *ctx, struct r2d_inflate *z, const struct r2d_infl
     z->strm.avail_out = INFL_WIN_MAX - (uInt)at;
     *zret = inflate(&z->strm, Z_BLOCK);
     produced = INFL_WIN_MAX - at - z->strm.avail_out;
+    if (starved && *zret == Z_BUF_ERROR)
+        return infl_truncated(ctx, z);
     if (p->want_crc)
         z->crc = (uint32_t)crc32(z->crc, ring + at, (uInt)produced);
     if (p->sink && !*sink_rc && (*sink_rc = p->sink(ctx, p->sink_arg, ring + at, produced)) != 0)
@@ -305,7 +320,7 @@ infl_decode(struct r2d_ctx *ctx, void *codec, uint8_t *dst, size_t n)
 
     while (n > 0) {
         const uInt want = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        int rc = infl_feed(ctx, z), zret;
+        int starved, rc = infl_feed(ctx, z, &starved), zret;
         size_t produced;
 
         if (rc)
@@ -314,6 +329,8 @@ infl_decode(struct r2d_ctx *ctx, void *codec, uint8_t *dst, size_t n)
         z->strm.avail_out = want;
         zret = inflate(&z->strm, Z_NO_FLUSH);
         produced = want - z->strm.avail_out;
+        if (starved && zret == Z_BUF_ERROR)
+            return infl_truncated(ctx, z);
         z->cur_out += produced;
         dst += produced;
         n -= produced;
