@@ -342,6 +342,21 @@ r2d_report_write(struct r2d_ctx *ctx, json_t *obj, const char *path, int force)
 static void
 report_print_value(FILE *out, int indent, const char *key, json_t *v);
 
+/* True when an object holds a non-empty object or array. */
+static int
+report_has_nested(json_t *obj)
+{
+    const char *k;
+    json_t *f;
+
+    json_object_foreach(obj, k, f)
+    {
+        if ((json_is_object(f) && json_object_size(f)) || (json_is_array(f) && json_array_size(f)))
+            return 1;
+    }
+    return 0;
+}
+
 static void
 report_print_object(FILE *out, int indent, json_t *obj)
 {
@@ -369,7 +384,11 @@ report_print_value(FILE *out, int indent, const char *key, json_t *v)
             char idx[32];
 
             snprintf(idx, sizeof(idx), "[%zu]", i);
-            if (json_is_object(e)) {
+            if (json_is_object(e) && report_has_nested(e)) {
+                /* Elements with structure of their own (container layers) get a block each. */
+                fprintf(out, "%*s%s:\n", indent + 2, "", idx);
+                report_print_object(out, indent + 4, e);
+            } else if (json_is_object(e)) {
                 /* One line per element keeps run and patch tables readable. */
                 const char *k;
                 json_t *f;

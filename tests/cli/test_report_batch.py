@@ -93,7 +93,7 @@ def digests(work, truth, pdb):
 
 def check_report(rep, truth, src, out, pdb):
     an = rep.get("analysis", {})
-    t.check(rep.get("schema") == 1 and rep.get("result") == "ok", "report: schema 1, result ok")
+    t.check(rep.get("schema") == 2 and rep.get("result") == "ok", "report: schema 2, result ok")
     t.check(rep["options"]["pdb"] == pdb and rep["options"]["hash"] == "sha256" and rep["options"]["dump_type"] == "auto",
             "report: options echoed (%s)" % rep["options"])
     t.check(rep["input"]["path"] == src and rep["input"]["size"] == os.path.getsize(src), "report: input path and size")
