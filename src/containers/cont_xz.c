@@ -112,7 +112,7 @@ xz_read_index(struct r2d_ctx *ctx, struct xz_src *x)
               "%s: the xz index needs more than %u MiB (too many blocks)", x->name, XZ_INDEX_MEM_MAX >> 20);
     R2D_CHECK(r != LZMA_STREAM_END, ctx, r == LZMA_BUF_ERROR ? R2D_ETRUNC : R2D_EFORMAT,
               "%s: cannot read the xz index (%s%s)", x->name, xz_strerror(r),
-              r == LZMA_BUF_ERROR ? ": file truncated?" : "");
+              r == LZMA_BUF_ERROR || r == LZMA_DATA_ERROR ? ": file truncated or damaged?" : "");
     return 0;
 }
 

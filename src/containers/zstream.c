@@ -26,8 +26,7 @@ struct r2d_zstream {
     uint64_t cur;
     uint64_t clock;
     uint64_t restarts;
-    size_t nslots;
-    struct zstream_slot slot[R2D_ZSTREAM_SLOTS_SEQ];
+    struct zstream_slot slot[R2D_ZSTREAM_SLOTS];
 };
 
 int
@@ -55,7 +54,7 @@ r2d_zstream_free(struct r2d_zstream *zs)
         return;
     for (size_t i = 0; i < zs->npts; i++)
         free(zs->pts[i].data);
-    for (size_t i = 0; i < R2D_ZSTREAM_SLOTS_SEQ; i++)
+    for (size_t i = 0; i < R2D_ZSTREAM_SLOTS; i++)
         free(zs->slot[i].buf);
     free(zs->pts);
     free(zs->name);
@@ -115,7 +114,6 @@ r2d_zstream_set_size(struct r2d_zstream *zs, uint64_t size)
     zs->size = size;
     zs->sized = 1;
     zs->live = 0;
-    zs->nslots = zs->npts > 1 ? R2D_ZSTREAM_SLOTS : R2D_ZSTREAM_SLOTS_SEQ;
 }
 
 uint64_t
@@ -216,7 +214,7 @@ zstream_chunk(struct r2d_ctx *ctx, struct r2d_zstream *zs, uint64_t c, const uin
     int rc;
 
     zs->clock++;
-    for (size_t i = 0; i < zs->nslots; i++) {
+    for (size_t i = 0; i < R2D_ZSTREAM_SLOTS; i++) {
         struct zstream_slot *s = &zs->slot[i];
 
         if (s->used && s->chunk == c) {
