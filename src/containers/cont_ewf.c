@@ -68,7 +68,8 @@ ewf_check_bad(struct r2d_ctx *ctx, struct ewf_src *e)
     (void)libewf_handle_get_checksum_error(e->h, e->bad, &first, &count, NULL);
     e->bad = n;
     return r2d_err(ctx, R2D_EFORMAT,
-                   "%s: sectors %" PRIu64 "-%" PRIu64 " (media offset 0x%" PRIx64 "): EWF chunk checksum mismatch "
+                   "%s: sectors %" PRIu64 "-%" PRIu64 " (media offset 0x%" PRIx64
+                   "): EWF chunk checksum mismatch "
                    "(corrupt chunk)",
                    e->name, first, first + (count ? count - 1 : 0), first * 512);
 }
@@ -84,8 +85,9 @@ ewf_pread(struct r2d_ctx *ctx, struct ewf_src *e, uint64_t off, void *buf, size_
     if (rc)
         return rc;
     if (n < 0 || (size_t)n != len)
-        return r2d_err(ctx, R2D_EFORMAT, "%s: media offset 0x%" PRIx64 ": cannot read 0x%zx bytes of EWF data (%s)",
-                       e->name, off, len, n < 0 ? ewf_msg(&err, msg, sizeof(msg)) : "short read");
+        return r2d_err(ctx, R2D_EFORMAT,
+                       "%s: media offset 0x%" PRIx64 ": cannot read 0x%zx bytes of EWF data (%s)", e->name,
+                       off, len, n < 0 ? ewf_msg(&err, msg, sizeof(msg)) : "short read");
     return 0;
 }
 
@@ -122,13 +124,14 @@ ewf_open_handle(struct r2d_ctx *ctx, struct ewf_src *e, int *segments)
     if (libewf_handle_initialize(&e->h, &err) != 1)
         rc = r2d_err(ctx, R2D_ENOMEM, "%s: %s", e->name, ewf_msg(&err, msg, sizeof(msg)));
     else if (libewf_handle_open(e->h, names, n, LIBEWF_OPEN_READ, &err) != 1)
-        rc = r2d_err(ctx, R2D_EFORMAT, "%s: cannot open the EWF image (%d segment file%s found): %s", e->name, n,
-                     n == 1 ? "" : "s", ewf_msg(&err, msg, sizeof(msg)));
+        rc = r2d_err(ctx, R2D_EFORMAT, "%s: cannot open the EWF image (%d segment file%s found): %s", e->name,
+                     n, n == 1 ? "" : "s", ewf_msg(&err, msg, sizeof(msg)));
     else if (libewf_handle_segment_files_corrupted(e->h, NULL) == 1)
-        rc = r2d_err(ctx, R2D_EFORMAT,
-                     "%s: the EWF image is incomplete: %d segment file%s found (up to %s), a segment is missing "
-                     "or damaged",
-                     e->name, n, n == 1 ? "" : "s", names[n - 1]);
+        rc = r2d_err(
+            ctx, R2D_EFORMAT,
+            "%s: the EWF image is incomplete: %d segment file%s found (up to %s), a segment is missing "
+            "or damaged",
+            e->name, n, n == 1 ? "" : "s", names[n - 1]);
     /* A chunk that fails its checksum is an error to us, not zeros. */
     if (!rc)
         (void)libewf_handle_set_read_zero_chunk_on_error(e->h, 0, NULL);
@@ -188,11 +191,13 @@ ewf_verify(struct r2d_ctx *ctx, struct ewf_src *e, uint64_t size, const char *md
 }
 
 static void
-ewf_header_note(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, struct ewf_src *e, const char *id, const char *key)
+ewf_header_note(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, struct ewf_src *e, const char *id,
+                const char *key)
 {
     uint8_t v[256];
 
-    if (libewf_handle_get_utf8_header_value(e->h, (const uint8_t *)id, strlen(id), v, sizeof(v), NULL) == 1 && v[0])
+    if (libewf_handle_get_utf8_header_value(e->h, (const uint8_t *)id, strlen(id), v, sizeof(v), NULL) == 1 &&
+        v[0])
         (void)r2d_bytesrc_add_note(ctx, bs, key, (const char *)v);
 }
 
@@ -206,7 +211,8 @@ ewf_describe(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, struct ewf_src *e, int
     uint32_t chunk = 0;
 
     (void)libewf_handle_get_chunk_size(e->h, &chunk, NULL);
-    snprintf(v, sizeof(v), "libewf: %d segment file%s, chunks of %" PRIu32 " KiB, each checksum checked when read",
+    snprintf(v, sizeof(v),
+             "libewf: %d segment file%s, chunks of %" PRIu32 " KiB, each checksum checked when read",
              segments, segments == 1 ? "" : "s", chunk >> 10);
     rc = r2d_bytesrc_set_how(ctx, bs, v);
     snprintf(v, sizeof(v), "%d", segments);
@@ -239,7 +245,8 @@ ewf_setup(struct r2d_ctx *ctx, struct ewf_src *e, int verify, uint64_t *size, in
     int have_md5, have_sha1, rc = ewf_open_handle(ctx, e, segments);
 
     if (!rc && libewf_handle_get_media_size(e->h, size, &err) != 1)
-        rc = r2d_err(ctx, R2D_EFORMAT, "%s: no EWF media size (%s)", e->name, ewf_msg(&err, msg, sizeof(msg)));
+        rc =
+            r2d_err(ctx, R2D_EFORMAT, "%s: no EWF media size (%s)", e->name, ewf_msg(&err, msg, sizeof(msg)));
     if (!rc && verify) {
         ewf_stored(e, md5, sha1, &have_md5, &have_sha1);
         R2D_CHECK(!have_md5 && !have_sha1, ctx, R2D_EVERIFY,
@@ -262,9 +269,10 @@ ewf_open(struct r2d_ctx *ctx, struct r2d_bytesrc *below, const struct r2d_contai
     if (!e || !name)
         rc = r2d_err(ctx, R2D_ENOMEM, "out of memory");
     else if (r2d_bytesrc_below(below) || r2d_bytesrc_fd(below) < 0)
-        rc = r2d_err(ctx, R2D_EUNSUPPORTED,
-                     "%s: an EWF image inside another container: libewf reads segment files by name; extract it first",
-                     r2d_bytesrc_name(below));
+        rc = r2d_err(
+            ctx, R2D_EUNSUPPORTED,
+            "%s: an EWF image inside another container: libewf reads segment files by name; extract it first",
+            r2d_bytesrc_name(below));
     if (!rc) {
         e->name = r2d_bytesrc_name(below);
         rc = ewf_setup(ctx, e, opts->verify, &size, &segments);

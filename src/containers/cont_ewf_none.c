@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* EWF (E01, Ex01) without libewf: the probe still claims the file, so the error says what this build lacks. */
+/* EWF (E01, Ex01) without libewf: the probe still claims the file, so the error says what this build lacks.
+ */
 #include "container_kinds.h"
 
 static int
 ewf_unavailable(struct r2d_ctx *ctx, struct r2d_bytesrc *below, const struct r2d_container_opts *opts,
-                    struct r2d_bytesrc **out)
+                struct r2d_bytesrc **out)
 {
     (void)opts;
     *out = NULL;

@@ -46,7 +46,8 @@ gzip_describe(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const struct r2d_infl
              info->points, info->spacing >> 20, (info->index_bytes + 1023) / 1024, info->window / 1024,
              info->in_end, info->out_size);
     rc = r2d_bytesrc_set_how(ctx, bs, v);
-    snprintf(v, sizeof(v), "%u%s", info->members, info->members > 1 ? " (each CRC-32 and length checked)" : "");
+    snprintf(v, sizeof(v), "%u%s", info->members,
+             info->members > 1 ? " (each CRC-32 and length checked)" : "");
     if (!rc)
         rc = r2d_bytesrc_add_note(ctx, bs, "members", v);
     if (!rc && info->members == 1) {

@@ -17,8 +17,8 @@
 #include "container_kinds.h"
 #include "zstream.h"
 
-#define LZ4_HIST 65536u                    /* the window of linked blocks */
-#define LZ4_INDEP_SPACING (1u << 20)       /* independent blocks: points are cheap */
+#define LZ4_HIST 65536u              /* the window of linked blocks */
+#define LZ4_INDEP_SPACING (1u << 20) /* independent blocks: points are cheap */
 #define LZ4_MAX_FRAMES (1u << 20)
 #define LZ4F_FLG_INDEP 0x20
 #define LZ4F_FLG_BLOCK_SUM 0x10
@@ -27,10 +27,10 @@
 #define LZ4F_FLG_DICTID 0x01
 
 struct lz4_frame {
-    uint64_t data;   /* offset of the first block header */
-    uint64_t out;    /* decoded offset of the frame's first byte */
+    uint64_t data; /* offset of the first block header */
+    uint64_t out;  /* decoded offset of the frame's first byte */
     uint8_t flg;
-    uint32_t bmax;   /* Block Maximum Size */
+    uint32_t bmax; /* Block Maximum Size */
 };
 
 struct lz4_src {
@@ -38,12 +38,12 @@ struct lz4_src {
     const char *name;
     struct lz4_frame *fr;
     size_t nfr, cap;
-    int linked;         /* some frame links its blocks */
-    uint32_t bmax;      /* the largest Block Maximum Size */
+    int linked;    /* some frame links its blocks */
+    uint32_t bmax; /* the largest Block Maximum Size */
     struct r2d_zstream *zs;
-    size_t cur;         /* frame being decoded */
-    uint64_t next;      /* offset of the next block header; 0 after the frame's EndMark */
-    uint64_t cur_out;   /* decoded offset of blk[0] */
+    size_t cur;       /* frame being decoded */
+    uint64_t next;    /* offset of the next block header; 0 after the frame's EndMark */
+    uint64_t cur_out; /* decoded offset of blk[0] */
     uint8_t *blk, *cblk;
     size_t blk_len, blk_pos;
     uint8_t hist[LZ4_HIST]; /* linked blocks: the last bytes before blk, hist_len of them */
@@ -164,16 +164,19 @@ lz4_descriptor(struct r2d_ctx *ctx, struct lz4_src *z, uint64_t off, struct lz4_
     size_t n = 7, k = 6;
     int rc;
 
-    R2D_CHECK(size - off < 7, ctx, R2D_ETRUNC, "%s: offset 0x%" PRIx64 ": LZ4 frame header cut short", z->name, off);
+    R2D_CHECK(size - off < 7, ctx, R2D_ETRUNC, "%s: offset 0x%" PRIx64 ": LZ4 frame header cut short",
+              z->name, off);
     if ((rc = r2d_bytesrc_read(ctx, z->in, off, d, 7, "LZ4 frame header")) != 0)
         return rc;
     f->flg = d[4];
     n += (f->flg & LZ4F_FLG_CSIZE ? 8 : 0) + (f->flg & LZ4F_FLG_DICTID ? 4 : 0);
     R2D_CHECK((f->flg >> 6) != 1 || (f->flg & 0x02) || (d[5] & 0x8f) || (d[5] >> 4) < 4, ctx, R2D_EFORMAT,
-              "%s: offset 0x%" PRIx64 ": bad LZ4 frame descriptor (FLG 0x%02x, BD 0x%02x)", z->name, off, d[4], d[5]);
+              "%s: offset 0x%" PRIx64 ": bad LZ4 frame descriptor (FLG 0x%02x, BD 0x%02x)", z->name, off,
+              d[4], d[5]);
     R2D_CHECK(f->flg & LZ4F_FLG_DICTID, ctx, R2D_EUNSUPPORTED,
               "%s: offset 0x%" PRIx64 ": LZ4 frame needs a dictionary (DictID): not supported", z->name, off);
-    R2D_CHECK(size - off < n, ctx, R2D_ETRUNC, "%s: offset 0x%" PRIx64 ": LZ4 frame header cut short", z->name, off);
+    R2D_CHECK(size - off < n, ctx, R2D_ETRUNC, "%s: offset 0x%" PRIx64 ": LZ4 frame header cut short",
+              z->name, off);
     if ((rc = r2d_bytesrc_read(ctx, z->in, off, d, n, "LZ4 frame header")) != 0)
         return rc;
     *csize = f->flg & LZ4F_FLG_CSIZE ? r2d_le64(d + 6) : UINT64_MAX;
@@ -209,10 +212,11 @@ lz4_block(struct r2d_ctx *ctx, struct lz4_src *z, int *end_mark)
         return 0;
     clen = bsize & 0x7fffffffu;
     R2D_CHECK(clen > f->bmax, ctx, R2D_EFORMAT,
-              "%s: offset 0x%" PRIx64 ": LZ4 block of 0x%" PRIx32 " bytes exceeds the frame's 0x%" PRIx32, z->name,
-              at, clen, f->bmax);
+              "%s: offset 0x%" PRIx64 ": LZ4 block of 0x%" PRIx32 " bytes exceeds the frame's 0x%" PRIx32,
+              z->name, at, clen, f->bmax);
     R2D_CHECK(size - at - 4 < (uint64_t)clen + (sum ? 4 : 0), ctx, R2D_ETRUNC,
-              "%s: offset 0x%" PRIx64 ": LZ4 block of 0x%" PRIx32 " bytes runs past end of file", z->name, at, clen);
+              "%s: offset 0x%" PRIx64 ": LZ4 block of 0x%" PRIx32 " bytes runs past end of file", z->name, at,
+              clen);
     if ((rc = r2d_bytesrc_read(ctx, z->in, at + 4, z->cblk, clen + (sum ? 4 : 0), "LZ4 block")) != 0)
         return rc;
     R2D_CHECK(sum && xxh32(z->cblk, clen) != r2d_le32(z->cblk + clen), ctx, R2D_EFORMAT,
@@ -221,13 +225,15 @@ lz4_block(struct r2d_ctx *ctx, struct lz4_src *z, int *end_mark)
         memcpy(z->blk, z->cblk, clen);
         z->blk_len = clen;
     } else {
-        const int n = f->flg & LZ4F_FLG_INDEP
-                          ? LZ4_decompress_safe((const char *)z->cblk, (char *)z->blk, (int)clen, (int)f->bmax)
-                          : LZ4_decompress_safe_usingDict((const char *)z->cblk, (char *)z->blk, (int)clen,
-                                                          (int)f->bmax, (const char *)z->hist, (int)z->hist_len);
+        const int n =
+            f->flg & LZ4F_FLG_INDEP
+                ? LZ4_decompress_safe((const char *)z->cblk, (char *)z->blk, (int)clen, (int)f->bmax)
+                : LZ4_decompress_safe_usingDict((const char *)z->cblk, (char *)z->blk, (int)clen,
+                                                (int)f->bmax, (const char *)z->hist, (int)z->hist_len);
 
-        R2D_CHECK(n < 0, ctx, R2D_EFORMAT, "%s: offset 0x%" PRIx64 ": corrupt LZ4 block at decoded offset 0x%" PRIx64,
-                  z->name, at, z->cur_out);
+        R2D_CHECK(n < 0, ctx, R2D_EFORMAT,
+                  "%s: offset 0x%" PRIx64 ": corrupt LZ4 block at decoded offset 0x%" PRIx64, z->name, at,
+                  z->cur_out);
         z->blk_len = (size_t)n;
     }
     z->next = at + 4 + clen + (sum ? 4 : 0);
@@ -356,8 +362,8 @@ lz4_scan(struct r2d_ctx *ctx, struct lz4_src *z)
         struct lz4_frame f = {.out = z->cur_out};
         uint64_t csize = UINT64_MAX;
 
-        R2D_CHECK(size - off < 8, ctx, R2D_ETRUNC, "%s: offset 0x%" PRIx64 ": 0x%" PRIx64 " bytes are no LZ4 frame",
-                  z->name, off, size - off);
+        R2D_CHECK(size - off < 8, ctx, R2D_ETRUNC,
+                  "%s: offset 0x%" PRIx64 ": 0x%" PRIx64 " bytes are no LZ4 frame", z->name, off, size - off);
         if ((rc = r2d_bytesrc_read(ctx, z->in, off, m, 8, "LZ4 frame magic")) != 0)
             break;
         if ((r2d_le32(m) & 0xfffffff0u) == R2D_SKIPPABLE_MAGIC) {
@@ -367,10 +373,12 @@ lz4_scan(struct r2d_ctx *ctx, struct lz4_src *z)
             continue;
         }
         R2D_CHECK(r2d_le32(m) == R2D_LZ4_LEGACY_MAGIC, ctx, R2D_EUNSUPPORTED,
-                  "%s: offset 0x%" PRIx64 ": LZ4 legacy format (lz4 -l) is not supported: recompress without -l",
+                  "%s: offset 0x%" PRIx64
+                  ": LZ4 legacy format (lz4 -l) is not supported: recompress without -l",
                   z->name, off);
         R2D_CHECK(r2d_le32(m) != R2D_LZ4_MAGIC, ctx, R2D_EFORMAT,
-                  "%s: offset 0x%" PRIx64 ": not an LZ4 frame (magic 0x%08" PRIx32 ")", z->name, off, r2d_le32(m));
+                  "%s: offset 0x%" PRIx64 ": not an LZ4 frame (magic 0x%08" PRIx32 ")", z->name, off,
+                  r2d_le32(m));
         rc = lz4_descriptor(ctx, z, off, &f, &csize, &f.data);
         if (!rc)
             rc = lz4_push(ctx, z, &f);
@@ -396,7 +404,8 @@ lz4_restart(struct r2d_ctx *ctx, void *codec, const struct r2d_zpoint *pt)
     z->next = pt->in;
     z->cur_out = pt->out;
     z->blk_len = z->blk_pos = 0;
-    memcpy(z->hist, pt->data, pt->data_len);
+    if (pt->data_len)
+        memcpy(z->hist, pt->data, pt->data_len);
     z->hist_len = pt->data_len;
     return 0;
 }
@@ -472,11 +481,13 @@ lz4_describe(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const struct lz4_src *
 
     for (size_t i = 0; i < z->nfr; i++)
         sums += (z->fr[i].flg & LZ4F_FLG_CONTENT_SUM) != 0;
-    snprintf(v, sizeof(v), "LZ4 %s blocks (max %" PRIu32 " KiB) in %zu frame(s): %zu restart points, %zu KiB index",
+    snprintf(v, sizeof(v),
+             "LZ4 %s blocks (max %" PRIu32 " KiB) in %zu frame(s): %zu restart points, %zu KiB index",
              z->linked ? "linked" : "independent", z->bmax >> 10, z->nfr, r2d_zstream_point_count(z->zs),
              (r2d_zstream_index_bytes(z->zs) + 1023) / 1024);
     rc = r2d_bytesrc_set_how(ctx, bs, v);
-    snprintf(v, sizeof(v), "content checksum (XXH32) in %zu of %zu frames, verified while indexing", sums, z->nfr);
+    snprintf(v, sizeof(v), "content checksum (XXH32) in %zu of %zu frames, verified while indexing", sums,
+             z->nfr);
     if (!rc)
         rc = r2d_bytesrc_add_note(ctx, bs, "checks", v);
     return rc;

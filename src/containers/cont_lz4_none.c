@@ -4,7 +4,7 @@
 
 static int
 lz4_unavailable(struct r2d_ctx *ctx, struct r2d_bytesrc *below, const struct r2d_container_opts *opts,
-                    struct r2d_bytesrc **out)
+                struct r2d_bytesrc **out)
 {
     (void)opts;
     *out = NULL;

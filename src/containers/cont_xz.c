@@ -29,9 +29,9 @@ struct xz_src {
     lzma_stream strm;
     int strm_init;
     lzma_filter filters[LZMA_FILTERS_MAX + 1];
-    lzma_block block;   /* the decoder keeps a pointer to it (and updates it) while it runs */
-    lzma_index_iter it; /* the block being decoded */
-    int in_block;       /* strm decodes it; 0: between blocks */
+    lzma_block block;         /* the decoder keeps a pointer to it (and updates it) while it runs */
+    lzma_index_iter it;       /* the block being decoded */
+    int in_block;             /* strm decodes it; 0: between blocks */
     uint64_t in_next, in_end; /* compressed bytes of the block not yet loaded */
     uint64_t blk_left;        /* its bytes not yet produced */
     uint64_t cur_out;
@@ -42,14 +42,22 @@ static const char *
 xz_strerror(lzma_ret r)
 {
     switch (r) {
-    case LZMA_MEM_ERROR: return "out of memory";
-    case LZMA_MEMLIMIT_ERROR: return "memory limit reached";
-    case LZMA_FORMAT_ERROR: return "not the xz format";
-    case LZMA_OPTIONS_ERROR: return "unsupported options";
-    case LZMA_DATA_ERROR: return "corrupt data";
-    case LZMA_BUF_ERROR: return "data ends early";
-    case LZMA_PROG_ERROR: return "invalid arguments";
-    default: return "liblzma error";
+    case LZMA_MEM_ERROR:
+        return "out of memory";
+    case LZMA_MEMLIMIT_ERROR:
+        return "memory limit reached";
+    case LZMA_FORMAT_ERROR:
+        return "not the xz format";
+    case LZMA_OPTIONS_ERROR:
+        return "unsupported options";
+    case LZMA_DATA_ERROR:
+        return "corrupt data";
+    case LZMA_BUF_ERROR:
+        return "data ends early";
+    case LZMA_PROG_ERROR:
+        return "invalid arguments";
+    default:
+        return "liblzma error";
     }
 }
 
@@ -121,10 +129,10 @@ xz_err(struct r2d_ctx *ctx, struct xz_src *x, lzma_ret r)
 {
     if (r == LZMA_MEM_ERROR)
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for liblzma", x->name);
-    return r2d_err(ctx, r == LZMA_OPTIONS_ERROR ? R2D_EUNSUPPORTED : R2D_EFORMAT,
-                   "%s: compressed offset 0x%" PRIx64 ": xz block %" PRIu64 ": %s at decoded offset 0x%" PRIx64,
-                   x->name, x->in_next - x->strm.avail_in, (uint64_t)x->it.block.number_in_file,
-                   xz_strerror(r), x->cur_out);
+    return r2d_err(
+        ctx, r == LZMA_OPTIONS_ERROR ? R2D_EUNSUPPORTED : R2D_EFORMAT,
+        "%s: compressed offset 0x%" PRIx64 ": xz block %" PRIu64 ": %s at decoded offset 0x%" PRIx64, x->name,
+        x->in_next - x->strm.avail_in, (uint64_t)x->it.block.number_in_file, xz_strerror(r), x->cur_out);
 }
 
 /* Start decoding the block x->it points at: decode its header, check what it needs, set up the decoder. */
@@ -156,7 +164,8 @@ xz_block_start(struct r2d_ctx *ctx, struct xz_src *x)
         return xz_err(ctx, x, r);
     mem = lzma_raw_decoder_memusage(x->filters);
     R2D_CHECK(mem > XZ_BLOCK_MEM_MAX, ctx, R2D_EUNSUPPORTED,
-              "%s: offset 0x%" PRIx64 ": xz block %" PRIu64 " needs %" PRIu64 " MiB to decode (more than %u MiB)",
+              "%s: offset 0x%" PRIx64 ": xz block %" PRIu64 " needs %" PRIu64
+              " MiB to decode (more than %u MiB)",
               x->name, at, (uint64_t)x->it.block.number_in_file, mem >> 20, XZ_BLOCK_MEM_MAX >> 20);
     r = lzma_block_decoder(&x->strm, b);
     if (r != LZMA_OK)
@@ -178,7 +187,8 @@ xz_code(struct r2d_ctx *ctx, struct xz_src *x, uint8_t *dst, size_t n, size_t *p
     uint8_t spare[16];
 
     if (x->strm.avail_in == 0 && x->in_next < x->in_end) {
-        const size_t k = x->in_end - x->in_next < XZ_IN_CHUNK ? (size_t)(x->in_end - x->in_next) : XZ_IN_CHUNK;
+        const size_t k =
+            x->in_end - x->in_next < XZ_IN_CHUNK ? (size_t)(x->in_end - x->in_next) : XZ_IN_CHUNK;
         const int rc = r2d_bytesrc_read(ctx, x->in, x->in_next, x->in_buf, k, "xz block data");
 
         if (rc)
@@ -187,14 +197,16 @@ xz_code(struct r2d_ctx *ctx, struct xz_src *x, uint8_t *dst, size_t n, size_t *p
         x->strm.avail_in = k;
         x->in_next += k;
     }
-    /* Finishing, anything the block still produces lands in spare and makes it longer than its index entry. */
+    /* Finishing, anything the block still produces lands in spare and makes it longer than its index entry.
+     */
     x->strm.next_out = n ? dst : spare;
     x->strm.avail_out = n ? n : sizeof(spare);
     *ret = lzma_code(&x->strm, x->in_next < x->in_end || x->strm.avail_in ? LZMA_RUN : LZMA_FINISH);
     *produced = (n ? n : sizeof(spare)) - x->strm.avail_out;
     if (*ret != LZMA_OK && *ret != LZMA_STREAM_END)
         return xz_err(ctx, x, *ret);
-    R2D_CHECK(*produced > x->blk_left || (*ret == LZMA_STREAM_END && *produced < x->blk_left), ctx, R2D_EFORMAT,
+    R2D_CHECK(*produced > x->blk_left || (*ret == LZMA_STREAM_END && *produced < x->blk_left), ctx,
+              R2D_EFORMAT,
               "%s: xz block %" PRIu64 " decodes to a size other than its index entry's 0x%" PRIx64 " bytes",
               x->name, (uint64_t)x->it.block.number_in_file, (uint64_t)x->it.block.uncompressed_size);
     x->blk_left -= *produced;
@@ -282,7 +294,8 @@ xz_index_points(struct r2d_ctx *ctx, struct xz_src *x, uint64_t *blocks)
 
         ++*blocks;
         if (out > last && it.block.uncompressed_size > 0) {
-            rc = r2d_zstream_add_point(ctx, x->zs, &(struct r2d_zpoint){.out = out, .in = it.block.compressed_file_offset});
+            rc = r2d_zstream_add_point(
+                ctx, x->zs, &(struct r2d_zpoint){.out = out, .in = it.block.compressed_file_offset});
             last = out;
         }
     }
@@ -306,7 +319,8 @@ static int
 xz_verify(struct r2d_ctx *ctx, struct xz_src *x, uint64_t size)
 {
     uint8_t *buf = malloc(R2D_ZSTREAM_CHUNK);
-    int rc = buf ? xz_restart(ctx, x, r2d_zstream_point(x->zs, 0)) : r2d_err(ctx, R2D_ENOMEM, "out of memory");
+    int rc =
+        buf ? xz_restart(ctx, x, r2d_zstream_point(x->zs, 0)) : r2d_err(ctx, R2D_ENOMEM, "out of memory");
 
     for (uint64_t done = 0; !rc && done < size;) {
         const size_t n = size - done < R2D_ZSTREAM_CHUNK ? (size_t)(size - done) : R2D_ZSTREAM_CHUNK;
@@ -329,10 +343,12 @@ xz_describe(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, struct xz_src *x, uint6
     int rc;
 
     if (blocks > 1)
-        snprintf(v, sizeof(v), "xz block index: %" PRIu64 " blocks in %" PRIu64 " stream(s), %zu restart points",
-                 blocks, (uint64_t)lzma_index_stream_count(x->idx), r2d_zstream_point_count(x->zs));
+        snprintf(v, sizeof(v),
+                 "xz block index: %" PRIu64 " blocks in %" PRIu64 " stream(s), %zu restart points", blocks,
+                 (uint64_t)lzma_index_stream_count(x->idx), r2d_zstream_point_count(x->zs));
     else
-        snprintf(v, sizeof(v), "xz: one block, read sequentially (a read behind the decoder restarts the "
+        snprintf(v, sizeof(v),
+                 "xz: one block, read sequentially (a read behind the decoder restarts the "
                  "block; xz -T0 or --block-size makes seekable blocks)");
     rc = r2d_bytesrc_set_how(ctx, bs, v);
     snprintf(v, sizeof(v), "%s per block, %s", xz_check_name(checks),

@@ -20,9 +20,9 @@
 #include "container_kinds.h"
 #include "inflate_index.h"
 
-#define ZIP_CANDIDATE_MIN (1u << 20)  /* members this large may be memory images */
-#define ZIP_DEFLATE_MAX_RATIO 1032u   /* deflate's best: 258 bytes from 2 bits */
-#define ZIP_CD_MAX (64u << 20)        /* central directory bytes read to find a member */
+#define ZIP_CANDIDATE_MIN (1u << 20) /* members this large may be memory images */
+#define ZIP_DEFLATE_MAX_RATIO 1032u  /* deflate's best: 258 bytes from 2 bits */
+#define ZIP_CD_MAX (64u << 20)       /* central directory bytes read to find a member */
 #define ZIP_EOCD_SIZE 22
 #define ZIP_EOCD_SEARCH (65535u + ZIP_EOCD_SIZE)
 #define ZIP_CDH_SIZE 46
@@ -111,9 +111,9 @@ zipc_open_archive(struct r2d_ctx *ctx, struct zipc_io *io, zip_t **za)
     src = zip_source_function_create(zipc_io_cb, io, &err);
     *za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err) : NULL;
     if (!*za) {
-        const int rc = r2d_err(ctx, zip_error_code_zip(&err) == ZIP_ER_MEMORY ? R2D_ENOMEM : R2D_EFORMAT,
-                               "%s: not a readable ZIP archive: %s", r2d_bytesrc_name(io->bs),
-                               zip_error_strerror(&err));
+        const int rc =
+            r2d_err(ctx, zip_error_code_zip(&err) == ZIP_ER_MEMORY ? R2D_ENOMEM : R2D_EFORMAT,
+                    "%s: not a readable ZIP archive: %s", r2d_bytesrc_name(io->bs), zip_error_strerror(&err));
 
         zip_source_free(src);
         zip_error_fini(&err);
@@ -132,8 +132,12 @@ zipc_stat_member(struct r2d_ctx *ctx, zip_t *za, const char *file, zip_uint64_t 
 
     R2D_CHECK(zip_stat_index(za, i, 0, &st) != 0, ctx, R2D_EFORMAT, "%s: member %" PRIu64 ": %s", file,
               (uint64_t)i, zip_strerror(za));
-    *m = (struct zipc_member){.index = i, .name = st.name, .size = st.size, .comp_size = st.comp_size,
-                             .method = st.comp_method, .crc = st.crc};
+    *m = (struct zipc_member){.index = i,
+                              .name = st.name,
+                              .size = st.size,
+                              .comp_size = st.comp_size,
+                              .method = st.comp_method,
+                              .crc = st.crc};
     R2D_CHECK(st.encryption_method != ZIP_EM_NONE, ctx, R2D_EUNSUPPORTED,
               "%s: member %s is encrypted: not supported", file, st.name);
     return 0;
@@ -150,7 +154,8 @@ zipc_list(zip_t *za, zip_int64_t n, uint64_t min, char *buf, size_t len)
         zip_stat_t st;
         int k;
 
-        if (zip_stat_index(za, (zip_uint64_t)i, 0, &st) || st.name[strlen(st.name) - 1] == '/' || st.size < min)
+        if (zip_stat_index(za, (zip_uint64_t)i, 0, &st) || st.name[strlen(st.name) - 1] == '/' ||
+            st.size < min)
             continue;
         k = ++shown > 8 ? snprintf(buf + at, len - at, ", ...")
                         : snprintf(buf + at, len - at, "%s%s (%" PRIu64 " MiB)", at ? ", " : "", st.name,
@@ -190,7 +195,8 @@ zipc_choose(struct r2d_ctx *ctx, zip_t *za, const char *file, const char *want, 
     R2D_CHECK(nany == 0, ctx, R2D_EFORMAT, "%s: the ZIP archive holds no file", file);
     if (nbig > 1 || (nbig == 0 && nany > 1)) {
         zipc_list(za, n, nbig ? ZIP_CANDIDATE_MIN : 0, list, sizeof(list));
-        return r2d_err(ctx, R2D_EINVAL, "%s: %" PRId64 " members could be the memory image: %s; choose one with --member NAME",
+        return r2d_err(ctx, R2D_EINVAL,
+                       "%s: %" PRId64 " members could be the memory image: %s; choose one with --member NAME",
                        file, nbig ? nbig : nany, list);
     }
     return zipc_stat_member(ctx, za, file, (zip_uint64_t)(nbig ? big : any), m);
@@ -222,9 +228,11 @@ zipc_cd_bounds(struct r2d_ctx *ctx, const struct r2d_bytesrc *in, uint64_t *cd_o
 
         rc = e < 20 || memcmp(tail + e - 20, "PK\6\7", 4) != 0
                  ? r2d_err(ctx, R2D_EFORMAT, "%s: ZIP64 end locator missing", r2d_bytesrc_name(in))
-                 : r2d_bytesrc_read(ctx, in, r2d_le64(tail + e - 20 + 8), z64, sizeof(z64), "ZIP64 end record");
+                 : r2d_bytesrc_read(ctx, in, r2d_le64(tail + e - 20 + 8), z64, sizeof(z64),
+                                    "ZIP64 end record");
         if (!rc && memcmp(z64, "PK\6\6", 4) != 0)
-            rc = r2d_err(ctx, R2D_EFORMAT, "%s: offset 0x%" PRIx64 ": bad ZIP64 end record", r2d_bytesrc_name(in), loc);
+            rc = r2d_err(ctx, R2D_EFORMAT, "%s: offset 0x%" PRIx64 ": bad ZIP64 end record",
+                         r2d_bytesrc_name(in), loc);
         if (!rc) {
             *cd_size = r2d_le64(z64 + 40);
             *cd_off = r2d_le64(z64 + 48);
@@ -269,8 +277,8 @@ zipc_data_offset(struct r2d_ctx *ctx, const struct r2d_bytesrc *in, struct zipc_
     const uint8_t *e;
     int rc = zipc_cd_bounds(ctx, in, &cd_off, &cd_size);
 
-    R2D_CHECK(!rc && cd_size > ZIP_CD_MAX, ctx, R2D_EUNSUPPORTED, "%s: ZIP central directory over %u MiB", file,
-              ZIP_CD_MAX >> 20);
+    R2D_CHECK(!rc && cd_size > ZIP_CD_MAX, ctx, R2D_EUNSUPPORTED, "%s: ZIP central directory over %u MiB",
+              file, ZIP_CD_MAX >> 20);
     if (!rc && !(cd = malloc(cd_size ? cd_size : 1)))
         rc = r2d_err(ctx, R2D_ENOMEM, "out of memory");
     if (!rc)
@@ -296,7 +304,8 @@ zipc_data_offset(struct r2d_ctx *ctx, const struct r2d_bytesrc *in, struct zipc_
         return rc;
     m->data_off = lho + ZIP_LFH_SIZE + r2d_le16(lfh + 26) + r2d_le16(lfh + 28);
     R2D_CHECK(m->data_off > r2d_bytesrc_size(in) || m->comp_size > r2d_bytesrc_size(in) - m->data_off, ctx,
-              R2D_ETRUNC, "%s: member %s: 0x%" PRIx64 " compressed bytes at offset 0x%" PRIx64 " run past end of file",
+              R2D_ETRUNC,
+              "%s: member %s: 0x%" PRIx64 " compressed bytes at offset 0x%" PRIx64 " run past end of file",
               file, m->name, m->comp_size, m->data_off);
     return 0;
 }
@@ -336,10 +345,11 @@ zipc_check_sizes(struct r2d_ctx *ctx, const char *file, const struct zipc_member
               "%s: member %s uses compression method %u: only stored (0) and deflate (8) are supported", file,
               m->name, m->method);
     R2D_CHECK(m->method == ZIP_CM_STORE && m->size != m->comp_size, ctx, R2D_EFORMAT,
-              "%s: stored member %s declares 0x%" PRIx64 " bytes but holds 0x%" PRIx64, file, m->name, m->size,
-              m->comp_size);
+              "%s: stored member %s declares 0x%" PRIx64 " bytes but holds 0x%" PRIx64, file, m->name,
+              m->size, m->comp_size);
     R2D_CHECK(m->method == ZIP_CM_DEFLATE && m->size / ZIP_DEFLATE_MAX_RATIO > m->comp_size, ctx, R2D_EFORMAT,
-              "%s: member %s declares 0x%" PRIx64 " bytes from 0x%" PRIx64 " deflated: more than deflate's %u:1 "
+              "%s: member %s declares 0x%" PRIx64 " bytes from 0x%" PRIx64
+              " deflated: more than deflate's %u:1 "
               "(a ZIP bomb?)",
               file, m->name, m->size, m->comp_size, ZIP_DEFLATE_MAX_RATIO);
     return 0;
@@ -350,9 +360,14 @@ static int
 zipc_open_deflate(struct r2d_ctx *ctx, struct zipc_src *s, const char *file, const struct zipc_member *m)
 {
     char what[300];
-    struct r2d_inflate_params p = {.in = s->in, .name = file, .what = what, .in_start = m->data_off,
-                                   .in_end = m->data_off + m->comp_size, .wrap = R2D_INFLATE_RAW,
-                                   .max_out = m->size ? m->size : 1, .want_crc = 1};
+    struct r2d_inflate_params p = {.in = s->in,
+                                   .name = file,
+                                   .what = what,
+                                   .in_start = m->data_off,
+                                   .in_end = m->data_off + m->comp_size,
+                                   .wrap = R2D_INFLATE_RAW,
+                                   .max_out = m->size ? m->size : 1,
+                                   .want_crc = 1};
     struct r2d_inflate_info info;
     int rc;
 
@@ -362,17 +377,18 @@ zipc_open_deflate(struct r2d_ctx *ctx, struct zipc_src *s, const char *file, con
         return rc;
     r2d_inflate_get_info(s->z, &info);
     R2D_CHECK(info.out_size != m->size, ctx, R2D_EFORMAT,
-              "%s: member %s inflates to 0x%" PRIx64 " bytes, its central directory says 0x%" PRIx64, file, m->name,
-              info.out_size, m->size);
+              "%s: member %s inflates to 0x%" PRIx64 " bytes, its central directory says 0x%" PRIx64, file,
+              m->name, info.out_size, m->size);
     R2D_CHECK(info.crc != m->crc, ctx, R2D_EFORMAT,
-              "%s: member %s: CRC-32 mismatch (stored %08" PRIx32 ", data %08" PRIx32 ")", file, m->name, m->crc,
-              info.crc);
+              "%s: member %s: CRC-32 mismatch (stored %08" PRIx32 ", data %08" PRIx32 ")", file, m->name,
+              m->crc, info.crc);
     return 0;
 }
 
 /* The CRC-32 of a stored member, read through once. */
 static int
-zipc_verify_stored(struct r2d_ctx *ctx, const struct zipc_src *s, const char *file, const struct zipc_member *m)
+zipc_verify_stored(struct r2d_ctx *ctx, const struct zipc_src *s, const char *file,
+                   const struct zipc_member *m)
 {
     uint8_t *buf = malloc(ZIP_CHUNK);
     uLong crc = crc32(0, Z_NULL, 0);
@@ -389,14 +405,14 @@ zipc_verify_stored(struct r2d_ctx *ctx, const struct zipc_src *s, const char *fi
     }
     free(buf);
     R2D_CHECK(!rc && (uint32_t)crc != m->crc, ctx, R2D_EFORMAT,
-              "%s: member %s: CRC-32 mismatch (stored %08" PRIx32 ", data %08" PRIx32 ")", file, m->name, m->crc,
-              (uint32_t)crc);
+              "%s: member %s: CRC-32 mismatch (stored %08" PRIx32 ", data %08" PRIx32 ")", file, m->name,
+              m->crc, (uint32_t)crc);
     return rc;
 }
 
 static int
-zipc_describe(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const struct zipc_src *s, const struct zipc_member *m,
-             zip_int64_t members, int verified)
+zipc_describe(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const struct zipc_src *s,
+              const struct zipc_member *m, zip_int64_t members, int verified)
 {
     struct r2d_bytesrc_digest d = {.alg = "crc32"};
     const uint8_t crc[4] = {(uint8_t)(m->crc >> 24), (uint8_t)(m->crc >> 16), (uint8_t)(m->crc >> 8),
@@ -407,7 +423,8 @@ zipc_describe(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const struct zipc_src
 
     if (s->z) {
         r2d_inflate_get_info(s->z, &info);
-        snprintf(v, sizeof(v), "deflated member: deflate index, %zu restart points, one per %" PRIu64 " MiB, %zu KiB",
+        snprintf(v, sizeof(v),
+                 "deflated member: deflate index, %zu restart points, one per %" PRIu64 " MiB, %zu KiB",
                  info.points, info.spacing >> 20, (info.index_bytes + 1023) / 1024);
         d.state = R2D_DIGEST_MATCHED;
         d.how = "while indexing";
@@ -433,7 +450,7 @@ zipc_describe(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const struct zipc_src
 /* Choose, locate and check the member; on success *name is the layer's name. */
 static int
 zipc_setup(struct r2d_ctx *ctx, zip_t *za, struct zipc_src *s, const struct r2d_container_opts *opts,
-          struct zipc_member *m, char **name)
+           struct zipc_member *m, char **name)
 {
     const char *file = r2d_bytesrc_name(s->in);
     int rc = zipc_choose(ctx, za, file, opts->member, m);
@@ -455,7 +472,7 @@ zipc_setup(struct r2d_ctx *ctx, zip_t *za, struct zipc_src *s, const struct r2d_
 
 static int
 zipc_open(struct r2d_ctx *ctx, struct r2d_bytesrc *below, const struct r2d_container_opts *opts,
-         struct r2d_bytesrc **out)
+          struct r2d_bytesrc **out)
 {
     struct zipc_io io = {.ctx = ctx, .bs = below};
     struct zipc_src *s = calloc(1, sizeof(*s));

@@ -75,11 +75,12 @@ zstd_frame_header(struct r2d_ctx *ctx, struct zstd_src *z, uint64_t off, uint64_
     R2D_CHECK(n < 5, ctx, R2D_ETRUNC, "%s: offset 0x%" PRIx64 ": zstd frame header cut short", z->name, off);
     fhd = h[4];
     single = (fhd >> 5) & 1;
-    R2D_CHECK(fhd & 0x08, ctx, R2D_EFORMAT, "%s: offset 0x%" PRIx64 ": zstd frame header's reserved bit is set",
-              z->name, off);
+    R2D_CHECK(fhd & 0x08, ctx, R2D_EFORMAT,
+              "%s: offset 0x%" PRIx64 ": zstd frame header's reserved bit is set", z->name, off);
     fcs_size = (fhd >> 6) == 0 ? single : 1u << (fhd >> 6);
     *hsize = 5 + !single + did_size[fhd & 3] + fcs_size;
-    R2D_CHECK(*hsize > n, ctx, R2D_ETRUNC, "%s: offset 0x%" PRIx64 ": zstd frame header cut short", z->name, off);
+    R2D_CHECK(*hsize > n, ctx, R2D_ETRUNC, "%s: offset 0x%" PRIx64 ": zstd frame header cut short", z->name,
+              off);
     f->checksum = (fhd >> 2) & 1;
     *have_fcs = fcs_size > 0;
     f->dsize = 0;
@@ -103,21 +104,22 @@ zstd_walk_blocks(struct r2d_ctx *ctx, struct zstd_src *z, uint64_t off, const st
         int rc;
 
         R2D_CHECK(size - off < 3, ctx, R2D_ETRUNC,
-                  "%s: offset 0x%" PRIx64 ": zstd frame ends without its last block (file truncated?)", z->name,
-                  off);
+                  "%s: offset 0x%" PRIx64 ": zstd frame ends without its last block (file truncated?)",
+                  z->name, off);
         if ((rc = r2d_bytesrc_read(ctx, z->in, off, b, 3, "zstd block header")) != 0)
             return rc;
         hdr = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16;
         type = (hdr >> 1) & 3;
         bsize = hdr >> 3;
         R2D_CHECK(type == 3 || bsize > ZSTD_BLOCK_MAX, ctx, R2D_EFORMAT,
-                  "%s: offset 0x%" PRIx64 ": corrupt zstd block header (type %" PRIu32 ", size 0x%" PRIx32 ")",
+                  "%s: offset 0x%" PRIx64 ": corrupt zstd block header (type %" PRIu32 ", size 0x%" PRIx32
+                  ")",
                   z->name, off, type, bsize);
         off += 3;
         bsize = type == 1 ? 1 : bsize; /* RLE: one byte repeated */
         R2D_CHECK(size - off < bsize, ctx, R2D_ETRUNC,
-                  "%s: offset 0x%" PRIx64 ": zstd block of 0x%" PRIx32 " bytes runs past end of file", z->name,
-                  off - 3, bsize);
+                  "%s: offset 0x%" PRIx64 ": zstd block of 0x%" PRIx32 " bytes runs past end of file",
+                  z->name, off - 3, bsize);
         off += bsize;
         if (hdr & 1)
             break;
@@ -167,8 +169,9 @@ zstd_scan(struct r2d_ctx *ctx, struct zstd_src *z)
         int have_fcs = 0;
         uint64_t end = 0;
 
-        R2D_CHECK(size - off < 8, ctx, R2D_ETRUNC, "%s: offset 0x%" PRIx64 ": 0x%" PRIx64 " bytes are no zstd frame",
-                  z->name, off, size - off);
+        R2D_CHECK(size - off < 8, ctx, R2D_ETRUNC,
+                  "%s: offset 0x%" PRIx64 ": 0x%" PRIx64 " bytes are no zstd frame", z->name, off,
+                  size - off);
         if ((rc = r2d_bytesrc_read(ctx, z->in, off, m, 8, "zstd frame magic")) != 0)
             break;
         if ((r2d_le32(m) & 0xfffffff0u) == R2D_SKIPPABLE_MAGIC) {
@@ -178,7 +181,8 @@ zstd_scan(struct r2d_ctx *ctx, struct zstd_src *z)
             continue;
         }
         R2D_CHECK(r2d_le32(m) != R2D_ZSTD_MAGIC, ctx, R2D_EFORMAT,
-                  "%s: offset 0x%" PRIx64 ": not a zstd frame (magic 0x%08" PRIx32 ")", z->name, off, r2d_le32(m));
+                  "%s: offset 0x%" PRIx64 ": not a zstd frame (magic 0x%08" PRIx32 ")", z->name, off,
+                  r2d_le32(m));
         rc = zstd_frame_header(ctx, z, off, size - off, &hsize, &f, &have_fcs);
         if (!rc)
             rc = zstd_walk_blocks(ctx, z, off + hsize, &f, &end);
@@ -205,11 +209,13 @@ zstd_err(struct r2d_ctx *ctx, struct zstd_src *z, size_t ret)
 {
     const ZSTD_ErrorCode e = ZSTD_getErrorCode(ret);
 
-    return r2d_err(ctx, e == ZSTD_error_memory_allocation ? R2D_ENOMEM
-                        : e == ZSTD_error_frameParameter_windowTooLarge ? R2D_EUNSUPPORTED
-                                                                         : R2D_EFORMAT,
-                   "%s: compressed offset 0x%" PRIx64 ": zstd frame %zu: %s at decoded offset 0x%" PRIx64, z->name,
-                   z->in_next - (z->ib.size - z->ib.pos), z->cur, ZSTD_getErrorName(ret), z->cur_out);
+    return r2d_err(ctx,
+                   e == ZSTD_error_memory_allocation               ? R2D_ENOMEM
+                   : e == ZSTD_error_frameParameter_windowTooLarge ? R2D_EUNSUPPORTED
+                                                                   : R2D_EFORMAT,
+                   "%s: compressed offset 0x%" PRIx64 ": zstd frame %zu: %s at decoded offset 0x%" PRIx64,
+                   z->name, z->in_next - (z->ib.size - z->ib.pos), z->cur, ZSTD_getErrorName(ret),
+                   z->cur_out);
 }
 
 static int
@@ -227,7 +233,8 @@ zstd_frame_start(struct r2d_ctx *ctx, struct zstd_src *z, size_t i)
     return ZSTD_isError(r) ? zstd_err(ctx, z, r) : 0;
 }
 
-/* Decode into dst (n bytes; n = 0 finishes the frame: its checksum). *ret is libzstd's hint, 0 at frame end. */
+/* Decode into dst (n bytes; n = 0 finishes the frame: its checksum). *ret is libzstd's hint, 0 at frame end.
+ */
 static int
 zstd_code(struct r2d_ctx *ctx, struct zstd_src *z, uint8_t *dst, size_t n, size_t *produced, size_t *ret)
 {
@@ -237,7 +244,8 @@ zstd_code(struct r2d_ctx *ctx, struct zstd_src *z, uint8_t *dst, size_t n, size_
     int starved = 0;
 
     if (z->ib.pos == z->ib.size) {
-        const size_t k = z->in_end - z->in_next < ZSTD_IN_CHUNK ? (size_t)(z->in_end - z->in_next) : ZSTD_IN_CHUNK;
+        const size_t k =
+            z->in_end - z->in_next < ZSTD_IN_CHUNK ? (size_t)(z->in_end - z->in_next) : ZSTD_IN_CHUNK;
         int rc;
 
         /* With no input left libzstd may still flush what it holds, and must then say the frame ended. */
@@ -251,13 +259,14 @@ zstd_code(struct r2d_ctx *ctx, struct zstd_src *z, uint8_t *dst, size_t n, size_
     if (ZSTD_isError(*ret))
         return zstd_err(ctx, z, *ret);
     R2D_CHECK(starved && *ret != 0 && ob.pos == 0, ctx, R2D_EFORMAT,
-              "%s: offset 0x%" PRIx64 ": zstd frame %zu ends early (file truncated?) at decoded offset 0x%" PRIx64,
+              "%s: offset 0x%" PRIx64
+              ": zstd frame %zu ends early (file truncated?) at decoded offset 0x%" PRIx64,
               z->name, z->in_end, z->cur, z->cur_out);
     *produced = ob.pos;
     z->ended = *ret == 0;
     R2D_CHECK(!z->measuring && (ob.pos > z->left || (*ret == 0 && z->left > ob.pos)), ctx, R2D_EFORMAT,
-              "%s: zstd frame %zu decodes to a size other than the 0x%" PRIx64 " bytes its header gives", z->name,
-              z->cur, z->fr[z->cur].dsize);
+              "%s: zstd frame %zu decodes to a size other than the 0x%" PRIx64 " bytes its header gives",
+              z->name, z->cur, z->fr[z->cur].dsize);
     z->left -= ob.pos;
     z->cur_out += ob.pos;
     return 0;
@@ -390,8 +399,10 @@ zstd_points(struct r2d_ctx *ctx, struct zstd_src *z, uint64_t *size)
     for (size_t i = 0; !rc && i < z->nfr; i++) {
         if (z->fr[i].dsize == 0 && !(i == 0 && z->nfr == 1))
             continue;
-        if (r2d_zstream_point_count(z->zs) == 0 || z->fr[i].out > r2d_zstream_point(z->zs, r2d_zstream_point_count(z->zs) - 1)->out)
-            rc = r2d_zstream_add_point(ctx, z->zs, &(struct r2d_zpoint){.out = z->fr[i].out, .in = z->fr[i].in, .aux = (uint32_t)i});
+        if (r2d_zstream_point_count(z->zs) == 0 ||
+            z->fr[i].out > r2d_zstream_point(z->zs, r2d_zstream_point_count(z->zs) - 1)->out)
+            rc = r2d_zstream_add_point(
+                ctx, z->zs, &(struct r2d_zpoint){.out = z->fr[i].out, .in = z->fr[i].in, .aux = (uint32_t)i});
         *size = z->fr[i].out + z->fr[i].dsize;
     }
     return rc;
@@ -410,7 +421,8 @@ zstd_describe(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const struct zstd_src
         snprintf(v, sizeof(v), "zstd frames: %zu frames, %zu restart points", z->nfr,
                  r2d_zstream_point_count(z->zs));
     else
-        snprintf(v, sizeof(v), "zstd: one frame, read sequentially (a read behind the decoder restarts the "
+        snprintf(v, sizeof(v),
+                 "zstd: one frame, read sequentially (a read behind the decoder restarts the "
                  "frame; pzstd or split --filter=zstd make seekable frames)");
     rc = r2d_bytesrc_set_how(ctx, bs, v);
     snprintf(v, sizeof(v), "content checksum (XXH64) in %zu of %zu frames, %s", sums, z->nfr,

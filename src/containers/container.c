@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The list of container kinds, their probes (pure: the kinds without their library keep them) and unwrapping. */
+/* The list of container kinds, their probes (pure: the kinds without their library keep them) and unwrapping.
+ */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,13 @@
 #include "container_kinds.h"
 
 const struct r2d_container_kind *const r2d_containers[] = {
-    &r2d_container_ewf, &r2d_container_zip, &r2d_container_gzip, &r2d_container_xz,
-    &r2d_container_zstd, &r2d_container_lz4, NULL,
+    &r2d_container_ewf,
+    &r2d_container_zip,
+    &r2d_container_gzip,
+    &r2d_container_xz,
+    &r2d_container_zstd,
+    &r2d_container_lz4,
+    NULL,
 };
 
 /* --- probes --- */
@@ -222,8 +228,8 @@ r2d_container_hex(const uint8_t *p, size_t n, char *hex)
 }
 
 int
-r2d_container_unavailable(struct r2d_ctx *ctx, struct r2d_bytesrc *below, const char *kind, const char *library,
-                          const char *option)
+r2d_container_unavailable(struct r2d_ctx *ctx, struct r2d_bytesrc *below, const char *kind,
+                          const char *library, const char *option)
 {
     const int rc = r2d_err(ctx, R2D_EUNSUPPORTED,
                            "%s: a %s container, but this build of raw2dmp has no %s support (%s; meson "

@@ -45,7 +45,7 @@ extern const struct r2d_container_kind *const r2d_containers[];
 
 /** The kind whose probe claims head, or NULL; *why says what matched. */
 const struct r2d_container_kind *r2d_container_probe(const uint8_t *head, size_t len, uint64_t size,
-                                                    const char **why);
+                                                     const char **why);
 /**
  * Unwrap *bs: while a container claims its head, open it over *bs (which the new layer then owns). On
  * success *bs is the innermost decoded source (or the same one when no container claims it); on failure

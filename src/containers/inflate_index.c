@@ -19,7 +19,7 @@
 #define ZLIB_CM_DEFLATE 8
 #define ZLIB_FLG_FDICT 0x20
 #define INFL_WIN_MAX 32768u
-#define INFL_IN_CHUNK (256u << 10)  /* compressed bytes read at a time */
+#define INFL_IN_CHUNK (256u << 10)   /* compressed bytes read at a time */
 #define INFL_PROBE_ARENA (48u << 10) /* zlib's inflate state (~7 KiB) plus a window of up to 32 KiB */
 #define INFL_POINT_MEMBER 2u         /* restart with the gzip wrapper: a member starts here */
 
@@ -110,7 +110,8 @@ infl_err(struct r2d_ctx *ctx, struct r2d_inflate *z, int zret, const char *msg)
 
     if (zret == Z_MEM_ERROR)
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for zlib", z->name);
-    return r2d_err(ctx, R2D_EFORMAT, "%s: compressed offset 0x%" PRIx64 ": corrupt %s (%s) at inflated offset 0x%" PRIx64,
+    return r2d_err(ctx, R2D_EFORMAT,
+                   "%s: compressed offset 0x%" PRIx64 ": corrupt %s (%s) at inflated offset 0x%" PRIx64,
                    z->name, at, z->what, msg ? msg : "zlib error", z->cur_out);
 }
 
@@ -145,7 +146,8 @@ static int
 infl_truncated(struct r2d_ctx *ctx, const struct r2d_inflate *z)
 {
     return r2d_err(ctx, R2D_ETRUNC,
-                   "%s: offset 0x%" PRIx64 ": %s stream ends without its end marker (file truncated?) at inflated "
+                   "%s: offset 0x%" PRIx64
+                   ": %s stream ends without its end marker (file truncated?) at inflated "
                    "offset 0x%" PRIx64,
                    z->name, z->in_end, z->kind, z->cur_out);
 }
@@ -155,8 +157,11 @@ static int
 infl_add_point(struct r2d_ctx *ctx, struct r2d_inflate *z, uint64_t in, int bits, uint32_t flags,
                const uint8_t *ring)
 {
-    const unsigned wlen = (flags & INFL_POINT_MEMBER) ? 0 : z->cur_out < z->wsize ? (unsigned)z->cur_out : z->wsize;
-    struct r2d_zpoint pt = {.out = z->cur_out, .in = in, .aux = (uint32_t)bits, .flags = flags, .data_len = wlen};
+    const unsigned wlen = (flags & INFL_POINT_MEMBER) ? 0
+                          : z->cur_out < z->wsize     ? (unsigned)z->cur_out
+                                                      : z->wsize;
+    struct r2d_zpoint pt = {
+        .out = z->cur_out, .in = in, .aux = (uint32_t)bits, .flags = flags, .data_len = wlen};
 
     if (wlen) {
         const size_t start = (size_t)((z->cur_out - wlen) % INFL_WIN_MAX);
@@ -220,8 +225,8 @@ infl_pass_step(struct r2d_ctx *ctx, struct r2d_inflate *z, const struct r2d_infl
         snprintf(sink_msg, sink_len, "%s", r2d_errmsg(ctx));
     z->cur_out += produced;
     R2D_CHECK(z->max_out && z->cur_out > z->max_out, ctx, R2D_EFORMAT,
-              "%s: %s inflates to more than its declared 0x%" PRIx64 " bytes (a decompression bomb?)", z->name,
-              z->what, z->max_out);
+              "%s: %s inflates to more than its declared 0x%" PRIx64 " bytes (a decompression bomb?)",
+              z->name, z->what, z->max_out);
     return 0;
 }
 
@@ -252,7 +257,8 @@ infl_pass(struct r2d_ctx *ctx, struct r2d_inflate *z, const struct r2d_inflate_p
             rc = infl_err(ctx, z, zret, z->strm.msg);
             break;
         }
-        if ((z->strm.data_type & 128) && !(z->strm.data_type & 64) && r2d_zstream_point_due(z->zs, z->cur_out))
+        if ((z->strm.data_type & 128) && !(z->strm.data_type & 64) &&
+            r2d_zstream_point_due(z->zs, z->cur_out))
             rc = infl_add_point(ctx, z, z->in_next - z->strm.avail_in, z->strm.data_type & 7, 0, ring);
         if (rc)
             break;
@@ -379,7 +385,7 @@ infl_start(struct r2d_ctx *ctx, struct r2d_inflate *z)
         R2D_CHECK(!infl_zlib_header_ok(hdr), ctx, R2D_EFORMAT, "%s: offset 0x%" PRIx64 ": not a zlib header",
                   z->name, z->in_start);
         z->wsize = 1u << ((hdr[0] >> 4) + 8);
-        bits = 0; /* the window size the header declares; larger distances are errors */
+        bits = 0;               /* the window size the header declares; larger distances are errors */
         first += ZLIB_HDR_SIZE; /* raw restarts begin after the header */
     } else if (z->wrap == R2D_INFLATE_GZIP) {
         bits = 15 + 16;

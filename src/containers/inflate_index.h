@@ -27,9 +27,9 @@ struct r2d_inflate_params {
     const char *what;             /* what the data is, in messages: "gzip data" */
     uint64_t in_start, in_end;    /* the compressed bytes; the stream must end exactly at in_end */
     enum r2d_inflate_wrap wrap;
-    uint64_t max_out;             /* more inflated bytes is an error (a ZIP's declared size); 0: no bound */
-    uint64_t spacing;             /* inflated bytes between restart points (0: the zstream default) */
-    int want_crc;                 /* compute the CRC-32 of the inflated bytes (raw data has no trailer) */
+    uint64_t max_out; /* more inflated bytes is an error (a ZIP's declared size); 0: no bound */
+    uint64_t spacing; /* inflated bytes between restart points (0: the zstream default) */
+    int want_crc;     /* compute the CRC-32 of the inflated bytes (raw data has no trailer) */
     /*
      * Sees every inflated byte of the pass, in order (LiME parses its range headers). An error it returns is
      * reported only if the stream itself inflates cleanly: corrupt compressed data explains it better.
@@ -39,14 +39,14 @@ struct r2d_inflate_params {
 };
 
 struct r2d_inflate_info {
-    unsigned window;     /* window bytes kept per point */
-    uint64_t in_end;     /* just past the deflate data */
-    uint64_t out_size;   /* inflated bytes */
+    unsigned window;   /* window bytes kept per point */
+    uint64_t in_end;   /* just past the deflate data */
+    uint64_t out_size; /* inflated bytes */
     size_t points;
     size_t index_bytes;
-    uint64_t spacing;    /* after any thinning */
-    unsigned members;    /* gzip members */
-    uint32_t crc;        /* with want_crc, or the CRC-32 of a single gzip member */
+    uint64_t spacing; /* after any thinning */
+    unsigned members; /* gzip members */
+    uint32_t crc;     /* with want_crc, or the CRC-32 of a single gzip member */
 };
 
 struct r2d_inflate;

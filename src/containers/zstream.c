@@ -22,7 +22,7 @@ struct r2d_zstream {
     struct r2d_zpoint *pts;
     size_t npts, cap;
     size_t index_bytes;
-    int live;     /* the decoder stands at cur */
+    int live; /* the decoder stands at cur */
     uint64_t cur;
     uint64_t clock;
     uint64_t restarts;
@@ -176,7 +176,8 @@ zstream_decode_at(struct r2d_ctx *ctx, struct r2d_zstream *zs, uint64_t start, u
     const size_t lo = zstream_find(zs, start);
     int rc = 0;
 
-    /* Go on from where the decoder stands when that is at or before start and no closer point lies between. */
+    /* Go on from where the decoder stands when that is at or before start and no closer point lies between.
+     */
     if (!zs->live || zs->cur > start || zs->pts[lo].out > zs->cur) {
         zs->live = 0;
         r2d_log(ctx, R2D_LOG_TRACE, "%s: restart at decoded offset 0x%" PRIx64 " for 0x%" PRIx64, zs->name,

@@ -22,16 +22,16 @@
 
 #include "diag.h"
 
-#define R2D_ZSTREAM_CHUNK (1u << 20)           /* cached decoded bytes per slot, aligned */
-#define R2D_ZSTREAM_SLOTS 32                   /* 32 MiB of decoded chunks */
-#define R2D_ZSTREAM_INDEX_MAX (32u << 20)      /* bytes of restart points before thinning */
-#define R2D_ZSTREAM_SPACING (4u << 20)         /* default decoded bytes between points */
+#define R2D_ZSTREAM_CHUNK (1u << 20)      /* cached decoded bytes per slot, aligned */
+#define R2D_ZSTREAM_SLOTS 32              /* 32 MiB of decoded chunks */
+#define R2D_ZSTREAM_INDEX_MAX (32u << 20) /* bytes of restart points before thinning */
+#define R2D_ZSTREAM_SPACING (4u << 20)    /* default decoded bytes between points */
 
 /* A restart point; in, aux and data mean what the codec says. */
 struct r2d_zpoint {
-    uint64_t out;  /* decoded offset */
-    uint64_t in;   /* compressed offset (in the source below) */
-    uint32_t aux;  /* codec's: bits of a partial byte, a block or frame number */
+    uint64_t out; /* decoded offset */
+    uint64_t in;  /* compressed offset (in the source below) */
+    uint32_t aux; /* codec's: bits of a partial byte, a block or frame number */
     uint32_t flags;
     uint8_t *data; /* codec's, malloc'd (a window), freed with the point */
     size_t data_len;

@@ -86,10 +86,10 @@ report_container(const struct r2d_bytesrc *bs)
     json_object_set_new(o, "read", r2d_bytesrc_how(bs) ? json_string(r2d_bytesrc_how(bs)) : json_null());
     for (size_t i = 0; i < r2d_bytesrc_digest_count(bs); i++) {
         const struct r2d_bytesrc_digest *d = r2d_bytesrc_digest(bs, i);
+        const char *state = d->state == R2D_DIGEST_MATCHED ? "matched" : "unchecked";
 
         json_array_append_new(digests, json_pack("{s:s,s:s,s:s,s:s?}", "algorithm", d->alg, "stored", d->hex,
-                                                 "state", d->state == R2D_DIGEST_MATCHED ? "matched" : "unchecked",
-                                                 "checked", d->how));
+                                                 "state", state, "checked", d->how));
     }
     json_object_set_new(o, "digests", digests);
     for (size_t i = 0; i < r2d_bytesrc_note_count(bs); i++) {
@@ -118,7 +118,8 @@ report_containers(json_t *o, const struct r2d_image *img)
         json_array_append_new(list, report_container(layer[n]));
     r2d_container_stack(r2d_image_input(img), stack, sizeof(stack));
     json_object_set_new(o, "containers", list);
-    json_object_set_new(o, "stack", json_pack("s++", stack, stack[0] ? " -> " : "", r2d_image_format_name(img)));
+    json_object_set_new(o, "stack",
+                        json_pack("s++", stack, stack[0] ? " -> " : "", r2d_image_format_name(img)));
 }
 
 json_t *

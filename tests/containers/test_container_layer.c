@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the container layer (src/containers): the zstream's restart points, cache and thinning on a
- * codec made here; and each kind's index on inputs made with the codec libraries' own encoders (zlib, liblzma,
- * libzstd, liblz4, libzip): sequential and random reads equal the data, damage is an error naming the file,
- * probes answer for their magic only. The Debian command-line tools' output is checked end to end by
- * tests/cli/test_containers.py.
+ * codec made here; and each kind's index on inputs made with the codec libraries' own encoders (zlib,
+ * liblzma, libzstd, liblz4, libzip): sequential and random reads equal the data, damage is an error naming
+ * the file, probes answer for their magic only. The Debian command-line tools' output is checked end to end
+ * by tests/cli/test_containers.py.
  */
 #include "fmt_testutil.h"
 
@@ -159,7 +159,8 @@ zstream_reads_restart_at_the_nearest_point(void **state)
     assert_int_equal(r2d_zstream_new(t->ctx, "fake", &fake_ops, &f, 4u << 20, &zs), 0);
     for (uint64_t out = 0; out < size; out += 1u << 20)
         if (r2d_zstream_point_due(zs, out))
-            assert_int_equal(r2d_zstream_add_point(t->ctx, zs, &(struct r2d_zpoint){.out = out, .in = 2 * out}), 0);
+            assert_int_equal(
+                r2d_zstream_add_point(t->ctx, zs, &(struct r2d_zpoint){.out = out, .in = 2 * out}), 0);
     assert_int_equal(r2d_zstream_point_count(zs), 16);
     assert_int_not_equal(r2d_zstream_read(t->ctx, zs, 0, buf, 1), 0); /* no size yet */
     r2d_zstream_set_size(zs, size);
@@ -280,8 +281,11 @@ raw_deflate_index_checks_size_and_crc(void **state)
     struct r2d_bytesrc *in;
     struct r2d_inflate *inf;
     struct r2d_inflate_info info;
-    struct r2d_inflate_params p = {.name = "member", .what = "deflate data", .wrap = R2D_INFLATE_RAW,
-                                   .want_crc = 1, .spacing = 1u << 20};
+    struct r2d_inflate_params p = {.name = "member",
+                                   .what = "deflate data",
+                                   .wrap = R2D_INFLATE_RAW,
+                                   .want_crc = 1,
+                                   .spacing = 1u << 20};
     uint8_t buf[64];
 
     z = deflate_buf(data, n, -15, &zlen);
@@ -454,7 +458,8 @@ zip_write(const char *path, const uint8_t *data, size_t n, int stored, int extra
     assert_non_null(s);
     i = zip_file_add(za, "memory.raw", s, 0);
     assert_true(i >= 0);
-    assert_int_equal(zip_set_file_compression(za, (zip_uint64_t)i, stored ? ZIP_CM_STORE : ZIP_CM_DEFLATE, 0), 0);
+    assert_int_equal(zip_set_file_compression(za, (zip_uint64_t)i, stored ? ZIP_CM_STORE : ZIP_CM_DEFLATE, 0),
+                     0);
     if (extra_member) {
         s = zip_source_buffer(za, data, n, 0);
         assert_true(zip_file_add(za, "other.raw", s, 0) >= 0);
@@ -505,7 +510,8 @@ probes_claim_their_magic_only(void **state)
     static const uint8_t gz[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0};
     static const uint8_t zst[] = {0x28, 0xb5, 0x2f, 0xfd, 0x24, 0, 0, 0};
     static const uint8_t lz4[] = {0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7};
-    static const uint8_t skip_then_zst[] = {0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 9, 9, 0x28, 0xb5, 0x2f, 0xfd, 0x24};
+    static const uint8_t skip_then_zst[] = {0x50, 0x2a, 0x4d, 0x18, 2,    0,    0,   0,
+                                            9,    9,    0x28, 0xb5, 0x2f, 0xfd, 0x24};
     static const uint8_t e01[] = {'E', 'V', 'F', 0x09, 0x0d, 0x0a, 0xff, 0x00};
     static const uint8_t elf[] = {0x7f, 'E', 'L', 'F', 2, 1, 1, 0};
     const char *why = NULL;
@@ -531,7 +537,8 @@ main(void)
         cmocka_unit_test_setup_teardown(zstream_index_is_thinned_past_its_bound, fmt_test_setup,
                                         fmt_test_teardown),
         cmocka_unit_test_setup_teardown(gzip_members_read_back, fmt_test_setup, fmt_test_teardown),
-        cmocka_unit_test_setup_teardown(raw_deflate_index_checks_size_and_crc, fmt_test_setup, fmt_test_teardown),
+        cmocka_unit_test_setup_teardown(raw_deflate_index_checks_size_and_crc, fmt_test_setup,
+                                        fmt_test_teardown),
         cmocka_unit_test_setup_teardown(xz_blocks_and_a_single_block, fmt_test_setup, fmt_test_teardown),
         cmocka_unit_test_setup_teardown(zstd_frames_read_back, fmt_test_setup, fmt_test_teardown),
         cmocka_unit_test_setup_teardown(lz4_frames_read_back, fmt_test_setup, fmt_test_teardown),
