@@ -175,6 +175,9 @@ def zipped(work, truth, refs):
         c = rep["input"]["containers"][0]
         t.check(c["notes"]["member"] == "memory.raw" and "stored" in c["read"], "stored.zip: the member, a slice")
         t.check(c["digests"] and c["digests"][0]["state"] == "matched", "stored.zip: CRC-32 verified: %r" % c["digests"])
+    z64 = os.path.join(work, "zip64.zip")
+    sh("zip -q -fz -j %s %s" % (z64, lime))  # -fz: ZIP64 end records and extra fields
+    convert(work, truth, z64, refs["lime"], "zip -> lime", "zip64.zip")
     deflated = os.path.join(work, "collection.zip")
     sh("zip -q -j %s %s %s" % (deflated, lime, notes))
     convert(work, truth, deflated, refs["lime"], "zip -> lime", "collection.zip")
