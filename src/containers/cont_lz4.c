@@ -198,7 +198,7 @@ lz4_block(struct r2d_ctx *ctx, struct lz4_src *z, int *end_mark)
     const struct lz4_frame *f = &z->fr[z->cur];
     const uint64_t size = r2d_bytesrc_size(z->in), at = z->next;
     const int sum = (f->flg & LZ4F_FLG_BLOCK_SUM) != 0;
-    uint8_t h[4];
+    uint8_t h[4], *src;
     uint32_t bsize, clen;
     int rc;
 
@@ -217,12 +217,13 @@ lz4_block(struct r2d_ctx *ctx, struct lz4_src *z, int *end_mark)
     R2D_CHECK(size - at - 4 < (uint64_t)clen + (sum ? 4 : 0), ctx, R2D_ETRUNC,
               "%s: offset 0x%" PRIx64 ": LZ4 block of 0x%" PRIx32 " bytes runs past end of file", z->name, at,
               clen);
-    if ((rc = r2d_bytesrc_read(ctx, z->in, at + 4, z->cblk, clen + (sum ? 4 : 0), "LZ4 block")) != 0)
+    /* A stored block is read where it is served from: random memory is mostly stored blocks. */
+    src = bsize & 0x80000000u ? z->blk : z->cblk;
+    if ((rc = r2d_bytesrc_read(ctx, z->in, at + 4, src, clen + (sum ? 4 : 0), "LZ4 block")) != 0)
         return rc;
-    R2D_CHECK(sum && xxh32(z->cblk, clen) != r2d_le32(z->cblk + clen), ctx, R2D_EFORMAT,
+    R2D_CHECK(sum && xxh32(src, clen) != r2d_le32(src + clen), ctx, R2D_EFORMAT,
               "%s: offset 0x%" PRIx64 ": LZ4 block checksum mismatch", z->name, at);
     if (bsize & 0x80000000u) {
-        memcpy(z->blk, z->cblk, clen);
         z->blk_len = clen;
     } else {
         const int n =
@@ -277,7 +278,7 @@ lz4_push(struct r2d_ctx *ctx, struct lz4_src *z, const struct lz4_frame *f)
     }
     z->fr[z->nfr++] = *f;
     if (f->bmax > z->bmax) {
-        uint8_t *b = realloc(z->blk, f->bmax), *c = b ? realloc(z->cblk, f->bmax + 4) : NULL;
+        uint8_t *b = realloc(z->blk, f->bmax + 4), *c = b ? realloc(z->cblk, f->bmax + 4) : NULL;
 
         if (b)
             z->blk = b;

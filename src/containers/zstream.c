@@ -238,6 +238,16 @@ zstream_chunk(struct r2d_ctx *ctx, struct r2d_zstream *zs, uint64_t c, const uin
     return 0;
 }
 
+/* True when chunk c is cached. */
+static int
+zstream_cached(const struct r2d_zstream *zs, uint64_t c)
+{
+    for (size_t i = 0; i < R2D_ZSTREAM_SLOTS; i++)
+        if (zs->slot[i].used && zs->slot[i].chunk == c)
+            return 1;
+    return 0;
+}
+
 int
 r2d_zstream_read(struct r2d_ctx *ctx, struct r2d_zstream *zs, uint64_t off, void *buf, size_t len)
 {
@@ -252,11 +262,16 @@ r2d_zstream_read(struct r2d_ctx *ctx, struct r2d_zstream *zs, uint64_t off, void
         const size_t at = (size_t)(off % R2D_ZSTREAM_CHUNK);
         const size_t n = R2D_ZSTREAM_CHUNK - at < len ? R2D_ZSTREAM_CHUNK - at : len;
         const uint8_t *data = NULL;
-        const int rc = zstream_chunk(ctx, zs, c, &data);
+        int rc;
 
+        if (at == 0 && n == R2D_ZSTREAM_CHUNK && !zstream_cached(zs, c)) {
+            /* A whole chunk nobody has read (the writer's stream): decoded straight into the caller's buffer. */
+            rc = zstream_decode_at(ctx, zs, off, dst, n);
+        } else if (!(rc = zstream_chunk(ctx, zs, c, &data))) {
+            memcpy(dst, data + at, n);
+        }
         if (rc)
             return rc;
-        memcpy(dst, data + at, n);
         dst += n;
         off += n;
         len -= n;
