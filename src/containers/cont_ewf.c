@@ -181,9 +181,9 @@ ewf_verify(struct r2d_ctx *ctx, struct ewf_src *e, uint64_t size, const char *md
         r2d_container_hex(ds, 20, hs);
     }
     if (!rc && md5 && strcmp(md5, hm) != 0)
-        rc = r2d_err(ctx, R2D_EVERIFY, "%s: EWF MD5 mismatch: stored %s, data %s", e->name, md5, hm);
+        rc = r2d_err(ctx, R2D_EFORMAT, "%s: EWF MD5 mismatch: stored %s, data %s", e->name, md5, hm);
     if (!rc && sha1 && strcmp(sha1, hs) != 0)
-        rc = r2d_err(ctx, R2D_EVERIFY, "%s: EWF SHA-1 mismatch: stored %s, data %s", e->name, sha1, hs);
+        rc = r2d_err(ctx, R2D_EFORMAT, "%s: EWF SHA-1 mismatch: stored %s, data %s", e->name, sha1, hs);
     EVP_MD_CTX_free(m);
     EVP_MD_CTX_free(s);
     free(buf);
@@ -249,7 +249,7 @@ ewf_setup(struct r2d_ctx *ctx, struct ewf_src *e, int verify, uint64_t *size, in
             r2d_err(ctx, R2D_EFORMAT, "%s: no EWF media size (%s)", e->name, ewf_msg(&err, msg, sizeof(msg)));
     if (!rc && verify) {
         ewf_stored(e, md5, sha1, &have_md5, &have_sha1);
-        R2D_CHECK(!have_md5 && !have_sha1, ctx, R2D_EVERIFY,
+        R2D_CHECK(!have_md5 && !have_sha1, ctx, R2D_EUNSUPPORTED,
                   "%s: --verify-container: the EWF image stores no MD5 or SHA-1", e->name);
         rc = ewf_verify(ctx, e, *size, have_md5 ? md5 : NULL, have_sha1 ? sha1 : NULL);
     }

@@ -265,6 +265,14 @@ def ewf(work, truth, refs):
         lcase = os.path.join(d, "lime")
         sh("ewfacquire -u -q -t %s -c deflate:fast -S 8MiB %s" % (lcase, padded))
         convert(work, truth, lcase + ".E01", refs["lime"], "ewf -> lime", "lime.E01")
+    # ewfacquirestream keeps whole sectors but hashes the whole stream: an unaligned input's stored MD5 is
+    # not its media's, which --verify-container finds.
+    odd = os.path.join(work, "odd.raw")
+    with open(odd, "wb") as f:
+        f.write(os.urandom((1 << 20) + 100))
+    sh("ewfacquirestream -q -t %s < %s" % (os.path.join(d, "odd"), odd))
+    must_fail(work, os.path.join(d, "odd.E01"), "an E01 whose stored MD5 differs from its media", "EWF MD5 mismatch",
+              ("--verify-container",))
     # A damaged chunk: flip bytes in the middle of the second segment.
     e02 = case + ".E02"
     keep = e02 + ".orig"
