@@ -505,18 +505,20 @@ cdw_stream(struct cdw_state *st)
 
 /*
  * Hash the input file alongside the output. When every run is a slice of the file the digest follows the
- * copies and reuses their reads; runs read through a decoder leave it to read the whole file itself.
+ * copies and reuses their reads; runs read through a decoder, and any input inside a container, leave it
+ * to read the whole file on disk itself: the digest is of the container file, never of decoded bytes.
  */
 static int
 cdw_hash_source(struct cdw_state *st)
 {
     const struct r2d_bytesrc *input = r2d_image_input(st->img);
-    int follow = 1;
+    const struct r2d_bytesrc *file = r2d_bytesrc_base(input);
+    int follow = file == input;
 
     for (size_t i = 0; i < r2d_image_run_count(st->img); i++)
         if (r2d_image_run(st->img, i)->bytes != input)
             follow = 0;
-    return r2d_output_hash_source(st->ctx, st->out, r2d_bytesrc_fd(input), r2d_bytesrc_size(input), follow);
+    return r2d_output_hash_source(st->ctx, st->out, r2d_bytesrc_fd(file), r2d_bytesrc_size(file), follow);
 }
 
 int

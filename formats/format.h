@@ -12,6 +12,7 @@
 
 #include "bytes.h"
 #include "bytesrc.h"
+#include "container.h"
 #include "image.h"
 #include "io.h"
 #include "diag.h"
@@ -48,27 +49,33 @@ extern const struct r2d_format *const r2d_formats[];
 const struct r2d_format *r2d_format_find(const char *name);
 
 /*
- * What the caller knows about an input beyond its path. The registry hands each field to the image before
- * the format's open, which reads it back (r2d_image_hint_companion); formats that have no use for a hint
- * ignore it.
+ * What the caller knows about an input beyond its path and format (from struct r2d_options). Container
+ * hints steer the unwrapping; the companion is handed to the image before the format's open, which reads it
+ * back (r2d_image_hint_companion). Formats that have no use for a hint ignore it.
  */
 struct r2d_open_hints {
     const char *companion; /* the memory file of a state file (--vmem), relative to the working directory */
+    const char *member;    /* --member: the ZIP member holding the image */
+    int no_containers;     /* --container none: probe the formats on the file itself */
+    int verify_container;  /* --verify-container: check the containers' stored digests at open */
 };
 
 /**
  * Open path read-only with the named format, or with "auto" (the most confident probe wins; a tie at
- * the top is an error naming both). The choice and the reason are logged at R2D_LOG_INFO and can be
- * read back with r2d_image_probe_reason().
+ * the top is an error naming both). Containers (src/containers) are unwrapped first, unless the hints say
+ * otherwise (hints may be NULL: the defaults), and the format is probed on what they decode. The choice and
+ * the reason are logged at R2D_LOG_INFO and can be read back with r2d_image_probe_reason().
  */
 int r2d_format_open(struct r2d_ctx *ctx, const char *path, const char *format, struct r2d_image **out);
-/** The same with hints (NULL: none). */
 int r2d_format_open_hints(struct r2d_ctx *ctx, const char *path, const char *format,
                           const struct r2d_open_hints *hints, struct r2d_image **out);
 /** The same over a byte source already open (owned by the image from now on, or closed on failure). */
 int r2d_format_open_bytes(struct r2d_ctx *ctx, struct r2d_bytesrc *input, const char *format,
-                          struct r2d_image **out);
-/** The same with another list of formats (NULL-terminated), for tests of the probing rules. */
+                          const struct r2d_open_hints *hints, struct r2d_image **out);
+/**
+ * The same with another list of formats (NULL-terminated), for tests of the probing rules; no container is
+ * unwrapped.
+ */
 int r2d_format_open_from(struct r2d_ctx *ctx, const struct r2d_format *const *list, struct r2d_bytesrc *input,
                          const char *format, struct r2d_image **out);
 

@@ -4,23 +4,22 @@
  * whole stream zlib-deflated (compress=1). Facts: docs/formats/lime.md F1-F4 (504ensicsLabs
  * LiME src/lime.h, src/main.c, src/deflate.c; Volatility 2/3 and LeechCore readers).
  *
- * The compressed variant is read through a decoding source: one sequential inflate pass at open finds the
- * range headers and saves a restart point every LIME_Z_SPACING inflated bytes (at a deflate block boundary:
- * the compressed offset, the bits of the previous byte still unused, and the last window-size bytes of
- * output). A read restarts at the nearest point at or below it, so it costs at most about LIME_Z_SPACING
- * bytes of inflate plus the block it lands in; a read that continues where the previous one ended reuses
- * the live inflate stream. The index costs one window (2^CINFO+8 bytes: 2 KiB for LiME's windowBits 11,
- * at most 32 KiB) per LIME_Z_SPACING inflated bytes: 512 KiB per GiB of memory with LiME's 2 KiB window.
+ * The compressed variant is read through a decoding source, the deflate index of src/containers
+ * (inflate_index.h): one sequential inflate pass at open finds the range headers and saves a restart point
+ * every LIME_Z_SPACING inflated bytes (at a deflate block boundary, with the window). A read restarts at the
+ * nearest point at or below it, so it costs at most about LIME_Z_SPACING bytes of inflate plus the block it
+ * lands in; a read that continues where the previous one ended reuses the live inflate stream. The index
+ * costs one window (2^CINFO+8 bytes: 2 KiB for LiME's windowBits 11, at most 32 KiB) per LIME_Z_SPACING
+ * inflated bytes: 512 KiB per GiB of memory with LiME's 2 KiB window.
  */
 #include <inttypes.h>
-#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "array.h"
 #include "format.h"
+#include "inflate_index.h"
 
 #define LIME_MAGIC 0x4C694D45u /* on disk 45 4D 69 4C, "EMiL" */
 #define LIME_VERSION 1
@@ -30,15 +29,7 @@
 #define LIME_OFF_S_ADDR 0x08  /* u64, first physical address */
 #define LIME_OFF_E_ADDR 0x10  /* u64, last physical address, inclusive */
 
-/* zlib stream header (RFC 1950): CMF = CINFO << 4 | CM, FLG with FCHECK and FDICT. */
-#define ZLIB_HDR_SIZE 2
-#define ZLIB_CM_DEFLATE 8
-#define ZLIB_FLG_FDICT 0x20
-#define LIME_Z_WIN_MAX 32768u
-#define LIME_Z_SPACING (4u << 20)      /* inflated bytes between restart points */
-#define LIME_Z_IN_CHUNK (256u << 10)   /* compressed bytes read at a time */
-#define LIME_Z_SCRATCH (64u << 10)     /* inflated bytes discarded at a time when seeking forward */
-#define LIME_Z_PROBE_ARENA (48u << 10) /* zlib's inflate state (~7 KiB) plus a window of up to 32 KiB */
+#define LIME_Z_SPACING (4u << 20) /* inflated bytes between restart points */
 #define LIME_PROBE_BYTES 4096
 #define LIME_MAX_RANGES (1u << 20) /* ranges in one file */
 
@@ -54,33 +45,6 @@ struct lime_ranges {
     int terminated; /* an all-zero header ended the list */
     uint64_t term_off;
     uint64_t after_term; /* bytes after that header, ignored */
-};
-
-/* A place where inflate can start again (zlib's inflatePrime + inflateSetDictionary). */
-struct lime_zpoint {
-    uint64_t out; /* inflated offset */
-    uint64_t in;  /* file offset of the first compressed byte not yet consumed */
-    int bits;     /* 0-7 high bits of the byte at in - 1 that still belong to the stream */
-    unsigned wlen;
-    uint8_t *window; /* the wlen inflated bytes before out */
-};
-
-/* The decoding source of a compressed LiME file; its address space is the inflated stream. */
-struct lime_zsrc {
-    const struct r2d_bytesrc *input;
-    char *path;
-    uint64_t file_size;
-    unsigned wsize;    /* window size declared by the zlib header */
-    uint64_t out_size; /* inflated bytes in the stream */
-    uint64_t in_end;   /* file offset just past the deflate data */
-    struct lime_zpoint *pts;
-    size_t npts, cap_pts;
-    z_stream zs; /* raw inflate used by reads; never moved (zlib keeps a pointer to it) */
-    int zs_init, live;
-    uint64_t cur_out; /* inflated offset of the next byte zs produces, when live */
-    uint64_t in_next; /* file offset of the next byte to load into in[] */
-    uint8_t in[LIME_Z_IN_CHUNK];
-    uint8_t scratch[LIME_Z_SCRATCH];
 };
 
 /* The first pass's parser state over the inflated stream. */
@@ -242,150 +206,15 @@ lime_open_plain(struct r2d_ctx *ctx, struct r2d_image *img, struct lime_ranges *
 
 /* --- zlib-compressed LiME (compress=1) --- */
 
-static int
-lime_zlib_header_ok(const uint8_t *p)
-{
-    return (p[0] & 0x0F) == ZLIB_CM_DEFLATE && (p[0] >> 4) <= 7 && ((unsigned)p[0] * 256 + p[1]) % 31 == 0 &&
-           !(p[1] & ZLIB_FLG_FDICT);
-}
-
-/* A bump allocator on the caller's stack so that probing allocates nothing. */
-struct lime_arena {
-    uint8_t *base;
-    size_t used, cap;
-};
-
-static voidpf
-lime_arena_alloc(voidpf opaque, uInt items, uInt size)
-{
-    struct lime_arena *a = opaque;
-    const size_t n = ((size_t)items * size + 15) & ~(size_t)15;
-
-    if (n > a->cap - a->used)
-        return Z_NULL;
-    a->used += n;
-    return a->base + a->used - n;
-}
-
-static void
-lime_arena_free(voidpf opaque, voidpf p)
-{
-    (void)opaque;
-    (void)p;
-}
-
 /* True when head is a zlib stream whose inflated start is a LiME v1 header. */
 static int
 lime_probe_zlib(const uint8_t *head, size_t len)
 {
-    alignas(16) uint8_t mem[LIME_Z_PROBE_ARENA];
-    struct lime_arena arena = {.base = mem, .cap = sizeof(mem)};
     uint8_t out[LIME_HDR_SIZE];
-    z_stream zs;
-    int ok;
+    const size_t got = r2d_inflate_probe_zlib(head, len, out, sizeof(out));
 
-    if (len < ZLIB_HDR_SIZE || !lime_zlib_header_ok(head))
-        return 0;
-    memset(&zs, 0, sizeof(zs));
-    zs.zalloc = lime_arena_alloc;
-    zs.zfree = lime_arena_free;
-    zs.opaque = &arena;
-    if (inflateInit2(&zs, 0) != Z_OK) /* 0: the window size the header declares */
-        return 0;
-    zs.next_in = (Bytef *)head;
-    zs.avail_in = (uInt)len;
-    zs.next_out = out;
-    zs.avail_out = sizeof(out);
-    (void)inflate(&zs, Z_SYNC_FLUSH);
-    ok = sizeof(out) - zs.avail_out >= 8 && r2d_le32(out + LIME_OFF_MAGIC) == LIME_MAGIC &&
-         r2d_le32(out + LIME_OFF_VERSION) == LIME_VERSION;
-    inflateEnd(&zs);
-    return ok;
-}
-
-static void
-lime_zsrc_free(void *p)
-{
-    struct lime_zsrc *src = p;
-
-    if (!src)
-        return;
-    if (src->zs_init)
-        inflateEnd(&src->zs);
-    for (size_t i = 0; i < src->npts; i++)
-        free(src->pts[i].window);
-    free(src->pts);
-    free(src->path);
-    free(src);
-}
-
-static int
-lime_zerr(struct r2d_ctx *ctx, struct lime_zsrc *src, int zret, const char *msg, uint64_t out)
-{
-    const uint64_t at = src->in_next - src->zs.avail_in;
-
-    src->live = 0;
-    if (zret == Z_MEM_ERROR)
-        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for zlib", src->path);
-    return r2d_err(ctx, R2D_EFORMAT,
-                   "%s: compressed offset 0x%" PRIx64 ": corrupt zlib-compressed LiME data "
-                   "(%s) at inflated offset 0x%" PRIx64,
-                   src->path, at, msg ? msg : "zlib error", out);
-}
-
-/* Refill the input buffer when empty; running out of file before the stream ends is truncation. */
-static int
-lime_zfeed(struct r2d_ctx *ctx, struct lime_zsrc *src, uint64_t out)
-{
-    size_t n;
-    int rc;
-
-    if (src->zs.avail_in > 0)
-        return 0;
-    if (src->in_next >= src->file_size) {
-        src->live = 0;
-        return r2d_err(ctx, R2D_ETRUNC,
-                       "%s: offset 0x%" PRIx64 ": zlib stream ends without its end marker "
-                       "(file truncated?) at inflated offset 0x%" PRIx64,
-                       src->path, src->file_size, out);
-    }
-    n = src->file_size - src->in_next < LIME_Z_IN_CHUNK ? (size_t)(src->file_size - src->in_next)
-                                                        : LIME_Z_IN_CHUNK;
-    rc = r2d_bytesrc_read(ctx, src->input, src->in_next, src->in, n, "compressed LiME data");
-    if (rc) {
-        src->live = 0;
-        return rc;
-    }
-    src->zs.next_in = src->in;
-    src->zs.avail_in = (uInt)n;
-    src->in_next += n;
-    return 0;
-}
-
-static int
-lime_zadd_point(struct r2d_ctx *ctx, struct lime_zsrc *src, uint64_t out, uint64_t in, int bits,
-                const uint8_t *ring)
-{
-    struct lime_zpoint *pt;
-    const unsigned wlen = out < src->wsize ? (unsigned)out : src->wsize;
-
-    if (r2d_grow(ctx, &src->pts, &src->cap_pts, src->npts + 1, sizeof(*src->pts), "the inflate index"))
-        return r2d_err_prefix(ctx, R2D_ENOMEM, "%s", src->path);
-    pt = &src->pts[src->npts];
-    *pt = (struct lime_zpoint){.out = out, .in = in, .bits = bits, .wlen = wlen};
-    if (wlen) {
-        /* ring holds the last LIME_Z_WIN_MAX inflated bytes, byte k at ring[k % LIME_Z_WIN_MAX] */
-        const size_t start = (size_t)((out - wlen) % LIME_Z_WIN_MAX);
-        const size_t first = LIME_Z_WIN_MAX - start < wlen ? LIME_Z_WIN_MAX - start : wlen;
-
-        pt->window = malloc(wlen);
-        if (!pt->window)
-            return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the inflate index", src->path);
-        memcpy(pt->window, ring + start, first);
-        memcpy(pt->window + first, ring, wlen - first);
-    }
-    src->npts++;
-    return 0;
+    return got >= 8 && r2d_le32(out + LIME_OFF_MAGIC) == LIME_MAGIC &&
+           r2d_le32(out + LIME_OFF_VERSION) == LIME_VERSION;
 }
 
 /* Feed n freshly inflated bytes to the range-header parser. */
@@ -453,188 +282,80 @@ lime_scan_end(struct r2d_ctx *ctx, const char *path, const struct lime_scan *sc,
     return 0;
 }
 
-/*
- * The first pass: inflate the whole stream once with the zlib wrapper (checking the Adler-32 trailer), parse
- * the range headers on the way and save restart points at block boundaries (zlib's Z_BLOCK). When a header
- * is bad the stream is still inflated to its end: corrupt compressed data is the better explanation, and
- * wins if zlib finds it.
- */
+/* The inflate pass hands every inflated byte to the range-header parser. */
+struct lime_zsink {
+    struct lime_scan sc;
+    struct lime_ranges *rs;
+    const char *path;
+};
+
 static int
-lime_zscan(struct r2d_ctx *ctx, struct lime_zsrc *src, struct lime_ranges *rs)
+lime_zsink(struct r2d_ctx *ctx, void *arg, const uint8_t *p, size_t n)
 {
-    struct lime_scan sc = {0};
-    uint8_t *ring = malloc(LIME_Z_WIN_MAX);
-    z_stream *zs = &src->zs;
-    uint64_t out = 0, last_pt = 0;
-    int rc, zret, parse_rc = 0;
-    char parse_msg[1024];
+    struct lime_zsink *s = arg;
 
-    if (!ring)
-        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for inflating", src->path);
-    memset(zs, 0, sizeof(*zs));
-    zret = inflateInit2(zs, 0); /* 0: the window size the header declares; larger distances are errors */
-    if (zret != Z_OK) {
-        free(ring);
-        return r2d_err(ctx, R2D_ENOMEM, "%s: cannot initialise zlib (%d)", src->path, zret);
-    }
-    src->zs_init = 1;
-    src->in_next = 0;
-    rc = lime_zadd_point(ctx, src, 0, ZLIB_HDR_SIZE, 0, ring); /* raw deflate starts after the header */
-    for (;;) {
-        const size_t at = (size_t)(out % LIME_Z_WIN_MAX);
-        size_t produced;
-
-        if (!rc)
-            rc = lime_zfeed(ctx, src, out);
-        if (!rc && r2d_cancelled(ctx))
-            rc = r2d_err(ctx, R2D_ECANCELED, "%s: cancelled while inflating", src->path);
-        if (rc)
-            break;
-        zs->next_out = ring + at;
-        zs->avail_out = LIME_Z_WIN_MAX - (uInt)at;
-        zret = inflate(zs, Z_BLOCK);
-        produced = LIME_Z_WIN_MAX - at - zs->avail_out;
-        if (!parse_rc && (parse_rc = lime_scan_bytes(ctx, src->path, &sc, rs, ring + at, produced)) != 0)
-            snprintf(parse_msg, sizeof(parse_msg), "%s", r2d_errmsg(ctx));
-        out += produced;
-        if (zret == Z_STREAM_END)
-            break;
-        if (zret != Z_OK && zret != Z_BUF_ERROR) {
-            rc = lime_zerr(ctx, src, zret, zs->msg, out);
-            break;
-        }
-        /* 128: stopped just after a block's end code; 64: that was the last block (nothing to restart). */
-        if ((zs->data_type & 128) && !(zs->data_type & 64) && out - last_pt >= LIME_Z_SPACING) {
-            rc = lime_zadd_point(ctx, src, out, src->in_next - zs->avail_in, zs->data_type & 7, ring);
-            last_pt = out;
-        }
-    }
-    free(ring);
-    if (rc)
-        return rc;
-    if (parse_rc)
-        return r2d_err(ctx, parse_rc, "%s", parse_msg);
-    src->out_size = out;
-    src->in_end = src->in_next - zs->avail_in;
-    R2D_CHECK(src->in_end != src->file_size, ctx, R2D_EFORMAT,
-              "%s: offset 0x%" PRIx64 ": 0x%" PRIx64 " bytes after the end of the zlib stream", src->path,
-              src->in_end, src->file_size - src->in_end);
-    src->live = 0; /* reads use raw inflate from a restart point */
-    return lime_scan_end(ctx, src->path, &sc, rs);
-}
-
-/* Put the read stream at restart point i. */
-static int
-lime_zrestart(struct r2d_ctx *ctx, struct lime_zsrc *src, size_t i)
-{
-    const struct lime_zpoint *pt = &src->pts[i];
-    int zret = inflateReset2(&src->zs, -15);
-
-    if (zret == Z_OK && pt->bits) {
-        uint8_t byte;
-        const int rc = r2d_bytesrc_read(ctx, src->input, pt->in - 1, &byte, 1, "compressed LiME data");
-
-        if (rc)
-            return rc;
-        zret = inflatePrime(&src->zs, pt->bits, byte >> (8 - pt->bits));
-    }
-    if (zret == Z_OK && pt->wlen)
-        zret = inflateSetDictionary(&src->zs, pt->window, pt->wlen);
-    src->zs.avail_in = 0;
-    src->in_next = pt->in;
-    src->cur_out = pt->out;
-    if (zret != Z_OK)
-        return lime_zerr(ctx, src, zret, src->zs.msg, pt->out);
-    src->live = 1;
-    return 0;
-}
-
-/* Inflate exactly n bytes into dst from the live stream. */
-static int
-lime_zinflate(struct r2d_ctx *ctx, struct lime_zsrc *src, uint8_t *dst, size_t n)
-{
-    while (n > 0) {
-        const uInt want = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        int rc = lime_zfeed(ctx, src, src->cur_out), zret;
-        size_t produced;
-
-        if (rc)
-            return rc;
-        src->zs.next_out = dst;
-        src->zs.avail_out = want;
-        zret = inflate(&src->zs, Z_NO_FLUSH);
-        produced = want - src->zs.avail_out;
-        src->cur_out += produced;
-        dst += produced;
-        n -= produced;
-        if (zret == Z_STREAM_END && n > 0)
-            return lime_zerr(ctx, src, zret, "the deflate data ends early", src->cur_out);
-        if (zret != Z_OK && zret != Z_STREAM_END && zret != Z_BUF_ERROR)
-            return lime_zerr(ctx, src, zret, src->zs.msg, src->cur_out);
-    }
-    return 0;
+    return lime_scan_bytes(ctx, s->path, &s->sc, s->rs, p, n);
 }
 
 static int
-lime_zread(struct r2d_ctx *ctx, void *p, uint64_t off, void *buf, size_t len)
+lime_zread(struct r2d_ctx *ctx, void *src, uint64_t off, void *buf, size_t len)
 {
-    struct lime_zsrc *src = p;
-    size_t pt;
-    int rc = 0;
+    return r2d_inflate_read(ctx, src, off, buf, len);
+}
 
-    R2D_CHECK(off > src->out_size || len > src->out_size - off, ctx, R2D_EINVAL,
-              "%s: inflated offset 0x%" PRIx64 ": read of 0x%zx bytes past the inflated data (0x%" PRIx64
-              " bytes)",
-              src->path, off, len, src->out_size);
-    if (len == 0)
-        return 0;
-    /* The last point at or below off: there is one, since point 0 is at 0. */
-    pt = R2D_FIND_LAST_LE(src->pts, src->npts, struct lime_zpoint, out, off);
-    /* Continue the live stream when it is at or before off and no closer point lies in between. */
-    if (!src->live || src->cur_out > off || src->pts[pt].out > src->cur_out)
-        rc = lime_zrestart(ctx, src, pt);
-    while (!rc && src->cur_out < off) {
-        const uint64_t gap = off - src->cur_out;
-
-        rc = lime_zinflate(ctx, src, src->scratch, gap < LIME_Z_SCRATCH ? (size_t)gap : LIME_Z_SCRATCH);
-    }
-    return rc ? rc : lime_zinflate(ctx, src, buf, len);
+static void
+lime_zfree(void *src)
+{
+    r2d_inflate_free(src);
 }
 
 static const struct r2d_source_ops lime_zsrc_ops = {
     .name = "inflated LiME (zlib)",
     .read = lime_zread,
-    .free = lime_zsrc_free,
+    .free = lime_zfree,
 };
 
+/*
+ * One inflate pass (src/containers/inflate_index.c) checks the stream and its Adler-32, parses the range
+ * headers on the way and saves restart points; the runs are then read through the index.
+ */
 static int
-lime_open_zlib(struct r2d_ctx *ctx, struct r2d_image *img, struct lime_ranges *rs, const uint8_t *zhdr)
+lime_open_zlib(struct r2d_ctx *ctx, struct r2d_image *img, struct lime_ranges *rs)
 {
-    struct lime_zsrc *src = calloc(1, sizeof(*src));
+    const char *path = r2d_image_path(img);
+    struct lime_zsink sink = {.rs = rs, .path = path};
+    const struct r2d_inflate_params p = {
+        .in = r2d_image_input(img),
+        .name = path,
+        .what = "zlib-compressed LiME data",
+        .in_start = 0,
+        .in_end = r2d_image_file_size(img),
+        .wrap = R2D_INFLATE_ZLIB,
+        .spacing = LIME_Z_SPACING,
+        .sink = lime_zsink,
+        .sink_arg = &sink,
+    };
+    struct r2d_inflate_info info;
+    struct r2d_inflate *z;
     char v[256];
-    int rc;
+    int rc = r2d_inflate_open(ctx, &p, &z);
 
-    if (!src || !(src->path = strdup(r2d_image_path(img)))) {
-        free(src);
-        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", r2d_image_path(img));
-    }
-    src->input = r2d_image_input(img);
-    src->file_size = r2d_image_file_size(img);
-    src->wsize = 1u << ((zhdr[0] >> 4) + 8);
-    rc = lime_zscan(ctx, src, rs);
+    if (rc)
+        return rc;
+    rc = lime_scan_end(ctx, path, &sink.sc, rs);
     if (rc) {
-        lime_zsrc_free(src);
+        r2d_inflate_free(z);
         return rc;
     }
+    r2d_inflate_get_info(z, &info);
     snprintf(v, sizeof(v),
              "zlib (window %u bytes): 0x%" PRIx64 " bytes inflate to 0x%" PRIx64 "; %zu restart "
              "points, %zu KiB index",
-             src->wsize, src->in_end, src->out_size, src->npts,
-             (src->npts * (sizeof(struct lime_zpoint) + src->wsize) + 1023) / 1024);
-    rc = r2d_image_set_source(ctx, img, &lime_zsrc_ops, src); /* img owns src from here */
+             info.window, info.in_end, info.out_size, info.points, (info.index_bytes + 1023) / 1024);
+    rc = r2d_image_set_source(ctx, img, &lime_zsrc_ops, z); /* img owns z from here */
     if (!rc)
         rc = r2d_image_add_note(ctx, img, "lime.compression", v);
-    r2d_log(ctx, R2D_LOG_INFO, "%s: LiME %s", r2d_image_path(img), v);
+    r2d_log(ctx, R2D_LOG_INFO, "%s: LiME %s", path, v);
     return rc ? rc : lime_finish(ctx, img, rs, "inflated offset", 1);
 }
 
@@ -674,7 +395,7 @@ lime_open(struct r2d_ctx *ctx, struct r2d_image *img)
     if (hlen >= 4 && r2d_le32(head) == LIME_MAGIC)
         rc = lime_open_plain(ctx, img, &rs);
     else if (lime_probe_zlib(head, hlen))
-        rc = lime_open_zlib(ctx, img, &rs, head);
+        rc = lime_open_zlib(ctx, img, &rs);
     else
         rc = r2d_err(ctx, R2D_EFORMAT,
                      "%s: offset 0x0: no LiME magic (0x%08x) and not a zlib-compressed LiME "

@@ -69,6 +69,18 @@ r2d_format_describe(size_t i, const char **name, const char **summary)
 }
 
 int
+r2d_container_describe(size_t i, const char **name, const char **summary)
+{
+    for (size_t k = 0; r2d_containers[k]; k++)
+        if (k == i) {
+            *name = r2d_containers[k]->name;
+            *summary = r2d_containers[k]->summary;
+            return 0;
+        }
+    return R2D_EINVAL;
+}
+
+int
 r2d_format_known(const char *name)
 {
     return strcasecmp(name, "auto") == 0 || r2d_format_find(name) != NULL;
@@ -168,9 +180,24 @@ r2d_format_open_from(struct r2d_ctx *ctx, const struct r2d_format *const *list, 
 
 int
 r2d_format_open_bytes(struct r2d_ctx *ctx, struct r2d_bytesrc *input, const char *format,
-                      struct r2d_image **out)
+                      const struct r2d_open_hints *hints, struct r2d_image **out)
 {
-    return format_open_list(ctx, r2d_formats, input, format, NULL, out);
+    static const struct r2d_open_hints defaults = {0};
+    struct r2d_container_opts copts;
+    int rc;
+
+    *out = NULL;
+    if (!hints)
+        hints = &defaults;
+    if (hints->no_containers && (hints->member || hints->verify_container)) {
+        r2d_bytesrc_close(input);
+        return r2d_err(ctx, R2D_EINVAL, "%s and --container none exclude each other",
+                       hints->member ? "--member" : "--verify-container");
+    }
+    copts = (struct r2d_container_opts){.member = hints->member, .verify = hints->verify_container};
+    if (!hints->no_containers && (rc = r2d_container_unwrap(ctx, &input, &copts)) != 0)
+        return rc; /* the stack is closed */
+    return format_open_list(ctx, r2d_formats, input, format, hints, out);
 }
 
 int
@@ -181,7 +208,7 @@ r2d_format_open_hints(struct r2d_ctx *ctx, const char *path, const char *format,
     const int rc = r2d_bytesrc_open_file(ctx, path, &input);
 
     *out = NULL;
-    return rc ? rc : format_open_list(ctx, r2d_formats, input, format, hints, out);
+    return rc ? rc : r2d_format_open_bytes(ctx, input, format, hints, out);
 }
 
 int

@@ -9,7 +9,11 @@
 
 #include "savevm_stream.h"
 
-/* A compressed `virsh dump` stream is recognised (weakly: anything may be compressed) to say what to do. */
+/*
+ * A compressed `virsh dump` stream is recognised (weakly: anything may be compressed) to say what to do. gzip,
+ * xz and zstd streams are read in place by the containers (src/containers) before any format is probed;
+ * this sees them only with --container none, and sees bzip2 and lzop.
+ */
 #define SAVEVM_PROBE_COMPRESSED 10
 
 static int

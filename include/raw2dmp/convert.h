@@ -10,7 +10,11 @@
 #include "raw2dmp/types.h"
 
 struct r2d_options {
-    const char *input_format;  /* "auto" or a format name */
+    const char *input_format;  /* "auto" or a format name (the format inside any containers) */
+    /* containers (gzip, xz, zstd, LZ4, ZIP, EWF) around the image */
+    const char *member;        /* the ZIP member holding the image; NULL: the one candidate */
+    int no_containers;         /* read the file as it is, unwrapping no container (--container none) */
+    int verify_container;      /* check the containers' stored digests against the data at open */
     const char *companion;     /* the memory file of a state file given as input (VMware .vmem: --vmem),
                                   relative to the working directory; NULL: found beside the input */
     /* symbols: an explicit PDB or ISF wins over the symbol path */

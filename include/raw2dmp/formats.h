@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The input formats and optional features this build has: for --list-formats and --input-format checks. */
+/* The input formats, containers and optional features this build has: for --list-formats and early checks. */
 #ifndef RAW2DMP_FORMATS_H
 #define RAW2DMP_FORMATS_H
 
@@ -13,6 +13,11 @@ R2D_API size_t r2d_format_count(void);
 R2D_API int r2d_format_describe(size_t i, const char **name, const char **summary);
 /** True when name is "auto" or a format's name (case-insensitive). */
 R2D_API int r2d_format_known(const char *name);
+/**
+ * Name and one-line summary of container kind i (gzip, xz, zstd, lz4, zip, ewf: read in place around an
+ * input format); R2D_EINVAL when i is out of range.
+ */
+R2D_API int r2d_container_describe(size_t i, const char **name, const char **summary);
 
 /**
  * The optional features a build may have (page codecs, downloads), for --list-formats and --version:

@@ -15,6 +15,9 @@
 const struct cli_option cli_options[] = {
     {"input-format", required_argument},
     {"vmem", required_argument},
+    {"container", required_argument},
+    {"member", required_argument},
+    {"verify-container", no_argument},
     {"pdb", required_argument},
     {"symbols", required_argument},
     {"symbol-path", required_argument},
@@ -106,6 +109,8 @@ cli_options_flag(struct r2d_options *o, const char *name, int on)
         o->force = on;
     else if (strcmp(name, "no-sync") == 0)
         o->no_sync = on;
+    else if (strcmp(name, "verify-container") == 0)
+        o->verify_container = on;
     else
         return -1;
     return 0;
@@ -126,6 +131,14 @@ cli_options_arg(struct r2d_options *o, const char *name, const char *value, char
         o->input_format = value ? value : "auto";
     } else if (strcmp(name, "vmem") == 0) {
         o->companion = value;
+    } else if (strcmp(name, "container") == 0) {
+        if (value && strcmp(value, "auto") && strcmp(value, "none")) {
+            snprintf(why, n, "expected auto or none, not '%s'", value);
+            return -1;
+        }
+        o->no_containers = value && strcmp(value, "none") == 0;
+    } else if (strcmp(name, "member") == 0) {
+        o->member = value;
     } else if (strcmp(name, "pdb") == 0) {
         o->pdb_path = value;
     } else if (strcmp(name, "symbols") == 0) {

@@ -78,8 +78,14 @@ cli_usage(FILE *out)
         "Convert a physical-memory image of a 64-bit Windows machine into a crash dump WinDbg opens.\n"
         "\n"
         "Input:\n"
-        "  -f, --input-format NAME  input format (default auto; see --list-formats)\n"
-        "      --list-formats       list the input formats and this build's optional features, and exit\n"
+        "  -f, --input-format NAME  input format (default auto; see --list-formats); inside containers,\n"
+        "                           the format of what they hold\n"
+        "      --list-formats       list the input formats and containers, and exit\n"
+        "      --container MODE     auto (default): read gzip, xz, zstd, LZ4, ZIP and EWF (E01) files in\n"
+        "                           place; none: read the file as it is\n"
+        "      --member NAME        the ZIP member holding the image (when a ZIP holds several)\n"
+        "      --verify-container   check the stored digests of containers (EWF MD5/SHA-1, ZIP CRC-32,\n"
+        "                           xz/zstd checks) against the data: one more full read at open\n"
         "      --vmem FILE          VMware: the memory file of a .vmss/.vmsn INPUT (default: the .vmem\n"
         "                           of the same name, else the only .vmem beside INPUT)\n"
         "      --dtb ADDR           physical address of the kernel page tables (skip discovery)\n"
@@ -141,7 +147,7 @@ cli_bad_usage(const char *fmt, ...)
     return CLI_EXIT_USAGE;
 }
 
-/* The formats in one aligned table, then the optional features this build has or lacks. */
+/* The formats in one aligned table, then the containers, then the optional features this build has or lacks. */
 static int
 cli_list_formats(void)
 {
@@ -152,7 +158,12 @@ cli_list_formats(void)
         width = (int)strlen(name) > width ? (int)strlen(name) : width;
     for (size_t i = 0; r2d_feature_describe(i, &name, &present, &what) == 0; i++)
         width = (int)strlen(name) > width ? (int)strlen(name) : width;
+    for (size_t i = 0; r2d_container_describe(i, &name, &summary) == 0; i++)
+        width = (int)strlen(name) > width ? (int)strlen(name) : width;
     for (size_t i = 0; r2d_format_describe(i, &name, &summary) == 0; i++)
+        printf("%-*s  %s\n", width, name, summary);
+    printf("\ncontainers, read in place around a format (--container none reads the file as it is):\n");
+    for (size_t i = 0; r2d_container_describe(i, &name, &summary) == 0; i++)
         printf("%-*s  %s\n", width, name, summary);
     printf("\noptional features of this build:\n");
     for (size_t i = 0; r2d_feature_describe(i, &name, &present, &what) == 0; i++)

@@ -14,12 +14,22 @@
 #include "bytesrc.h"
 #include "io.h"
 
+struct r2d_bytesrc_kv {
+    char *key, *value;
+};
+
 struct r2d_bytesrc {
     const struct r2d_bytesrc_ops *ops;
     void *priv;
     char *name;
     uint64_t size;
     int fd;
+    struct r2d_bytesrc *below; /* owned: the source a container layer decodes */
+    char *how;
+    struct r2d_bytesrc_kv *notes;
+    size_t nnotes;
+    struct r2d_bytesrc_digest *digests;
+    size_t ndigests;
 };
 
 int
@@ -47,14 +57,39 @@ r2d_bytesrc_new(struct r2d_ctx *ctx, const struct r2d_bytesrc_ops *ops, void *pr
     return 0;
 }
 
+int
+r2d_bytesrc_new_layer(struct r2d_ctx *ctx, const struct r2d_bytesrc_ops *ops, void *priv,
+                      struct r2d_bytesrc *below, const char *name, uint64_t size, struct r2d_bytesrc **out)
+{
+    const int rc = r2d_bytesrc_new(ctx, ops, priv, name, size, -1, out);
+
+    if (rc) {
+        r2d_bytesrc_close(below);
+        return rc;
+    }
+    (*out)->below = below;
+    return 0;
+}
+
 void
 r2d_bytesrc_close(struct r2d_bytesrc *bs)
 {
-    if (!bs)
-        return;
-    bs->ops->close(bs);
-    free(bs->name);
-    free(bs);
+    while (bs) {
+        /* The layer first: its close may still talk to the source below (libzip, libewf). */
+        struct r2d_bytesrc *below = bs->below;
+
+        bs->ops->close(bs);
+        for (size_t i = 0; i < bs->nnotes; i++) {
+            free(bs->notes[i].key);
+            free(bs->notes[i].value);
+        }
+        free(bs->notes);
+        free(bs->digests);
+        free(bs->how);
+        free(bs->name);
+        free(bs);
+        bs = below;
+    }
 }
 
 int
@@ -109,6 +144,105 @@ void *
 r2d_bytesrc_priv(const struct r2d_bytesrc *bs)
 {
     return bs->priv;
+}
+
+const struct r2d_bytesrc *
+r2d_bytesrc_below(const struct r2d_bytesrc *bs)
+{
+    return bs->below;
+}
+
+const struct r2d_bytesrc *
+r2d_bytesrc_base(const struct r2d_bytesrc *bs)
+{
+    while (bs->below)
+        bs = bs->below;
+    return bs;
+}
+
+/* --- what a layer says about itself --- */
+
+int
+r2d_bytesrc_set_how(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const char *how)
+{
+    char *s = strdup(how);
+
+    if (!s)
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", bs->name);
+    free(bs->how);
+    bs->how = s;
+    return 0;
+}
+
+const char *
+r2d_bytesrc_how(const struct r2d_bytesrc *bs)
+{
+    return bs->how;
+}
+
+int
+r2d_bytesrc_add_note(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const char *key, const char *value)
+{
+    struct r2d_bytesrc_kv *p = realloc(bs->notes, (bs->nnotes + 1) * sizeof(*p));
+    char *k = strdup(key), *v = strdup(value);
+
+    if (p)
+        bs->notes = p;
+    if (!p || !k || !v) {
+        free(k);
+        free(v);
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", bs->name);
+    }
+    p[bs->nnotes++] = (struct r2d_bytesrc_kv){.key = k, .value = v};
+    return 0;
+}
+
+size_t
+r2d_bytesrc_note_count(const struct r2d_bytesrc *bs)
+{
+    return bs->nnotes;
+}
+
+void
+r2d_bytesrc_note(const struct r2d_bytesrc *bs, size_t i, const char **key, const char **value)
+{
+    *key = bs->notes[i].key;
+    *value = bs->notes[i].value;
+}
+
+int
+r2d_bytesrc_add_digest(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const struct r2d_bytesrc_digest *d,
+                       size_t *index)
+{
+    struct r2d_bytesrc_digest *p = realloc(bs->digests, (bs->ndigests + 1) * sizeof(*p));
+
+    if (!p)
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", bs->name);
+    bs->digests = p;
+    p[bs->ndigests] = *d;
+    if (index)
+        *index = bs->ndigests;
+    bs->ndigests++;
+    return 0;
+}
+
+size_t
+r2d_bytesrc_digest_count(const struct r2d_bytesrc *bs)
+{
+    return bs->ndigests;
+}
+
+const struct r2d_bytesrc_digest *
+r2d_bytesrc_digest(const struct r2d_bytesrc *bs, size_t i)
+{
+    return &bs->digests[i];
+}
+
+void
+r2d_bytesrc_digest_checked(struct r2d_bytesrc *bs, size_t i, const char *how)
+{
+    bs->digests[i].state = R2D_DIGEST_MATCHED;
+    bs->digests[i].how = how;
 }
 
 /* --- plain files --- */
@@ -180,8 +314,10 @@ int
 r2d_bytesrc_open_companion(struct r2d_ctx *ctx, const struct r2d_bytesrc *base, const char *name,
                            struct r2d_bytesrc **out)
 {
-    const char *slash = strrchr(base->name, '/');
-    const size_t dirlen = slash ? (size_t)(slash - base->name) + 1 : 0;
+    /* Beside the file on disk: a decoded layer's name is not a path. */
+    const char *file = r2d_bytesrc_base(base)->name;
+    const char *slash = strrchr(file, '/');
+    const size_t dirlen = slash ? (size_t)(slash - file) + 1 : 0;
     char *path;
     int rc;
 
@@ -190,8 +326,8 @@ r2d_bytesrc_open_companion(struct r2d_ctx *ctx, const struct r2d_bytesrc *base, 
         return r2d_bytesrc_open_file(ctx, name, out);
     path = malloc(dirlen + strlen(name) + 1);
     if (!path)
-        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", base->name);
-    memcpy(path, base->name, dirlen);
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", file);
+    memcpy(path, file, dirlen);
     strcpy(path + dirlen, name);
     rc = r2d_bytesrc_open_file(ctx, path, out);
     free(path);

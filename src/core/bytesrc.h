@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Byte sources: what a format reads its input from. A byte source is a named, sized, random-access stream
- * of bytes: a plain file or block device today, a decoded container (EWF, AFF4, gzip, a ZIP member) later.
- * Formats never see file descriptors; the writer asks for one (r2d_bytesrc_fd) only to copy a plain file's
- * bytes in the kernel, and the input digest is made of the file on disk, never of decoded bytes.
+ * of bytes: a plain file or block device, or a decoded container (EWF, gzip, a ZIP member: src/containers)
+ * stacked on the byte source it decodes, which it owns. Formats never see file descriptors; the writer asks
+ * for one (r2d_bytesrc_fd) only to copy a plain file's bytes in the kernel, and the input digest is made of
+ * the file at the bottom of the stack (r2d_bytesrc_base), never of decoded bytes.
  */
 #ifndef R2D_CORE_BYTESRC_H
 #define R2D_CORE_BYTESRC_H
@@ -56,7 +57,14 @@ typedef int (*r2d_companion_fn)(void *arg, const char *name);
  */
 int r2d_bytesrc_list_companions(struct r2d_ctx *ctx, const struct r2d_bytesrc *base, const char *suffix,
                                 r2d_companion_fn fn, void *arg);
-/** Close and free; NULL is a no-op. */
+/**
+ * Like r2d_bytesrc_new for a source decoding below (a container layer): it owns below from now on, also
+ * when this fails, and closes it after its own close. It has no descriptor.
+ */
+int r2d_bytesrc_new_layer(struct r2d_ctx *ctx, const struct r2d_bytesrc_ops *ops, void *priv,
+                          struct r2d_bytesrc *below, const char *name, uint64_t size,
+                          struct r2d_bytesrc **out);
+/** Close and free, then the source below it, if any; NULL is a no-op. */
 void r2d_bytesrc_close(struct r2d_bytesrc *bs);
 
 /**
@@ -76,5 +84,40 @@ uint64_t r2d_bytesrc_size(const struct r2d_bytesrc *bs);
 int r2d_bytesrc_fd(const struct r2d_bytesrc *bs);
 /** The private state given to r2d_bytesrc_new. */
 void *r2d_bytesrc_priv(const struct r2d_bytesrc *bs);
+/** The source a container layer decodes, or NULL for a plain file. */
+const struct r2d_bytesrc *r2d_bytesrc_below(const struct r2d_bytesrc *bs);
+/** The bottom of the stack: the file on disk whose digest is the input's (bs itself when plain). */
+const struct r2d_bytesrc *r2d_bytesrc_base(const struct r2d_bytesrc *bs);
+
+/* --- what a container layer says about itself (--info and the report's "containers") --- */
+
+/* A digest the container stores of its decoded data (EWF's MD5, a ZIP member's CRC-32). */
+enum r2d_digest_state {
+    R2D_DIGEST_UNCHECKED, /* reported, not compared (see --verify-container) */
+    R2D_DIGEST_MATCHED,   /* compared with the data read: equal (a mismatch is an error, never a state) */
+};
+
+struct r2d_bytesrc_digest {
+    char alg[16];  /* "md5", "sha1", "crc32", "xxh32" ... */
+    char hex[129]; /* as stored, lowercase hex */
+    enum r2d_digest_state state;
+    const char *how; /* static: how it was checked ("while indexing", "--verify-container"), or NULL */
+};
+
+/** How the layer reads what is below it ("deflate, 12 restart points"); copied. */
+int r2d_bytesrc_set_how(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const char *how);
+/** NULL when never set. */
+const char *r2d_bytesrc_how(const struct r2d_bytesrc *bs);
+/** Attach a note (both strings copied), e.g. "segments" = "3 (case.E01 .. case.E03)". */
+int r2d_bytesrc_add_note(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const char *key, const char *value);
+size_t r2d_bytesrc_note_count(const struct r2d_bytesrc *bs);
+void r2d_bytesrc_note(const struct r2d_bytesrc *bs, size_t i, const char **key, const char **value);
+/** Record a stored digest; the index of the new entry goes to *index (may be NULL). */
+int r2d_bytesrc_add_digest(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const struct r2d_bytesrc_digest *d,
+                           size_t *index);
+size_t r2d_bytesrc_digest_count(const struct r2d_bytesrc *bs);
+const struct r2d_bytesrc_digest *r2d_bytesrc_digest(const struct r2d_bytesrc *bs, size_t i);
+/** Mark digest i as checked, and how (static string). */
+void r2d_bytesrc_digest_checked(struct r2d_bytesrc *bs, size_t i, const char *how);
 
 #endif

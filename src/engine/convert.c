@@ -82,7 +82,10 @@ convert_record_files(struct convert_run *r)
 static int
 convert_open(struct convert_run *r)
 {
-    const struct r2d_open_hints hints = {.companion = r->opts->companion};
+    const struct r2d_open_hints hints = {.companion = r->opts->companion,
+                                         .member = r->opts->member,
+                                         .no_containers = r->opts->no_containers,
+                                         .verify_container = r->opts->verify_container};
     /* Evidence first: no output may be the input (or the report, a PDB), whatever the spelling or --force. */
     int rc = r2d_files_check_conversion(r->ctx, r->opts, r->input, r->output);
 

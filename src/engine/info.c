@@ -310,7 +310,10 @@ r2d_info(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input,
     struct r2d_image *img = NULL;
     struct r2d_analysis *a;
     json_t *info;
-    const struct r2d_open_hints hints = {.companion = opts->companion};
+    const struct r2d_open_hints hints = {.companion = opts->companion,
+                                         .member = opts->member,
+                                         .no_containers = opts->no_containers,
+                                         .verify_container = opts->verify_container};
     int rc = r2d_format_open_hints(ctx, input, opts->input_format, &hints, &img);
 
     if (rc)

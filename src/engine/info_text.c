@@ -173,6 +173,11 @@ it_input(struct it *t)
         it_line(t, "Format", "%s, detected %s", format, reason + strlen(auto_prefix));
     else
         it_line(t, "Format", "%s, %s", format ? format : "?", reason ? reason : "");
+    /* Evidence containers around the format: the whole stack, outermost first ("zstd -> lime"). */
+    if (json_array_size(json_object_get(json_object_get(t->info, "input"), "containers")) > 0)
+        it_line(t, "Containers", "stack: %s", it_str(t, "input/stack"));
+    else
+        it_take(t, "input/stack");
 }
 
 static void

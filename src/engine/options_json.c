@@ -53,6 +53,9 @@ r2d_options_to_json(const struct r2d_options *o)
         return NULL;
     json_object_set_new(j, "input_format", json_string(o->input_format ? o->input_format : "auto"));
     json_object_set_new(j, "vmem", o->companion ? json_string(o->companion) : json_null());
+    json_object_set_new(j, "container", json_string(o->no_containers ? "none" : "auto"));
+    json_object_set_new(j, "member", options_json_str(o->member));
+    json_object_set_new(j, "verify_container", json_boolean(o->verify_container));
     json_object_set_new(j, "pdb", options_json_str(o->pdb_path));
     json_object_set_new(j, "symbols", options_json_str(o->isf_path));
     json_object_set_new(j, "symbol_path", options_json_str(o->symbol_path));

@@ -10,6 +10,7 @@
 #include "kdbg_fields.h"
 #include "bytes.h"
 #include "file_identity.h"
+#include "container.h"
 #include "format.h"
 #include "hex.h"
 #include "output.h"
@@ -71,14 +72,65 @@ report_cpu(const struct r2d_cpu_state *c)
     return o;
 }
 
+/* One container layer: what it is, how it is read, what it stores about its data. */
+static json_t *
+report_container(const struct r2d_bytesrc *bs)
+{
+    json_t *o = json_object(), *digests = json_array(), *notes = json_object();
+
+    json_object_set_new(o, "kind", json_string(r2d_bytesrc_kind(bs)));
+    json_object_set_new(o, "name", json_string(r2d_bytesrc_name(bs)));
+    json_object_set_new(o, "size", json_integer((json_int_t)r2d_bytesrc_size(bs)));
+    json_object_set_new(o, "read", r2d_bytesrc_how(bs) ? json_string(r2d_bytesrc_how(bs)) : json_null());
+    for (size_t i = 0; i < r2d_bytesrc_digest_count(bs); i++) {
+        const struct r2d_bytesrc_digest *d = r2d_bytesrc_digest(bs, i);
+        const char *state = d->state == R2D_DIGEST_MATCHED ? "matched" : "unchecked";
+
+        json_array_append_new(digests, json_pack("{s:s,s:s,s:s,s:s?}", "algorithm", d->alg, "stored", d->hex,
+                                                 "state", state, "checked", d->how));
+    }
+    json_object_set_new(o, "digests", digests);
+    for (size_t i = 0; i < r2d_bytesrc_note_count(bs); i++) {
+        const char *k, *v;
+
+        r2d_bytesrc_note(bs, i, &k, &v);
+        json_object_set_new(notes, k, json_string(v));
+    }
+    json_object_set_new(o, "notes", notes);
+    return o;
+}
+
+/* The containers between the file and the format, outermost first, and the stack as one line. */
+static void
+report_containers(json_t *o, const struct r2d_image *img)
+{
+    const struct r2d_bytesrc *layer[R2D_CONTAINER_MAX_DEPTH + 1];
+    json_t *list = json_array();
+    char stack[160];
+    size_t n = 0;
+
+    for (const struct r2d_bytesrc *b = r2d_image_input(img); r2d_bytesrc_below(b) && n < 5;
+         b = r2d_bytesrc_below(b))
+        layer[n++] = b;
+    while (n-- > 0)
+        json_array_append_new(list, report_container(layer[n]));
+    r2d_container_stack(r2d_image_input(img), stack, sizeof(stack));
+    json_object_set_new(o, "containers", list);
+    json_object_set_new(o, "stack",
+                        json_pack("s++", stack, stack[0] ? " -> " : "", r2d_image_format_name(img)));
+}
+
 json_t *
 r2d_report_image(const struct r2d_image *img)
 {
     json_t *o = json_object(), *runs = json_array(), *cpus = json_array(), *notes = json_object();
+    const struct r2d_bytesrc *file = r2d_bytesrc_base(r2d_image_input(img));
 
-    json_object_set_new(o, "path", json_string(r2d_image_path(img)));
-    json_object_set_new(o, "size", json_integer((json_int_t)r2d_image_file_size(img)));
+    /* The file on disk, whatever containers it holds: its digest is the input's. */
+    json_object_set_new(o, "path", json_string(r2d_bytesrc_name(file)));
+    json_object_set_new(o, "size", json_integer((json_int_t)r2d_bytesrc_size(file)));
     json_object_set_new(o, "sha256", json_null()); /* filled in by r2d_convert when hashing */
+    report_containers(o, img);
     json_object_set_new(o, "format", json_string(r2d_image_format_name(img)));
     json_object_set_new(o, "format_reason", json_string(r2d_image_probe_reason(img)));
     for (size_t i = 0; i < r2d_image_run_count(img); i++) {

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The layers stay layered (docs/design.md, docs/api.md). Lowest first: core and the header-only Windows
-layouts (wintypes); then arch and symbols, each using only core, and formats, using core and the layouts;
-then engine, which may use them all. The CLI and the public headers stand apart: the
+layouts (wintypes); then containers, arch and symbols, each using only core, and formats, using core,
+containers and the layouts; then engine, which may use them all. The CLI and the public headers stand apart: the
 CLI uses only the public headers (and the exported functions, which its link checks), the public headers
 only each other.
 
@@ -23,10 +23,11 @@ import sys
 LAYERS = {
     "core": ("src/core", []),
     "wintypes": ("src/wintypes", []),
+    "containers": ("src/containers", ["core"]),
     "arch": ("src/arch", ["core"]),
     "symbols": ("src/symbols", ["core"]),
-    "formats": ("formats", ["core", "wintypes"]),
-    "engine": ("src/engine", ["core", "wintypes", "arch", "symbols", "formats"]),
+    "formats": ("formats", ["core", "containers", "wintypes"]),
+    "engine": ("src/engine", ["core", "wintypes", "containers", "arch", "symbols", "formats"]),
     "cli": ("src/cli", []),
 }
 # Layers without a library of their own: the CLI (a program) and the Windows layouts (headers only).

@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 SRC = os.environ.get("R2D_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("R2D_BUILD_ROOT", os.path.join(SRC, "build"))
@@ -75,7 +76,10 @@ def make_fixture(out, isf=ISF_19041, seed=1, cpus=2, formats="elf", extra=()):
 
 
 def raw2dmp(*args, check_rc=None, timeout=600):
+    t0 = time.monotonic()
     p = subprocess.run([RAW2DMP] + [str(a) for a in args], capture_output=True, text=True, timeout=timeout)
+    if os.environ.get("R2D_TIME_CALLS"):
+        print("%.2f s: raw2dmp %s" % (time.monotonic() - t0, " ".join(str(a) for a in args)), flush=True)
     if check_rc is not None and p.returncode != check_rc:
         print("command:", [RAW2DMP] + list(args))
         print("stdout:", p.stdout[-3000:])

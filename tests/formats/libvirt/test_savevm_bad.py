@@ -112,8 +112,12 @@ def main():
     inp = T.info(V('machine-3g', patches=big))
     T.check(inp and inp['runs'][0]['length'] == '0x1000000', '3 GiB pc.ram with 16 MiB sent: the rest is a hole')
 
-    expect_fail(V('gzip', data=gzip.compress(b[:1 << 20])), 'gzip-compressed')
-    expect_fail(V('xz', data=lzma.compress(b[:1 << 16])), 'xz-compressed')
+    # A stream piped through gzip or xz is read in place (src/containers); cut short, it fails as cut short.
+    inp = T.info(V('gzip', data=gzip.compress(b)))
+    T.check(inp and inp['stack'] == 'gzip -> savevm', 'a gzip-compressed stream is read in place: %r'
+            % (inp and inp['stack']))
+    expect_fail(V('xz', data=lzma.compress(b[:1 << 16])), 'cut short')
+    expect_fail(V('xz-none', data=lzma.compress(b[:1 << 16])), 'xz-compressed', ('--container', 'none'))
     expect_fail(V('bzip2', data=b'BZh91AY&SY' + bytes(100)), 'bzip2-compressed')
     expect_fail(T.libvirt_save_wrap(stream, os.path.join(work, 'partial.save'), magic=b'LibvirtQemudPart'),
                 'incomplete save image')
