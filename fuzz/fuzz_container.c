@@ -21,6 +21,18 @@ extern const struct r2d_container_kind FUZZ_CONTAINER_VAR;
 #define FUZZ_READ_LEN (64u << 10)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char *__lsan_default_suppressions(void);
+
+/*
+ * libewf 20140813 leaks a chunk buffer (libewf_chunk_data_initialize, 32 KiB) when a corrupt chunk fails to
+ * read, although the handle is closed and freed (fuzz/FINDINGS.md): not ours to fix, and not to fail the
+ * other kinds' runs on.
+ */
+const char *
+__lsan_default_suppressions(void)
+{
+    return "leak:libewf_chunk_data_initialize\n";
+}
 
 static void
 fuzz_probe_all(const uint8_t *data, size_t size)

@@ -110,31 +110,46 @@ static const struct r2d_bytesrc_ops ewf_ops = {
     .close = ewf_close,
 };
 
-/* Find the segments from the first and open them all. */
+/* libewf_handle_open on names (n of them) with our checks; the handle is made here. */
 static int
-ewf_open_handle(struct r2d_ctx *ctx, struct ewf_src *e, int *segments)
+ewf_open_names(struct r2d_ctx *ctx, struct ewf_src *e, char *const *names, int n)
 {
     libewf_error_t *err = NULL;
-    char **names = NULL, msg[300];
-    int n = 0, rc = 0;
+    char msg[300];
 
-    if (libewf_glob(e->name, strlen(e->name), LIBEWF_FORMAT_UNKNOWN, &names, &n, &err) != 1)
-        return r2d_err(ctx, R2D_EFORMAT, "%s: cannot find the EWF segment files (%s)", e->name,
-                       ewf_msg(&err, msg, sizeof(msg)));
     if (libewf_handle_initialize(&e->h, &err) != 1)
-        rc = r2d_err(ctx, R2D_ENOMEM, "%s: %s", e->name, ewf_msg(&err, msg, sizeof(msg)));
-    else if (libewf_handle_open(e->h, names, n, LIBEWF_OPEN_READ, &err) != 1)
-        rc = r2d_err(ctx, R2D_EFORMAT, "%s: cannot open the EWF image (%d segment file%s found): %s", e->name,
-                     n, n == 1 ? "" : "s", ewf_msg(&err, msg, sizeof(msg)));
-    else if (libewf_handle_segment_files_corrupted(e->h, NULL) == 1)
-        rc = r2d_err(
+        return r2d_err(ctx, R2D_ENOMEM, "%s: %s", e->name, ewf_msg(&err, msg, sizeof(msg)));
+    if (libewf_handle_open(e->h, names, n, LIBEWF_OPEN_READ, &err) != 1)
+        return r2d_err(ctx, R2D_EFORMAT, "%s: cannot open the EWF image (%d segment file%s found): %s",
+                       e->name, n, n == 1 ? "" : "s", ewf_msg(&err, msg, sizeof(msg)));
+    if (libewf_handle_segment_files_corrupted(e->h, NULL) == 1)
+        return r2d_err(
             ctx, R2D_EFORMAT,
             "%s: the EWF image is incomplete: %d segment file%s found (up to %s), a segment is missing "
             "or damaged",
             e->name, n, n == 1 ? "" : "s", names[n - 1]);
     /* A chunk that fails its checksum is an error to us, not zeros. */
-    if (!rc)
-        (void)libewf_handle_set_read_zero_chunk_on_error(e->h, 0, NULL);
+    (void)libewf_handle_set_read_zero_chunk_on_error(e->h, 0, NULL);
+    return 0;
+}
+
+/*
+ * Find the segments from the first (libewf_glob wants the .E01/.Ex01 extension) and open them all; a file
+ * named otherwise is opened alone.
+ */
+static int
+ewf_open_handle(struct r2d_ctx *ctx, struct ewf_src *e, int *segments)
+{
+    libewf_error_t *err = NULL;
+    char **names = NULL, *self[1] = {(char *)e->name};
+    int n = 0, rc;
+
+    if (libewf_glob(e->name, strlen(e->name), LIBEWF_FORMAT_UNKNOWN, &names, &n, &err) != 1) {
+        libewf_error_free(&err);
+        *segments = 1;
+        return ewf_open_names(ctx, e, self, 1);
+    }
+    rc = ewf_open_names(ctx, e, names, n);
     *segments = n;
     libewf_glob_free(names, n, NULL);
     return rc;
