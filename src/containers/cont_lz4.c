@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "bytes.h"
 #include "container_kinds.h"
 #include "zstream.h"
@@ -267,15 +268,8 @@ lz4_push(struct r2d_ctx *ctx, struct lz4_src *z, const struct lz4_frame *f)
 {
     R2D_CHECK(z->nfr >= LZ4_MAX_FRAMES, ctx, R2D_EUNSUPPORTED, "%s: more than %u LZ4 frames", z->name,
               LZ4_MAX_FRAMES);
-    if (z->nfr == z->cap) {
-        const size_t cap = z->cap ? 2 * z->cap : 8;
-        struct lz4_frame *p = realloc(z->fr, cap * sizeof(*p));
-
-        if (!p)
-            return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the LZ4 frame table", z->name);
-        z->fr = p;
-        z->cap = cap;
-    }
+    if (r2d_grow(ctx, &z->fr, &z->cap, z->nfr + 1, sizeof(*z->fr), "the LZ4 frame table"))
+        return r2d_err_prefix(ctx, R2D_ENOMEM, "%s", z->name);
     z->fr[z->nfr++] = *f;
     if (f->bmax > z->bmax) {
         uint8_t *b = realloc(z->blk, f->bmax + 4), *c = b ? realloc(z->cblk, f->bmax + 4) : NULL;

@@ -15,6 +15,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "array.h"
 #include "bytes.h"
 #include "container_kinds.h"
 #include "zstream.h"
@@ -139,15 +140,8 @@ zstd_push(struct r2d_ctx *ctx, struct zstd_src *z, const struct zstd_frame *f)
 {
     R2D_CHECK(z->nfr >= ZSTD_MAX_FRAMES, ctx, R2D_EUNSUPPORTED, "%s: more than %u zstd frames", z->name,
               ZSTD_MAX_FRAMES);
-    if (z->nfr == z->cap) {
-        const size_t cap = z->cap ? 2 * z->cap : 16;
-        struct zstd_frame *p = realloc(z->fr, cap * sizeof(*p));
-
-        if (!p)
-            return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the zstd frame table", z->name);
-        z->fr = p;
-        z->cap = cap;
-    }
+    if (r2d_grow(ctx, &z->fr, &z->cap, z->nfr + 1, sizeof(*z->fr), "the zstd frame table"))
+        return r2d_err_prefix(ctx, R2D_ENOMEM, "%s", z->name);
     z->fr[z->nfr++] = *f;
     return 0;
 }

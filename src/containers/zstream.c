@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "zstream.h"
 
 struct zstream_slot {
@@ -90,16 +91,9 @@ zstream_thin(struct r2d_zstream *zs)
 int
 r2d_zstream_add_point(struct r2d_ctx *ctx, struct r2d_zstream *zs, const struct r2d_zpoint *pt)
 {
-    if (zs->npts == zs->cap) {
-        const size_t cap = zs->cap ? zs->cap * 2 : 64;
-        struct r2d_zpoint *p = realloc(zs->pts, cap * sizeof(*p));
-
-        if (!p) {
-            free(pt->data);
-            return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the restart index", zs->name);
-        }
-        zs->pts = p;
-        zs->cap = cap;
+    if (r2d_grow(ctx, &zs->pts, &zs->cap, zs->npts + 1, sizeof(*zs->pts), "the restart index")) {
+        free(pt->data);
+        return r2d_err_prefix(ctx, R2D_ENOMEM, "%s", zs->name);
     }
     zs->pts[zs->npts++] = *pt;
     zs->index_bytes += pt->data_len + sizeof(*pt);
@@ -156,17 +150,9 @@ r2d_zstream_drop_live(struct r2d_zstream *zs)
 static size_t
 zstream_find(const struct r2d_zstream *zs, uint64_t off)
 {
-    size_t lo = 0, hi = zs->npts;
+    const size_t i = R2D_FIND_LAST_LE(zs->pts, zs->npts, struct r2d_zpoint, out, off);
 
-    while (hi - lo > 1) {
-        const size_t mid = lo + (hi - lo) / 2;
-
-        if (zs->pts[mid].out <= off)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
+    return i < zs->npts ? i : 0;
 }
 
 /* Decode exactly n bytes at the decoder's position, skipping (into buf) when it stands before start. */
