@@ -23,11 +23,12 @@ import sys
 LAYERS = {
     "core": ("src/core", []),
     "wintypes": ("src/wintypes", []),
-    "containers": ("src/containers", ["core"]),
+    "codecs": ("src/codecs", ["core"]),
+    "containers": ("src/containers", ["core", "codecs"]),
     "arch": ("src/arch", ["core"]),
     "symbols": ("src/symbols", ["core"]),
-    "formats": ("formats", ["core", "containers", "wintypes"]),
-    "engine": ("src/engine", ["core", "wintypes", "containers", "arch", "symbols", "formats"]),
+    "formats": ("formats", ["core", "codecs", "containers", "wintypes"]),
+    "engine": ("src/engine", ["core", "wintypes", "codecs", "containers", "arch", "symbols", "formats"]),
     "cli": ("src/cli", []),
 }
 # Layers without a library of their own: the CLI (a program) and the Windows layouts (headers only).
