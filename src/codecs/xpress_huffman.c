@@ -4,8 +4,10 @@
  * bytes holding the 4-bit code lengths of 512 symbols (even symbol in the low nibble). Symbols 0-255 are
  * literals; 256 + 16 * b + l is a match whose offset has its top bit at b (the b bits below it follow in the
  * bit stream) and whose length is l + 3, l = 15 escaping to a byte, then a 16-bit and a 32-bit length. The
- * bit stream is read as 16-bit little-endian words, most significant bit first, with a 32-bit window that
- * always holds at least the next 16 bits; escape bytes are taken from just past the words already in it.
+ * bit stream is read as 16-bit little-endian words, most significant bit first. The specification's decoder
+ * keeps a 32-bit window that always holds at least the next 16 bits and takes escape bytes from just past
+ * the words in it; this one reads further ahead (a 64-bit window, fewer refills) and, at an escape, gives
+ * back the words the specification's decoder would not have read yet, so the byte positions agree.
  */
 #include "xpress.h"
 
@@ -22,9 +24,8 @@ struct huff {
     const uint8_t *in;
     size_t in_len;
     size_t ip;     /* next unread input byte: the next bit-stream word or escape byte */
-    uint32_t bits; /* the window: next bit in bit 31 */
-    int extra;     /* valid bits in the window beyond the first 16 */
-    int pad;       /* zero words put in the window past the input's end */
+    uint64_t bits; /* the window: next bit in bit 63, zeros below the valid ones */
+    unsigned avail; /* valid bits in the window */
     uint8_t *out;
     size_t out_cap;
     size_t op;
@@ -75,38 +76,47 @@ huff_build(struct huff *h)
     return NULL;
 }
 
-/*
- * The next 16-bit word of the bit stream. Past the input's end a zero word stands in, since the window
- * reads ahead of what the stream needs; a second one means the decoder wanted bits the input lacks.
- */
-static inline int
-huff_word(struct huff *h, uint32_t *w)
+/* Tops the window up with whole 16-bit words while they fit and the input has them. */
+static inline void
+huff_refill(struct huff *h)
 {
-    if (h->in_len - h->ip >= 2) {
-        *w = r2d_le16(h->in + h->ip);
+    while (h->avail <= 48 && h->in_len - h->ip >= 2) {
+        h->bits |= (uint64_t)r2d_le16(h->in + h->ip) << (48 - h->avail);
+        h->avail += 16;
         h->ip += 2;
-        return 0;
     }
-    h->ip = h->in_len; /* an odd last byte can be neither a word nor an escape byte */
-    *w = 0;
-    return ++h->pad > 1 ? -1 : 0;
 }
 
-/* Drops n used bits (n <= 15) and tops the window up to at least 16 valid bits, as [MS-XCA] 2.2.4 does. */
+/* Drops n used bits; fails when the input has fewer. */
 static inline int
 huff_consume(struct huff *h, unsigned n)
 {
-    uint32_t w;
-
-    h->bits <<= n;
-    h->extra -= (int)n;
-    if (h->extra >= 0)
-        return 0;
-    if (huff_word(h, &w) != 0)
+    if (n > h->avail)
         return -1;
-    h->bits |= w << -h->extra;
-    h->extra += 16;
+    h->bits <<= n;
+    h->avail -= n;
     return 0;
+}
+
+/*
+ * Moves h->ip back to where the specification's decoder reads the next escape byte or block: just past the
+ * words its 32-bit window holds, 16 to 31 bits after a symbol. Any further words go back to the input.
+ */
+static void
+huff_align(struct huff *h)
+{
+    unsigned back;
+
+    if (h->avail < 16)
+        huff_refill(h);
+    if (h->avail < 16) { /* the input ran out: the specification's window is padded past its end */
+        h->ip = h->in_len;
+        return;
+    }
+    back = (h->avail - 16) / 16;
+    h->ip -= 2 * (size_t)back;
+    h->avail -= 16 * back;
+    h->bits &= ~(UINT64_MAX >> h->avail);
 }
 
 /* The match of symbol 256 + sym: length escapes from the input bytes, offset bits from the window. */
@@ -118,6 +128,7 @@ huff_match(struct huff *h, unsigned sym)
     size_t offset;
 
     if (len == 15) {
+        huff_align(h);
         if (h->ip >= h->in_len)
             return "input ends inside a match length";
         len = h->in[h->ip++];
@@ -139,7 +150,9 @@ huff_match(struct huff *h, unsigned sym)
         }
     }
     len += 3;
-    offset = (obits ? (size_t)(h->bits >> (32 - obits)) : 0) + ((size_t)1 << obits);
+    if (h->avail < obits)
+        huff_refill(h);
+    offset = (obits ? (size_t)(h->bits >> (64 - obits)) : 0) + ((size_t)1 << obits);
     if (huff_consume(h, obits) != 0)
         return "input ends inside the bit stream";
     if (offset > h->op)
@@ -157,21 +170,20 @@ huff_block(struct huff *h)
 {
     const size_t left = h->out_cap - h->op;
     const size_t end = h->op + (left < HUFF_BLOCK ? left : HUFF_BLOCK);
-    uint32_t w0, w1;
     const char *why;
 
     if (h->in_len - h->ip < HUFF_TABLE_BYTES)
         return "input ends before the output is full (no Huffman table)";
     if ((why = huff_build(h)) != NULL)
         return why;
-    h->pad = 0;
-    if (huff_word(h, &w0) != 0 || huff_word(h, &w1) != 0)
-        return "input ends inside the bit stream";
-    h->bits = w0 << 16 | w1;
-    h->extra = 16;
+    h->bits = 0;
+    h->avail = 0;
     while (h->op < end) {
-        const uint16_t e = h->table[h->bits >> (32 - HUFF_MAX_BITS)];
+        uint16_t e;
 
+        if (h->avail < 32)
+            huff_refill(h);
+        e = h->table[h->bits >> (64 - HUFF_MAX_BITS)];
         if (huff_consume(h, e & 15) != 0)
             return "input ends inside the bit stream";
         if ((e >> 4) < 256)
@@ -179,6 +191,7 @@ huff_block(struct huff *h)
         else if ((why = huff_match(h, (unsigned)(e >> 4) - 256)) != NULL)
             return why;
     }
+    huff_align(h); /* the next block's table follows the words the specification's window holds */
     return NULL;
 }
 
