@@ -19,6 +19,15 @@
 #define HUFF_TABLE_BYTES 256
 #define HUFF_MAX_BITS 15
 #define HUFF_BLOCK (64 * 1024)
+/*
+ * Two-level decoding table, small enough for the L1 cache: the next 11 bits index the first level; a code of
+ * up to 11 bits is answered there (symbol << 4 | length), a longer one points (HUFF_SUB | start) to a
+ * 16-entry second-level table indexed by the 4 bits after them. At most 512 codes are longer than 11 bits.
+ */
+#define HUFF_ROOT_BITS 11
+#define HUFF_SUB_BITS (HUFF_MAX_BITS - HUFF_ROOT_BITS)
+#define HUFF_SUB 0x8000u
+#define HUFF_SUB_ENTRIES (HUFF_SYMBOLS << HUFF_SUB_BITS)
 
 struct huff {
     const uint8_t *in;
@@ -29,8 +38,41 @@ struct huff {
     uint8_t *out;
     size_t out_cap;
     size_t op;
-    uint16_t table[1u << HUFF_MAX_BITS]; /* next 15 bits -> symbol << 4 | code length */
+    uint16_t root[1u << HUFF_ROOT_BITS];
+    uint16_t sub[HUFF_SUB_ENTRIES];
 };
+
+/*
+ * Fills the two-level table from the symbols sorted by (length, symbol) and the count of each length. fill
+ * walks the 15-bit code space: canonical codes take consecutive ranges of it, shortest first, so the long
+ * codes sharing an 11-bit prefix are adjacent and their second-level table is opened at the first of them.
+ */
+static void
+huff_fill(struct huff *h, const uint16_t *sorted, const unsigned *count)
+{
+    uint32_t fill = 0, nsub = 0;
+
+    for (unsigned i = 0, l = 1; l <= HUFF_MAX_BITS; l++) {
+        const uint32_t span = 1u << (HUFF_MAX_BITS - l);
+
+        for (unsigned k = 0; k < count[l]; k++, i++, fill += span) {
+            const uint16_t e = (uint16_t)(sorted[i] << 4 | l);
+            const uint32_t r = fill >> HUFF_SUB_BITS;
+
+            if (l <= HUFF_ROOT_BITS) {
+                for (uint32_t j = 0; j < span >> HUFF_SUB_BITS; j++)
+                    h->root[r + j] = e;
+                continue;
+            }
+            if ((fill & ((1u << HUFF_SUB_BITS) - 1)) == 0) { /* the first code under this prefix */
+                h->root[r] = (uint16_t)(HUFF_SUB | nsub);
+                nsub += 1u << HUFF_SUB_BITS;
+            }
+            for (uint32_t j = 0; j < span; j++)
+                h->sub[(h->root[r] & ~HUFF_SUB) + (fill & ((1u << HUFF_SUB_BITS) - 1)) + j] = e;
+        }
+    }
+}
 
 /*
  * Builds the decoding table from the 256 length bytes at h->in + h->ip. Codes are canonical: ordered by
@@ -43,7 +85,7 @@ huff_build(struct huff *h)
     const uint8_t *lens = h->in + h->ip;
     uint16_t sorted[HUFF_SYMBOLS];
     unsigned count[HUFF_MAX_BITS + 1] = {0}, start[HUFF_MAX_BITS + 2];
-    uint32_t fill = 0, kraft = 0;
+    uint32_t kraft = 0;
 
     for (unsigned s = 0; s < HUFF_SYMBOLS; s++)
         count[(lens[s / 2] >> (4 * (s & 1))) & 15]++;
@@ -61,17 +103,7 @@ huff_build(struct huff *h)
         if (l)
             sorted[start[l]++] = (uint16_t)s;
     }
-    for (unsigned i = 0, l = 1; l <= HUFF_MAX_BITS; l++) {
-        const uint32_t span = 1u << (HUFF_MAX_BITS - l);
-
-        for (unsigned k = 0; k < count[l]; k++, i++) {
-            const uint16_t e = (uint16_t)(sorted[i] << 4 | l);
-
-            for (uint32_t j = 0; j < span; j++)
-                h->table[fill + j] = e;
-            fill += span;
-        }
-    }
+    huff_fill(h, sorted, count);
     h->ip += HUFF_TABLE_BYTES;
     return NULL;
 }
@@ -183,7 +215,9 @@ huff_block(struct huff *h)
 
         if (h->avail < 32)
             huff_refill(h);
-        e = h->table[h->bits >> (64 - HUFF_MAX_BITS)];
+        e = h->root[h->bits >> (64 - HUFF_ROOT_BITS)];
+        if (e & HUFF_SUB)
+            e = h->sub[(e & ~HUFF_SUB) + ((h->bits >> (64 - HUFF_MAX_BITS)) & ((1u << HUFF_SUB_BITS) - 1))];
         if (huff_consume(h, e & 15) != 0)
             return "input ends inside the bit stream";
         if ((e >> 4) < 256)
@@ -199,7 +233,7 @@ int
 r2d_xpress_huffman_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap,
                           struct r2d_codec_result *res)
 {
-    struct huff h; /* 64 KiB, mostly the decoding table: on the stack, no allocation */
+    struct huff h; /* 20 KiB, mostly the decoding table: on the stack, no allocation */
     const char *why = NULL;
 
     h.in = in;

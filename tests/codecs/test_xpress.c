@@ -288,6 +288,28 @@ huffman_spec_abc300_example_decodes(void **state)
     free(in);
 }
 
+/*
+ * Code lengths 1, 2, ..., 14, 15, 15 for 'A'..'P' (a complete code): the longest codes need the decoder's
+ * second-level table. Stream made with tests/fixtures/xca.py's canonical codes and bit writer.
+ */
+static void
+huffman_fifteen_bit_codes_decode(void **state)
+{
+    static const struct nz lens[] = {{32, 0x10}, {33, 0x32}, {34, 0x54}, {35, 0x76}, {36, 0x98},
+                                     {37, 0xba}, {38, 0xdc}, {39, 0xfe}, {40, 0x0f}};
+    static const uint8_t bits[] = {0xff, 0xff, 0xfb, 0xff, 0xef, 0xff, 0x7f, 0xff, 0xfe, 0xf7, 0xbf,
+                                   0xff, 0xdf, 0xdf, 0xf7, 0xbe, 0xff, 0x68, 0x00, 0xfe, 0x00, 0x00};
+    size_t len;
+    uint8_t *in = huff_stream(lens, 9, bits, sizeof(bits), &len);
+    uint8_t out[18];
+    struct r2d_codec_result res;
+
+    (void)state;
+    assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, in, len, out, 18, &res), 0);
+    assert_memory_equal(out, "PONMLKJIHGFEDCBAAP", 18);
+    free(in);
+}
+
 /* Tables that are no prefix code: all zero, incomplete, over-subscribed. */
 static void
 huffman_bad_tables_are_rejected(void **state)
@@ -416,6 +438,7 @@ main(void)
         cmocka_unit_test(lz77_every_truncation_fails),
         cmocka_unit_test(huffman_spec_alphabet_example_decodes),
         cmocka_unit_test(huffman_spec_abc300_example_decodes),
+        cmocka_unit_test(huffman_fifteen_bit_codes_decode),
         cmocka_unit_test(huffman_bad_tables_are_rejected),
         cmocka_unit_test(huffman_match_before_the_output_is_rejected),
         cmocka_unit_test(huffman_match_past_the_output_is_rejected),
