@@ -29,7 +29,8 @@ def page(rnd, kind):
     if kind == 'zero':
         return bytes(4096)
     if kind == 'text':
-        words = [b'kernel', b'page', b'\\Device\\HarddiskVolume2', b'svchost.exe', b'0x', b'ntdll', b'registry']
+        words = [b'kernel', b'page', b'\\Device\\HarddiskVolume2', b'svchost.exe', b'0x', b'ntdll',
+                 b'registry']
         out = bytearray()
         while len(out) < 4096:
             out += rnd.choice(words) + b' '
@@ -63,7 +64,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('bench')
     ap.add_argument('--runs', type=int, default=5)
-    ap.add_argument('--work', default=os.path.join(os.environ.get('R2D_BENCH_DIR', '/tmp/raw2dmp-bench'), 'xpress'))
+    bench_dir = os.environ.get('R2D_BENCH_DIR', '/tmp/raw2dmp-bench')
+    ap.add_argument('--work', default=os.path.join(bench_dir, 'xpress'))
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     for name in ('mix', 'text', 'random'):

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The match copy the LZ77-family decoders share: bulk copies, also for matches that overlap their own output. */
+/* The match copy the LZ77-family decoders share: bulk copies, also for matches overlapping their output. */
 #ifndef R2D_CODECS_LZ_COPY_H
 #define R2D_CODECS_LZ_COPY_H
 

@@ -144,7 +144,8 @@ lz77_every_length_escape_decodes(void **state)
     for (size_t i = 0; i < total; i++)
         assert_int_equal(out[i], 'x');
     /* One byte less of output: the last match no longer fits. */
-    assert_int_equal(decode_guarded(r2d_xpress_lz77_decode, in, sizeof(in), out, total - 1, &res), R2D_EFORMAT);
+    assert_int_equal(decode_guarded(r2d_xpress_lz77_decode, in, sizeof(in), out, total - 1, &res),
+                     R2D_EFORMAT);
     assert_int_equal(res.produced, total - 70003);
     free(out);
 }
@@ -212,7 +213,8 @@ lz77_every_truncation_fails(void **state)
         assert_int_equal(decode_guarded(r2d_xpress_lz77_decode, spec_lz77_alphabet, n, out, 26, &res),
                          R2D_EFORMAT);
     /* Zero-length input and zero-length output. */
-    assert_int_equal(decode_guarded(r2d_xpress_lz77_decode, spec_lz77_alphabet, 0, out, 1, &res), R2D_EFORMAT);
+    assert_int_equal(decode_guarded(r2d_xpress_lz77_decode, spec_lz77_alphabet, 0, out, 1, &res),
+                     R2D_EFORMAT);
     assert_string_equal(res.why, "input ends before the output is full (no flag word)");
     assert_int_equal(decode_guarded(r2d_xpress_lz77_decode, NULL, 0, out, 0, &res), 0);
     assert_int_equal(res.produced, 0);
@@ -221,7 +223,7 @@ lz77_every_truncation_fails(void **state)
 /*
  * [MS-XCA] section 3.2 "LZ77+Huffman", the two published examples. Each starts with the 256-byte table of
  * code lengths, mostly zero; it is written here as its nonzero bytes at their offsets (checked against the
- * printed dump: 48 zero bytes, then 50 55 55 ... for the first), followed by the bit stream exactly as printed.
+ * printed dump: 48 zero bytes, then 50 55 55 ... for the first), then the bit stream exactly as printed.
  */
 struct nz {
     unsigned at;
