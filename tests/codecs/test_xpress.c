@@ -218,6 +218,190 @@ lz77_every_truncation_fails(void **state)
     assert_int_equal(res.produced, 0);
 }
 
+/*
+ * [MS-XCA] section 3.2 "LZ77+Huffman", the two published examples. Each starts with the 256-byte table of
+ * code lengths, mostly zero; it is written here as its nonzero bytes at their offsets (checked against the
+ * printed dump: 48 zero bytes, then 50 55 55 ... for the first), followed by the bit stream exactly as printed.
+ */
+struct nz {
+    unsigned at;
+    uint8_t byte;
+};
+static const struct nz spec_huff_alphabet_table[] = {
+    {48, 0x50}, {49, 0x55}, {50, 0x55}, {51, 0x55}, {52, 0x55}, {53, 0x55}, {54, 0x55}, {55, 0x55},
+    {56, 0x55}, {57, 0x55}, {58, 0x55}, {59, 0x45}, {60, 0x44}, {61, 0x04}, {128, 0x04}};
+static const uint8_t spec_huff_alphabet_bits[] = {0xd8, 0x52, 0x3e, 0xd7, 0x94, 0x11, 0x5b, 0xe9, 0x19, 0x5f,
+                                                  0xf9, 0xd6, 0x7c, 0xdf, 0x8d, 0x04, 0x00, 0x00, 0x00, 0x00};
+static const struct nz spec_huff_abc300_table[] = {{48, 0x30}, {49, 0x23}, {128, 0x02}, {143, 0x20}};
+static const uint8_t spec_huff_abc300_bits[] = {0xa8, 0xdc, 0x00, 0x00, 0xff, 0x26, 0x01};
+
+/* A stream of a 256-byte length table (nonzero bytes given) and its bit stream; *len gets its size. */
+static uint8_t *
+huff_stream(const struct nz *nz, size_t n, const uint8_t *bits, size_t nbits, size_t *len)
+{
+    uint8_t *p = calloc(1, 256 + nbits);
+
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++)
+        p[nz[i].at] = nz[i].byte;
+    if (nbits)
+        memcpy(p + 256, bits, nbits);
+    *len = 256 + nbits;
+    return p;
+}
+
+static void
+huffman_spec_alphabet_example_decodes(void **state)
+{
+    size_t len;
+    uint8_t *in = huff_stream(spec_huff_alphabet_table, 15, spec_huff_alphabet_bits, 20, &len);
+    uint8_t out[26];
+    struct r2d_codec_result res;
+
+    (void)state;
+    assert_int_equal(len, 276);
+    assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, in, len, out, 26, &res), 0);
+    assert_memory_equal(out, alphabet, 26);
+    assert_int_equal(res.produced, 26);
+    /* Every cut before the last bit of the 26th literal fails; the spec's 4 trailing zero bytes are slack. */
+    for (size_t n = 0; n < 256 + 14; n++)
+        assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, in, n, out, 26, &res), R2D_EFORMAT);
+    free(in);
+}
+
+static void
+huffman_spec_abc300_example_decodes(void **state)
+{
+    size_t len;
+    uint8_t *in = huff_stream(spec_huff_abc300_table, 4, spec_huff_abc300_bits, 7, &len);
+    uint8_t out[300];
+    uint8_t *want = abc300();
+    struct r2d_codec_result res;
+
+    (void)state;
+    assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, in, len, out, 300, &res), 0);
+    assert_memory_equal(out, want, 300);
+    assert_int_equal(res.consumed, len);
+    for (size_t n = 0; n < len; n++)
+        assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, in, n, out, 300, &res), R2D_EFORMAT);
+    free(want);
+    free(in);
+}
+
+/* Tables that are no prefix code: all zero, incomplete, over-subscribed. */
+static void
+huffman_bad_tables_are_rejected(void **state)
+{
+    static const struct nz one[] = {{48, 0x10}};                        /* 'a' alone, 1 bit: half a code */
+    static const struct nz three[] = {{48, 0x10}, {49, 0x11}};          /* 'a' 'b' 'c' of 1 bit */
+    static const struct nz none[] = {{0, 0x00}};
+    static const uint8_t bits[] = {0, 0, 0, 0};
+    const struct {
+        const struct nz *nz;
+        size_t n;
+        const char *why;
+    } cases[] = {{none, 1, "Huffman code lengths incomplete"},
+                 {one, 1, "Huffman code lengths incomplete"},
+                 {three, 2, "Huffman code lengths over-subscribed"}};
+    uint8_t out[8];
+    struct r2d_codec_result res;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len;
+        uint8_t *in = huff_stream(cases[i].nz, cases[i].n, bits, sizeof(bits), &len);
+
+        assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, in, len, out, 8, &res), R2D_EFORMAT);
+        assert_string_equal(res.why, cases[i].why);
+        assert_int_equal(res.produced, 0);
+        free(in);
+    }
+}
+
+/* 'a' and symbol 256 (length 3, offset 1), one bit each: 'a' is code 0, the match code 1. */
+static const struct nz a_and_match[] = {{48, 0x10}, {128, 0x01}};
+
+static void
+huffman_match_before_the_output_is_rejected(void **state)
+{
+    static const uint8_t bits[] = {0x00, 0x80, 0x00, 0x00}; /* the match first */
+    size_t len;
+    uint8_t *in = huff_stream(a_and_match, 2, bits, sizeof(bits), &len);
+    uint8_t out[8];
+    struct r2d_codec_result res;
+
+    (void)state;
+    assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, in, len, out, 8, &res), R2D_EFORMAT);
+    assert_string_equal(res.why, "match before the start of the output");
+    free(in);
+}
+
+static void
+huffman_match_past_the_output_is_rejected(void **state)
+{
+    static const uint8_t bits[] = {0x00, 0x40, 0x00, 0x00}; /* 'a', then the 3-byte match */
+    size_t len;
+    uint8_t *in = huff_stream(a_and_match, 2, bits, sizeof(bits), &len);
+    uint8_t out[8];
+    struct r2d_codec_result res;
+
+    (void)state;
+    assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, in, len, out, 4, &res), 0);
+    assert_memory_equal(out, "aaaa", 4);
+    assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, in, len, out, 2, &res), R2D_EFORMAT);
+    assert_string_equal(res.why, "match runs past the end of the output");
+    assert_int_equal(res.produced, 1);
+    free(in);
+}
+
+static void
+huffman_length_escapes_are_checked(void **state)
+{
+    /* 'a' and symbol 271 (length escape, offset 1), one bit each; the escape bytes follow the 2 words. */
+    static const struct nz a_and_long[] = {{48, 0x10}, {135, 0x10}};
+    static const uint8_t small[] = {0x00, 0x40, 0x00, 0x00, 0xff, 0x0e, 0x00};         /* 14 < 15 */
+    static const uint8_t huge[] = {0x00, 0x40, 0x00, 0x00, 0xff, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t ok32[] = {0x00, 0x40, 0x00, 0x00, 0xff, 0x00, 0x00, 0x70, 0x11, 0x01, 0x00};
+    uint8_t *out = malloc(70004);
+    struct r2d_codec_result res;
+    size_t len;
+    uint8_t *in;
+
+    (void)state;
+    assert_non_null(out);
+    in = huff_stream(a_and_long, 2, small, sizeof(small), &len);
+    assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, in, len, out, 64, &res), R2D_EFORMAT);
+    assert_string_equal(res.why, "match length smaller than its escape codes");
+    free(in);
+    in = huff_stream(a_and_long, 2, huge, sizeof(huge), &len);
+    assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, in, len, out, 4096, &res), R2D_EFORMAT);
+    assert_string_equal(res.why, "match runs past the end of the output");
+    for (size_t n = 256 + 4; n < len; n++) /* cut inside the escape bytes */
+        assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, in, n, out, 4096, &res), R2D_EFORMAT);
+    free(in);
+    /* 32-bit length 70000 + 3 after 'a': the match runs across the 64 KiB block end, as the spec allows. */
+    in = huff_stream(a_and_long, 2, ok32, sizeof(ok32), &len);
+    assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, in, len, out, 70004, &res), 0);
+    for (size_t i = 0; i < 70004; i++)
+        assert_int_equal(out[i], 'a');
+    free(in);
+    free(out);
+}
+
+static void
+huffman_short_inputs_fail(void **state)
+{
+    static const uint8_t zeros[300];
+    uint8_t out[4];
+    struct r2d_codec_result res;
+
+    (void)state;
+    assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, NULL, 0, out, 4, &res), R2D_EFORMAT);
+    assert_string_equal(res.why, "input ends before the output is full (no Huffman table)");
+    assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, zeros, 255, out, 4, &res), R2D_EFORMAT);
+    assert_int_equal(decode_guarded(r2d_xpress_huffman_decode, NULL, 0, out, 0, &res), 0);
+}
+
 int
 main(void)
 {
@@ -230,6 +414,13 @@ main(void)
         cmocka_unit_test(lz77_huge_lengths_are_rejected_without_overrun),
         cmocka_unit_test(lz77_escape_smaller_than_itself_is_rejected),
         cmocka_unit_test(lz77_every_truncation_fails),
+        cmocka_unit_test(huffman_spec_alphabet_example_decodes),
+        cmocka_unit_test(huffman_spec_abc300_example_decodes),
+        cmocka_unit_test(huffman_bad_tables_are_rejected),
+        cmocka_unit_test(huffman_match_before_the_output_is_rejected),
+        cmocka_unit_test(huffman_match_past_the_output_is_rejected),
+        cmocka_unit_test(huffman_length_escapes_are_checked),
+        cmocka_unit_test(huffman_short_inputs_fail),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
