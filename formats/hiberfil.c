@@ -310,20 +310,23 @@ static int
 hib_walk(struct r2d_ctx *ctx, struct hib_file *h, struct r2d_image *img, const uint8_t *head)
 {
     const struct hib_profile *p = h->profile;
-    uint64_t boot, kernel;
+    uint64_t boot, kernel, boot_pages, kernel_pages;
     int rc;
 
     if (h->layout == HIB_LAYOUT_WIN7)
         return r2d_hib7_walk(ctx, h, img, r2d_le64(head + HIB7_OFF_FIRST_TABLE_PAGE));
     boot = r2d_le64(head + p->first_boot);
     kernel = r2d_le64(head + p->first_kernel);
-    R2D_CHECK(boot >= h->file_size / HIB_PAGE || kernel >= h->file_size / HIB_PAGE, ctx, R2D_ETRUNC,
+    boot_pages = r2d_le64(head + HIB8_OFF_PAGES_FOR_LOADER);
+    kernel_pages = r2d_le64(head + p->kernel_pages);
+    R2D_CHECK((boot_pages && boot >= h->file_size / HIB_PAGE) || (kernel_pages && kernel >= h->file_size / HIB_PAGE),
+              ctx, R2D_ETRUNC,
               "%s: restore sets at pages 0x%" PRIx64 " (boot) and 0x%" PRIx64
               " (kernel) lie past end of file (size 0x%" PRIx64 ")",
               h->path, boot, kernel, h->file_size);
-    rc = r2d_hib8_walk(ctx, h, img, "boot", boot * HIB_PAGE, r2d_le64(head + HIB8_OFF_PAGES_FOR_LOADER));
+    rc = r2d_hib8_walk(ctx, h, img, "boot", boot * HIB_PAGE, boot_pages);
     if (!rc)
-        rc = r2d_hib8_walk(ctx, h, img, "kernel", kernel * HIB_PAGE, r2d_le64(head + p->kernel_pages));
+        rc = r2d_hib8_walk(ctx, h, img, "kernel", kernel * HIB_PAGE, kernel_pages);
     return rc;
 }
 

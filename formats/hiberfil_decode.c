@@ -14,9 +14,6 @@
 #include "hiberfil_priv.h"
 #include "xpress.h"
 
-/* Until the codec layer's Huffman decoder lands (branch xpress), a file that needs it says so. */
-#pragma weak r2d_xpress_huffman_decode
-
 #define HIB_WORKER_NONE 0
 #define HIB_WORKER_ON 1
 #define HIB_WORKER_OFF 2
@@ -39,9 +36,6 @@ r2d_hib_decode_set(struct r2d_ctx *ctx, const struct hib_file *h, struct hib_dec
         dec->cbuf = b;
         dec->ccap = s->csize;
     }
-    R2D_CHECK(s->method == HIB_HUFFMAN && !r2d_xpress_huffman_decode, ctx, R2D_EUNSUPPORTED,
-              "%s: offset 0x%" PRIx64 ": page set %zu is Xpress Huffman, which this build cannot decode", h->path,
-              s->off, i);
     rc = r2d_bytesrc_read(ctx, h->in, s->off, dec->cbuf, s->csize, "compressed page set");
     if (rc)
         return rc;
