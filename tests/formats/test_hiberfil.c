@@ -267,6 +267,59 @@ test_cpu_state(void **state)
     free(b.p);
 }
 
+/* Ten sets of sixteen stored pages from frame 0x1000; with garbled, set 8 is 4 KiB of 0xff as Xpress LZ77. */
+static void
+build_ten_sets(struct fmt_buf *b, int garbled)
+{
+    size_t off = 3 * PAGE;
+
+    put_header(b, "HIBR", 0x3E0);
+    r2d_put_le64(b->p + 0x68, 3);
+    r2d_put_le64(b->p + 0x70, 3);
+    r2d_put_le64(b->p + 0x230, 160);
+    for (unsigned i = 0; i < 10; i++) {
+        const uint64_t d[][2] = {{0x1000 + 16 * i, 16}};
+
+        if (garbled && i == 8) {
+            r2d_put_le32(fmt_buf_at(b, off, 4), 1u | 0x1000u << 8);
+            r2d_put_le64(fmt_buf_at(b, off + 4, 8), d[0][0] << 4 | 15);
+            memset(fmt_buf_at(b, off + 12, 0x1000), 0xff, 0x1000);
+            off += 12 + 0x1000;
+        } else {
+            off = put_set8(b, off, d, 1);
+        }
+    }
+}
+
+/*
+ * The ten sets read in one request: the whole sets are shared between the caller and the worker thread; a
+ * set in the worker's half that does not decode (every token a match before the start) fails the read with
+ * its own message.
+ */
+static void
+test_parallel_read(void **state)
+{
+    struct fmt_test *t = *state;
+    struct fmt_buf b = {0}, g = {0};
+    struct r2d_image *img;
+    uint8_t *got = malloc(160 * PAGE);
+
+    assert_non_null(got);
+    build_ten_sets(&b, 0);
+    img = open_buf(t, &b, "hiberfil");
+    check_pages(t, img, 0x1000, 160);
+    r2d_image_free(img);
+    build_ten_sets(&g, 1);
+    img = open_buf(t, &g, "hiberfil");
+    assert_int_not_equal(r2d_image_read(t->ctx, img, 0x1000 * PAGE, got, 160 * PAGE, R2D_HOLE_ERROR), 0);
+    assert_msg_has(t->ctx, "does not decode");
+    assert_msg_has(t->ctx, "hiberfil.sys");
+    r2d_image_free(img);
+    free(got);
+    free(b.p);
+    free(g.p);
+}
+
 static void
 expect_fail(struct fmt_test *t, struct fmt_buf *b, const char *needle)
 {
@@ -373,6 +426,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_probe), T(test_win10_stored), T(test_win10_lz77),   T(test_win7),
         T(test_cpu_state),            T(test_header_refusals), T(test_hostile_win10), T(test_hostile_win7),
+        T(test_parallel_read),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
