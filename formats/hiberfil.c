@@ -169,12 +169,13 @@ hib_read_cpu(struct r2d_ctx *ctx, struct hib_file *h, struct r2d_cpu_state *st, 
     rc = r2d_bytesrc_read(ctx, h->in, HIB_STATE_PAGE * (uint64_t)HIB_PAGE, p, sizeof(p), "processor state page");
     if (rc)
         return -rc;
-    for (size_t i = 0; i < sizeof(hib_context_offsets) / sizeof(hib_context_offsets[0]); i++) {
-        const uint8_t *cand = p + hib_context_offsets[i];
+    /* The layout's own offset first: the other one lands inside its CONTEXT, where a flag bit may be set. */
+    for (size_t k = 0; k < 2 && !c; k++) {
+        const uint32_t off = hib_context_offsets[(h->layout == HIB_LAYOUT_WIN7) == (k == 0) ? 0 : 1];
 
-        if ((r2d_le32(cand + R2D_CTX64_OFF_CONTEXT_FLAGS) & R2D_CTX64_FLAG_AMD64) && !c) {
-            c = cand;
-            *ctx_off = hib_context_offsets[i];
+        if (r2d_le32(p + off + R2D_CTX64_OFF_CONTEXT_FLAGS) & R2D_CTX64_FLAG_AMD64) {
+            c = p + off;
+            *ctx_off = off;
         }
     }
     cr3 = r2d_le64(p + HIB_KSR_CR3);
