@@ -155,6 +155,21 @@ it_is_dump(const struct it *t)
            json_object_get(json_object_get(json_object_get(t->info, "input"), "notes"), "dump.dump_type");
 }
 
+/* A hibernation file's own facts (formats/hiberfil.c notes): what a user checks before trusting a conversion. */
+static void
+it_hiber(struct it *t)
+{
+    const char *sig = it_str(t, "input/notes/hiber.signature");
+
+    if (!sig)
+        return;
+    it_line(t, "Hibernation", "signature %s; %s", sig, it_str(t, "input/notes/hiber.layout"));
+    it_line(t, "", "%s", it_str(t, "input/notes/hiber.windows"));
+    it_line(t, "", "pages: %s", it_str(t, "input/notes/hiber.pages"));
+    it_line(t, "", "compression: %s", it_str(t, "input/notes/hiber.compression"));
+    it_line(t, "", "processor state: %s", it_str(t, "input/notes/hiber.cpu_state"));
+}
+
 static void
 it_input(struct it *t)
 {
@@ -173,6 +188,7 @@ it_input(struct it *t)
         it_line(t, "Format", "%s, detected %s", format, reason + strlen(auto_prefix));
     else
         it_line(t, "Format", "%s, %s", format ? format : "?", reason ? reason : "");
+    it_hiber(t);
     /* Evidence containers around the format: the whole stack, outermost first ("zstd -> lime"). */
     if (json_array_size(json_object_get(json_object_get(t->info, "input"), "containers")) > 0)
         it_line(t, "Containers", "stack: %s", it_str(t, "input/stack"));

@@ -12,6 +12,7 @@ Expectations per format:
   valid LiME file of fewer ranges, which converts (exit 0) or fails for lack of the kernel (exit 1).
 - raw: a raw image cut short is a valid raw image of less memory: it converts (exit 0, a complete dump) or
   fails with one error line naming the file (the kernel or its page tables are gone).
+- hiberfil.sys (Windows 7 and 10 layouts): any cut before the last page set's last byte is an error.
 - VMware: any cut of a .vmss or a .vmsn, and any cut of a .vmem short of its last region, is an error naming
   the state file.
 """
@@ -259,6 +260,41 @@ def check_vbox_xen(work):
     return count
 
 
+def hiber_points(info):
+    """Header, processor-state page, the first and last page sets' headers and data, each Windows 7 table;
+    all short of the end of the last set (the page padding after it is not needed)."""
+    sets = info["sets"]
+    end = sets[-1]["offset"] + sets[-1]["size"] + 32 + 8 * 16
+    pts = {1, 4, 0x20, 0x3FF, 4096, 2 * 4096 + 0x100}
+    for s in sets[:3] + sets[-3:]:
+        pts.update({s["offset"], s["offset"] + 3, s["offset"] + 13, s["offset"] + 40 + s["size"] // 2})
+    for tab in info.get("tables", [])[:3]:
+        pts.update({tab["page"] * 4096 + 4, tab["page"] * 4096 + 20})
+    return sorted(p for p in pts if p < end), end
+
+
+def check_hiberfil(work):
+    """Windows 7 and Windows 10 hibernation files: every cut before the end of the last page set is an error
+    (a set's data, a table or a header cut short)."""
+    fx = t.workdir("bad_input-fixture-hiberfil")
+    truth = t.make_fixture(fx, formats="hiber7,hiber10", extra=["--mem-mib", "16", "--fill", "zero"])
+    count = 0
+    for key, seed in (("hiber7", 9), ("hiber10", 10)):
+        src = os.path.join(fx, truth["formats"][key])
+        pts, end = hiber_points(truth["hiberfil"][key])
+        last = truth["hiberfil"][key]["sets"][-1]
+        end = min(end, last["offset"] + last["size"])      # before the last set's final byte at the latest
+        cut = os.path.join(work, "cut-" + truth["formats"][key])
+        for n in sorted(set(p for p in pts if p < end) | set(random_points(end, seed))):
+            cut_file(src, cut, n)
+            p = t.raw2dmp("--offline", "--pdb", os.path.join(fx, "ntkrnlmp.pdb"), cut, os.path.join(work, "out.dmp"))
+            check_refused("%s cut at 0x%x" % (key, n), p, cut, work)
+            count += 1
+        os.unlink(cut)
+    t.done(fx)
+    return count
+
+
 def main():
     fx = t.workdir("bad_input-fixture")
     work = t.workdir("bad_input")
@@ -273,6 +309,7 @@ def main():
         "vbox, xen": check_vbox_xen(work),
     }
     counts["vmware"] = check_vmware(work)
+    counts["hiberfil"] = check_hiberfil(work)
     print("cuts tried:", counts)
     check_many_cpus(work)
     t.finish()

@@ -313,12 +313,13 @@ def xen_refusals(work, truth):
     t.done(d)
 
 
-first = None
-for case in CASES:
-    work, truth = convert_case(*case)
-    if first:
-        t.done(work)
-    first = first or (work, truth)
-vbox_refusals(*first)
-xen_refusals(*first)
-t.finish()
+if __name__ == "__main__":          # the checks above are shared with test_convert_hiberfil.py
+    first = None
+    for case in CASES:
+        work, truth = convert_case(*case)
+        if first:
+            t.done(work)
+        first = first or (work, truth)
+    vbox_refusals(*first)
+    xen_refusals(*first)
+    t.finish()
