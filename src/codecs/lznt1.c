@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * LZNT1 ([MS-XCA] 2.5). Strict where Windows is lenient: RtlDecompressBuffer stops quietly when a chunk
+ * overruns the output and ignores a bad signature, but a forensic reader must not turn damage into plausible
+ * bytes, so every such case is an error here. Where Windows defines the result (a short chunk followed by
+ * another is padded with zeros to the next 4096-byte boundary) we do the same.
+ * Facts and their sources: docs/formats/zdmp.md "LZNT1".
+ */
+#include <string.h>
+
+#include "bytes.h"
+#include "diag.h"
+#include "lznt1.h"
+
+#define LZNT1_CHUNK 4096u
+#define LZNT1_SIZE_MASK 0x0fffu
+#define LZNT1_COMPRESSED 0x8000u
+#define LZNT1_SIG_SHIFT 12
+#define LZNT1_SIG 3u
+
+/*
+ * Bits of a match token that hold the length, when `done` bytes of the chunk are already out: the offset
+ * needs enough bits to reach back to the chunk's first byte (at least 4), the length gets the rest of 16.
+ */
+static unsigned
+lznt1_length_bits(size_t done)
+{
+    unsigned bits = 4;
+
+    for (size_t k = (done - 1) >> 4; k; k >>= 1)
+        bits++;
+    return 16 - bits;
+}
+
+/* Copy a match; source and destination overlap when the offset is shorter than the length. */
+static void
+lznt1_copy(uint8_t *dst, size_t disp, size_t len)
+{
+    const uint8_t *src = dst - disp;
+
+    if (disp >= len) {
+        memcpy(dst, src, len);
+    } else if (disp == 1) {
+        memset(dst, src[0], len);
+    } else {
+        for (size_t i = 0; i < len; i++)
+            dst[i] = src[i];
+    }
+}
+
+struct lznt1_chunk {
+    const uint8_t *src;
+    size_t n;    /* compressed bytes */
+    uint8_t *dst;
+    size_t cap;  /* output room: 4096, or less where the caller's buffer ends */
+    size_t used; /* input used (also on failure: where it stopped) */
+    size_t done; /* output produced */
+};
+
+static const char *
+lznt1_overrun(const struct lznt1_chunk *c)
+{
+    return c->cap < LZNT1_CHUNK ? "a chunk decodes past the end of the output"
+                                : "a chunk decodes to more than 4096 bytes";
+}
+
+/* One token: a literal (flag bit clear) or a match. NULL, or why the chunk is corrupt. */
+static const char *
+lznt1_token(struct lznt1_chunk *c, unsigned is_match)
+{
+    uint32_t tok;
+    unsigned lbits;
+    size_t len, disp;
+
+    if (!is_match) {
+        if (c->done == c->cap)
+            return lznt1_overrun(c);
+        c->dst[c->done++] = c->src[c->used++];
+        return NULL;
+    }
+    if (c->n - c->used < 2)
+        return "a match token is cut short by the chunk's end";
+    if (c->done == 0)
+        return "a match before the start of the chunk";
+    tok = r2d_le16(c->src + c->used);
+    lbits = lznt1_length_bits(c->done);
+    len = (tok & ((1u << lbits) - 1)) + 3;
+    disp = (tok >> lbits) + 1;
+    if (disp > c->done)
+        return "a match before the start of the chunk";
+    if (len > c->cap - c->done)
+        return lznt1_overrun(c);
+    lznt1_copy(c->dst + c->done, disp, len);
+    c->used += 2;
+    c->done += len;
+    return NULL;
+}
+
+/* A compressed chunk: flag bytes, each followed by up to eight tokens (bit 0 first). */
+static const char *
+lznt1_chunk_decode(struct lznt1_chunk *c)
+{
+    while (c->used < c->n) {
+        unsigned flags = c->src[c->used++];
+
+        /* Eight literals with room for them: the common case of data that did not compress. */
+        if (flags == 0 && c->n - c->used >= 8 && c->cap - c->done >= 8) {
+            memcpy(c->dst + c->done, c->src + c->used, 8);
+            c->used += 8;
+            c->done += 8;
+            continue;
+        }
+        for (int bit = 0; bit < 8 && c->used < c->n; bit++, flags >>= 1) {
+            const char *why = lznt1_token(c, flags & 1);
+
+            if (why)
+                return why;
+        }
+    }
+    return NULL;
+}
+
+static int
+lznt1_fail(struct r2d_codec_result *res, size_t at, const char *why)
+{
+    res->consumed = at;
+    res->why = why;
+    return R2D_EFORMAT;
+}
+
+/* The chunk at in + pos with header hdr, into out at res->produced. */
+static int
+lznt1_one(const uint8_t *in, size_t in_len, size_t pos, unsigned hdr, uint8_t *out, size_t out_cap,
+          struct r2d_codec_result *res)
+{
+    const size_t size = (hdr & LZNT1_SIZE_MASK) + 1;
+    const size_t pad = (LZNT1_CHUNK - res->produced % LZNT1_CHUNK) % LZNT1_CHUNK;
+    struct lznt1_chunk c = {.src = in + pos + 2, .n = size};
+    const char *why;
+
+    if (((hdr >> LZNT1_SIG_SHIFT) & 7) != LZNT1_SIG)
+        return lznt1_fail(res, pos, "a chunk header without the signature 3");
+    if (size > in_len - pos - 2)
+        return lznt1_fail(res, pos, "a chunk runs past the end of the input");
+    /* The previous chunk was short: Windows fills the rest of its 4096 bytes with zeros. */
+    if (pad > out_cap - res->produced)
+        return lznt1_fail(res, pos, "a chunk decodes past the end of the output");
+    memset(out + res->produced, 0, pad);
+    res->produced += pad;
+    c.dst = out + res->produced;
+    c.cap = out_cap - res->produced < LZNT1_CHUNK ? out_cap - res->produced : LZNT1_CHUNK;
+    if (!(hdr & LZNT1_COMPRESSED)) {
+        if (size > c.cap)
+            return lznt1_fail(res, pos, lznt1_overrun(&c));
+        memcpy(c.dst, c.src, size);
+        res->produced += size;
+        return 0;
+    }
+    why = lznt1_chunk_decode(&c);
+    res->produced += c.done;
+    return why ? lznt1_fail(res, pos + 2 + c.used, why) : 0;
+}
+
+int
+r2d_lznt1_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap, struct r2d_codec_result *res)
+{
+    size_t pos = 0;
+
+    *res = (struct r2d_codec_result){0};
+    while (pos < in_len) {
+        unsigned hdr;
+        int rc;
+
+        if (in_len - pos < 2)
+            return lznt1_fail(res, pos, "a chunk header is cut short by the end of the input");
+        hdr = r2d_le16(in + pos);
+        if (hdr == 0) {
+            pos += 2; /* the end mark */
+            break;
+        }
+        if (res->produced == out_cap)
+            break; /* full at a chunk boundary: the caller decides whether more input is an error */
+        if ((rc = lznt1_one(in, in_len, pos, hdr, out, out_cap, res)) != 0)
+            return rc;
+        pos += 2 + (hdr & LZNT1_SIZE_MASK) + 1;
+    }
+    res->consumed = pos;
+    return 0;
+}
