@@ -19,35 +19,31 @@
 #define LZNT1_SIG 3u
 
 /*
- * Bits of a match token that hold the length, when `done` bytes of the chunk are already out: the offset
- * needs enough bits to reach back to the chunk's first byte (at least 4), the length gets the rest of 16.
+ * Copy a match. When the offset is shorter than the length the source overlaps the bytes being written: the
+ * offset's worth already there repeats, so it is copied in pieces that double as the written part grows.
  */
-static unsigned
-lznt1_length_bits(size_t done)
-{
-    unsigned bits = 4;
-
-    for (size_t k = (done - 1) >> 4; k; k >>= 1)
-        bits++;
-    return 16 - bits;
-}
-
-/* Copy a match; source and destination overlap when the offset is shorter than the length. */
 static void
 lznt1_copy(uint8_t *dst, size_t disp, size_t len)
 {
-    const uint8_t *src = dst - disp;
-
     if (disp >= len) {
-        memcpy(dst, src, len);
-    } else if (disp == 1) {
-        memset(dst, src[0], len);
-    } else {
-        for (size_t i = 0; i < len; i++)
-            dst[i] = src[i];
+        memcpy(dst, dst - disp, len);
+        return;
+    }
+    if (disp == 1) {
+        memset(dst, dst[-1], len);
+        return;
+    }
+    while (len > 0) {
+        const size_t k = disp < len ? disp : len;
+
+        memcpy(dst, dst - disp, k);
+        dst += k;
+        len -= k;
+        disp += k; /* the pattern also repeats at twice the offset */
     }
 }
 
+/* A compressed chunk's bytes and its room in the output. */
 struct lznt1_chunk {
     const uint8_t *src;
     size_t n;    /* compressed bytes */
@@ -58,66 +54,77 @@ struct lznt1_chunk {
 };
 
 static const char *
-lznt1_overrun(const struct lznt1_chunk *c)
+lznt1_overrun(size_t cap)
 {
-    return c->cap < LZNT1_CHUNK ? "a chunk decodes past the end of the output"
-                                : "a chunk decodes to more than 4096 bytes";
+    return cap < LZNT1_CHUNK ? "a chunk decodes past the end of the output"
+                             : "a chunk decodes to more than 4096 bytes";
 }
 
-/* One token: a literal (flag bit clear) or a match. NULL, or why the chunk is corrupt. */
-static const char *
-lznt1_token(struct lznt1_chunk *c, unsigned is_match)
-{
-    uint32_t tok;
-    unsigned lbits;
-    size_t len, disp;
-
-    if (!is_match) {
-        if (c->done == c->cap)
-            return lznt1_overrun(c);
-        c->dst[c->done++] = c->src[c->used++];
-        return NULL;
-    }
-    if (c->n - c->used < 2)
-        return "a match token is cut short by the chunk's end";
-    if (c->done == 0)
-        return "a match before the start of the chunk";
-    tok = r2d_le16(c->src + c->used);
-    lbits = lznt1_length_bits(c->done);
-    len = (tok & ((1u << lbits) - 1)) + 3;
-    disp = (tok >> lbits) + 1;
-    if (disp > c->done)
-        return "a match before the start of the chunk";
-    if (len > c->cap - c->done)
-        return lznt1_overrun(c);
-    lznt1_copy(c->dst + c->done, disp, len);
-    c->used += 2;
-    c->done += len;
-    return NULL;
-}
-
-/* A compressed chunk: flag bytes, each followed by up to eight tokens (bit 0 first). */
+/*
+ * A compressed chunk: flag bytes, each followed by up to eight tokens (bit 0 first). A match token's low
+ * lbits bits are its length - 3, the rest its offset - 1; the offset needs enough bits to reach back to the
+ * chunk's first byte (at least 4), so lbits falls by one each time the bytes out pass 16, 32, ... 2048.
+ * Locals rather than the struct inside the loop: stores through dst may alias the struct's fields.
+ */
 static const char *
 lznt1_chunk_decode(struct lznt1_chunk *c)
 {
-    while (c->used < c->n) {
-        unsigned flags = c->src[c->used++];
+    const uint8_t *const src = c->src;
+    uint8_t *const dst = c->dst;
+    const size_t n = c->n, cap = c->cap;
+    size_t used = 0, done = 0, limit = 16;
+    unsigned lbits = 12;
+    const char *why = NULL;
+
+    while (used < n && !why) {
+        unsigned flags = src[used++];
 
         /* Eight literals with room for them: the common case of data that did not compress. */
-        if (flags == 0 && c->n - c->used >= 8 && c->cap - c->done >= 8) {
-            memcpy(c->dst + c->done, c->src + c->used, 8);
-            c->used += 8;
-            c->done += 8;
+        if (flags == 0 && n - used >= 8 && cap - done >= 8) {
+            memcpy(dst + done, src + used, 8);
+            used += 8;
+            done += 8;
             continue;
         }
-        for (int bit = 0; bit < 8 && c->used < c->n; bit++, flags >>= 1) {
-            const char *why = lznt1_token(c, flags & 1);
+        for (int bit = 0; bit < 8 && used < n; bit++, flags >>= 1) {
+            size_t len, disp;
+            uint32_t tok;
 
-            if (why)
-                return why;
+            if (!(flags & 1)) {
+                if (done == cap) {
+                    why = lznt1_overrun(cap);
+                    break;
+                }
+                dst[done++] = src[used++];
+                continue;
+            }
+            if (n - used < 2) {
+                why = "a match token is cut short by the chunk's end";
+                break;
+            }
+            while (done > limit) {
+                lbits--;
+                limit <<= 1;
+            }
+            tok = r2d_le16(src + used);
+            len = (tok & ((1u << lbits) - 1)) + 3;
+            disp = (tok >> lbits) + 1;
+            if (disp > done) {
+                why = "a match before the start of the chunk";
+                break;
+            }
+            if (len > cap - done) {
+                why = lznt1_overrun(cap);
+                break;
+            }
+            lznt1_copy(dst + done, disp, len);
+            used += 2;
+            done += len;
         }
     }
-    return NULL;
+    c->used = used;
+    c->done = done;
+    return why;
 }
 
 static int
@@ -151,7 +158,7 @@ lznt1_one(const uint8_t *in, size_t in_len, size_t pos, unsigned hdr, uint8_t *o
     c.cap = out_cap - res->produced < LZNT1_CHUNK ? out_cap - res->produced : LZNT1_CHUNK;
     if (!(hdr & LZNT1_COMPRESSED)) {
         if (size > c.cap)
-            return lznt1_fail(res, pos, lznt1_overrun(&c));
+            return lznt1_fail(res, pos, lznt1_overrun(c.cap));
         memcpy(c.dst, c.src, size);
         res->produced += size;
         return 0;
