@@ -256,6 +256,59 @@ a_damaged_block_fails_its_reads(void **state)
     free(z.expect);
 }
 
+/*
+ * The index bound: 900000 blocks of 4 KiB (3.4 GiB decoded from 13 MiB), each an LZNT1 chunk of one byte, need
+ * more restart points than the zstream keeps (32 MiB of them, about 839000): it drops every other one, and
+ * reads just past a dropped point decode one block more, with the same bytes.
+ */
+static void
+many_blocks_thin_the_index(void **state)
+{
+    struct fmt_test *t = *state;
+    const unsigned nb = 900000, bs = 4096;
+    const size_t len = 0x1000 + (size_t)nb * 15;
+    uint8_t *f = calloc(1, len), buf[8];
+    struct r2d_bytesrc *b;
+    const char *how;
+    unsigned long points = 0;
+
+    assert_non_null(f);
+    memcpy(f, "ZDMP", 4);
+    f[5] = 1;
+    for (int i = 0; i < 8; i++)
+        f[8 + i] = (uint8_t)(((uint64_t)nb * bs) >> (8 * i));
+    f[17] = bs >> 8;
+    f[20] = 1;
+    f[22] = 2;
+    for (unsigned i = 0; i < nb; i++) {
+        uint8_t *h = f + 0x1000 + (size_t)i * 15;
+        const uint8_t chunk[3] = {0, 0x30, (uint8_t)(i % 251)}; /* a stored chunk of one byte */
+        const uint32_t crc = (uint32_t)crc32(0, chunk, 3);
+
+        memcpy(h, "ZBLK", 4);
+        h[4] = 3;
+        for (int k = 0; k < 4; k++)
+            h[8 + k] = (uint8_t)(crc >> (8 * k));
+        memcpy(h + 12, chunk, 3);
+    }
+    b = open_zdmp(t, fmt_test_write(t, "many.zdmp", f, len), 0);
+    if (!b)
+        fail_msg("open: %s", r2d_errmsg(t->ctx));
+    how = r2d_bytesrc_how(b);
+    assert_non_null(strstr(how, "900000 blocks of 4 KiB"));
+    assert_non_null(strstr(how, "restart points"));
+    points = strtoul(strrchr(how, ',') + 1, NULL, 10);
+    assert_true(points > 300000 && points < 600000);
+    for (unsigned i = nb - 1; i > 0; i = i * 7 / 8) {
+        assert_int_equal(r2d_bytesrc_read(t->ctx, b, (uint64_t)i * bs - 4, buf, 8, "test"), 0);
+        assert_int_equal(buf[3], 0);
+        assert_int_equal(buf[4], i % 251);
+        assert_int_equal(buf[5], 0);
+    }
+    r2d_bytesrc_close(b);
+    free(f);
+}
+
 static void
 probe_wants_the_magic_and_a_small_version(void **state)
 {
@@ -278,6 +331,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(every_kind_of_block_reads_back, fmt_test_setup, fmt_test_teardown),
         cmocka_unit_test_setup_teardown(a_damaged_block_fails_its_reads, fmt_test_setup, fmt_test_teardown),
+        cmocka_unit_test_setup_teardown(many_blocks_thin_the_index, fmt_test_setup, fmt_test_teardown),
         cmocka_unit_test(probe_wants_the_magic_and_a_small_version),
     };
 
