@@ -168,7 +168,7 @@ zdmp_walk(struct r2d_ctx *ctx, struct zdmp_src *z)
 
 /* --- decoding --- */
 
-/* LZNT1 payload p of block i (n bytes) into out (the block size): short blocks end in zeros. */
+/* The LZNT1 payload of block i in cbuf (n bytes) into out (the block size): short blocks end in zeros. */
 static int
 zdmp_inflate(struct r2d_ctx *ctx, const struct zdmp_src *z, uint64_t i, uint64_t off, uint32_t n, uint8_t *out)
 {
