@@ -18,6 +18,7 @@ const struct r2d_container_kind *const r2d_containers[] = {
     &r2d_container_xz,
     &r2d_container_zstd,
     &r2d_container_lz4,
+    &r2d_container_zdmp,
     NULL,
 };
 

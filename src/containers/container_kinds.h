@@ -16,6 +16,7 @@ extern const struct r2d_container_kind r2d_container_zstd;
 extern const struct r2d_container_kind r2d_container_lz4;
 extern const struct r2d_container_kind r2d_container_zip;
 extern const struct r2d_container_kind r2d_container_ewf;
+extern const struct r2d_container_kind r2d_container_zdmp;
 
 int r2d_probe_gzip(const uint8_t *head, size_t len, uint64_t size, const char **why);
 int r2d_probe_xz(const uint8_t *head, size_t len, uint64_t size, const char **why);
@@ -23,6 +24,7 @@ int r2d_probe_zstd(const uint8_t *head, size_t len, uint64_t size, const char **
 int r2d_probe_lz4(const uint8_t *head, size_t len, uint64_t size, const char **why);
 int r2d_probe_zip(const uint8_t *head, size_t len, uint64_t size, const char **why);
 int r2d_probe_ewf(const uint8_t *head, size_t len, uint64_t size, const char **why);
+int r2d_probe_zdmp(const uint8_t *head, size_t len, uint64_t size, const char **why);
 
 /* A kind whose library this build lacks: probes still claim the file, and open says what is missing. */
 int r2d_container_unavailable(struct r2d_ctx *ctx, struct r2d_bytesrc *below, const char *kind,
