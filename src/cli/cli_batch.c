@@ -18,6 +18,7 @@
 
 #include "cli_batch.h"
 #include "cli_options.h"
+#include "cli_results.h"
 #include "raw2dmp/files.h"
 
 #define BATCH_HASH_BUF (4u << 20)
@@ -37,7 +38,12 @@ struct batch {
     const char *name; /* the manifest as messages name it */
     struct batch_item *items;
     size_t n;
-    pthread_mutex_t lock; /* next, the counters */
+    size_t total;         /* items in the whole manifest (n: this shard's) */
+    char host[256];       /* gethostname, for the result lines */
+    int results_fd;       /* --results file, or -1 */
+    int results_error;    /* errno of the first failed append, or 0 */
+    char results_path[4096];
+    pthread_mutex_t lock; /* next, the counters, the results file */
     size_t next, finished, ok, skipped, failed;
     int interrupted;
     struct cli_display *display;
@@ -451,6 +457,39 @@ batch_digest_or_null(const struct batch_digests *d, int i, int code)
     return !code && d->hex[i][0] ? d->hex[i] : NULL;
 }
 
+/*
+ * Where the line came from (shard, host, pid) and when it was written, then the line on stdout and in the
+ * results file. The file is appended under the batch's lock, so that lines of two workers never mix.
+ */
+static void
+batch_emit(struct batch *b, json_t *res)
+{
+    const struct cli_shard *sh = b->cfg->shard;
+    char shard[48], now[40], *text, *line = NULL;
+
+    snprintf(shard, sizeof(shard), "%zu/%zu", sh->index, sh->count);
+    cli_results_now(now, sizeof(now));
+    if (res && (json_object_set_new(res, "shard", json_string(shard)) ||
+                json_object_set_new(res, "shard_from", json_string(sh->from)) ||
+                json_object_set_new(res, "host", json_string(b->host)) ||
+                json_object_set_new(res, "pid", json_integer((json_int_t)getpid())) ||
+                json_object_set_new(res, "finished", json_string(now))))
+        res = NULL;
+    text = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
+    if (text && asprintf(&line, "%s\n", text) < 0)
+        line = NULL;
+    if (line) {
+        cli_display_print(b->display, stdout, line);
+        pthread_mutex_lock(&b->lock);
+        if (b->results_fd >= 0 && cli_results_append(b->results_fd, line) != 0 && !b->results_error)
+            b->results_error = errno ? errno : EIO;
+        pthread_mutex_unlock(&b->lock);
+    }
+    free(line);
+    free(text);
+    json_decref(res);
+}
+
 /* One item: skip check, conversion, result line on stdout, error line on stderr. */
 static void
 batch_run_item(struct batch *b, struct batch_item *it, struct cli_slot *slot)
@@ -461,7 +500,6 @@ batch_run_item(struct batch *b, struct batch_item *it, struct cli_slot *slot)
     const char *status;
     int code, rc = 0;
     json_t *res;
-    char *text;
     enum batch_state state = batch_check_done(b, it, why, sizeof(why), &digest);
 
     if (state == BATCH_RUN)
@@ -476,19 +514,7 @@ batch_run_item(struct batch *b, struct batch_item *it, struct cli_slot *slot)
                     "output_sha1", batch_digest_or_null(&digest, 1, code), "output_md5",
                     batch_digest_or_null(&digest, 2, code), "seconds",
                     (double)(int64_t)((r2d_now() - t0) * 1000.0 + 0.5) / 1000.0); /* ms */
-    text = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
-    if (text) {
-        size_t len = strlen(text);
-        char *line = realloc(text, len + 2);
-
-        if (line) {
-            memcpy(line + len, "\n", 2);
-            cli_display_print(b->display, stdout, line);
-            text = line;
-        }
-    }
-    free(text);
-    json_decref(res);
+    batch_emit(b, res);
     if (code)
         cli_display_message(b->display, it->prefix, why);
     else if (state == BATCH_SKIP && b->cfg->verbosity >= R2D_LOG_INFO)
@@ -568,14 +594,57 @@ batch_free(struct batch *b)
         free(b->items[i].prefix);
     }
     free(b->items);
+    if (b->results_fd >= 0)
+        close(b->results_fd);
     cli_display_free(b->display);
     pthread_mutex_destroy(&b->lock);
+}
+
+/* Keep only the shard's items (every item was checked, so all shards agree the manifest is valid). */
+static void
+batch_take_shard(struct batch *b)
+{
+    const struct cli_shard *sh = b->cfg->shard;
+    size_t kept = 0;
+
+    b->total = b->n;
+    for (size_t i = 0; i < b->n; i++) {
+        if (i % sh->count == sh->index) {
+            b->items[kept++] = b->items[i];
+        } else {
+            json_decref(b->items[i].doc);
+            free(b->items[i].report);
+            free(b->items[i].prefix);
+        }
+    }
+    b->n = kept;
+}
+
+/* The results file (--results DIR), and the shard line at the start when there are several shards. */
+static int
+batch_open_results(struct batch *b)
+{
+    const struct cli_shard *sh = b->cfg->shard;
+    char why[4200];
+
+    if (gethostname(b->host, sizeof(b->host) - 1) != 0)
+        snprintf(b->host, sizeof(b->host), "localhost");
+    if (sh->count > 1 && b->cfg->verbosity >= R2D_LOG_WARN)
+        fprintf(stderr, "raw2dmp: batch: shard %zu/%zu (from %s): %zu of %zu items\n", sh->index, sh->count,
+                sh->from, b->n, b->total);
+    if (!b->cfg->results_dir)
+        return 0;
+    b->results_fd = cli_results_open(b->cfg->results_dir, sh, b->results_path, sizeof(b->results_path), why,
+                                     sizeof(why));
+    if (b->results_fd < 0)
+        fprintf(stderr, "raw2dmp: %s\n", why);
+    return b->results_fd < 0 ? -1 : 0;
 }
 
 int
 cli_batch_run(const struct cli_batch_config *cfg)
 {
-    struct batch b = {.cfg = cfg, .name = strcmp(cfg->manifest, "-") ? cfg->manifest : "<stdin>"};
+    struct batch b = {.cfg = cfg, .name = strcmp(cfg->manifest, "-") ? cfg->manifest : "<stdin>", .results_fd = -1};
     const size_t jobs = cfg->jobs < 1 ? 1 : (size_t)cfg->jobs;
     int code;
 
@@ -583,6 +652,11 @@ cli_batch_run(const struct cli_batch_config *cfg)
     if (batch_read_manifest(&b) || batch_check_files(&b)) {
         batch_free(&b);
         return CLI_EXIT_USAGE;
+    }
+    batch_take_shard(&b);
+    if (batch_open_results(&b)) {
+        batch_free(&b);
+        return CLI_EXIT_FAILED;
     }
     b.display = cli_display_new(cfg->progress, 1, jobs);
     if (!b.display) {
@@ -593,8 +667,11 @@ cli_batch_run(const struct cli_batch_config *cfg)
     cli_display_set_counts(b.display, 0, b.n);
     batch_run_workers(&b, jobs < b.n ? jobs : (b.n ? b.n : 1));
     cli_display_end(b.display);
+    if (b.results_error)
+        fprintf(stderr, "raw2dmp: %s: cannot append a result line: %s\n", b.results_path,
+                strerror(b.results_error));
     code = b.interrupted || (cfg->cancel && *cfg->cancel) ? CLI_EXIT_INTERRUPTED
-           : b.failed                                     ? CLI_EXIT_FAILED
+           : b.failed || b.results_error                  ? CLI_EXIT_FAILED
                                                           : CLI_EXIT_OK;
     if (cfg->verbosity >= R2D_LOG_WARN) {
         char summary[160];
