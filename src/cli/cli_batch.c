@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli_batch.h"
+#include "cli_claim.h"
 #include "cli_options.h"
 #include "cli_results.h"
 #include "raw2dmp/files.h"
@@ -44,7 +45,7 @@ struct batch {
     int results_error;    /* errno of the first failed append, or 0 */
     char results_path[4096];
     pthread_mutex_t lock; /* next, the counters, the results file */
-    size_t next, finished, ok, skipped, failed;
+    size_t next, finished, ok, skipped, failed, busy;
     int interrupted;
     struct cli_display *display;
 };
@@ -53,6 +54,7 @@ enum batch_state {
     BATCH_RUN,  /* convert it */
     BATCH_SKIP, /* done earlier: output and report exist and match */
     BATCH_FAIL, /* something is in the way; the reason says what */
+    BATCH_BUSY, /* another process has claimed it */
 };
 
 static void
@@ -490,31 +492,51 @@ batch_emit(struct batch *b, json_t *res)
     json_decref(res);
 }
 
-/* One item: skip check, conversion, result line on stdout, error line on stderr. */
+/* The item's result line; code is its exit code, why the error when code is not 0. */
+static void
+batch_result_line(struct batch *b, const struct batch_item *it, const char *status, int code, const char *why,
+                  const struct batch_digests *digest, double t0)
+{
+    json_t *res = json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s?,s:s?,s:s?,s:s?,s:f}", "line", (json_int_t)it->line,
+                            "input", it->input, "output", it->output, "report", it->report, "status", status,
+                            "exit", code, "error", code ? why : NULL, "output_sha256",
+                            batch_digest_or_null(digest, 0, code), "output_sha1",
+                            batch_digest_or_null(digest, 1, code), "output_md5",
+                            batch_digest_or_null(digest, 2, code), "seconds",
+                            (double)(int64_t)((r2d_now() - t0) * 1000.0 + 0.5) / 1000.0); /* ms */
+
+    batch_emit(b, res);
+}
+
+/*
+ * One item: claim, skip check, conversion, result line on stdout (and in the results file), error line on
+ * stderr, release. An item claimed by another process is "busy": this process leaves it alone.
+ */
 static void
 batch_run_item(struct batch *b, struct batch_item *it, struct cli_slot *slot)
 {
     const double t0 = r2d_now();
+    struct cli_log_sink sink = {b->display, it->prefix};
     char why[2048];
-    struct batch_digests digest;
+    struct batch_digests digest = {{{0}}};
+    struct cli_claim claim;
     const char *status;
-    int code, rc = 0;
-    json_t *res;
-    enum batch_state state = batch_check_done(b, it, why, sizeof(why), &digest);
+    int code, rc = 0, interrupted;
+    enum batch_state state = BATCH_BUSY;
 
+    if (!cli_claim_take(&claim, it->output, b->cfg->break_stale_locks, b->cfg->verbosity, &sink, why,
+                        sizeof(why)))
+        state = batch_check_done(b, it, why, sizeof(why), &digest);
     if (state == BATCH_RUN)
         rc = batch_convert(b, it, slot, why, sizeof(why), &digest);
+    interrupted = b->cfg->cancel && *b->cfg->cancel;
     code = state == BATCH_SKIP   ? CLI_EXIT_OK
-           : state == BATCH_FAIL ? cli_exit_code(R2D_EEXIST, b->cfg->cancel && *b->cfg->cancel)
-                                 : cli_exit_code(rc, b->cfg->cancel && *b->cfg->cancel);
-    status = state == BATCH_SKIP ? "skipped" : code == CLI_EXIT_OK ? "ok" : "failed";
-    res = json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s?,s:s?,s:s?,s:s?,s:f}", "line", (json_int_t)it->line,
-                    "input", it->input, "output", it->output, "report", it->report, "status", status, "exit",
-                    code, "error", code ? why : NULL, "output_sha256", batch_digest_or_null(&digest, 0, code),
-                    "output_sha1", batch_digest_or_null(&digest, 1, code), "output_md5",
-                    batch_digest_or_null(&digest, 2, code), "seconds",
-                    (double)(int64_t)((r2d_now() - t0) * 1000.0 + 0.5) / 1000.0); /* ms */
-    batch_emit(b, res);
+           : state == BATCH_BUSY ? CLI_EXIT_FAILED
+           : state == BATCH_FAIL ? cli_exit_code(R2D_EEXIST, interrupted)
+                                 : cli_exit_code(rc, interrupted);
+    status = state == BATCH_SKIP ? "skipped" : state == BATCH_BUSY ? "busy" : code == CLI_EXIT_OK ? "ok" : "failed";
+    batch_result_line(b, it, status, code, why, &digest, t0);
+    cli_claim_release(&claim);
     if (code)
         cli_display_message(b->display, it->prefix, why);
     else if (state == BATCH_SKIP && b->cfg->verbosity >= R2D_LOG_INFO)
@@ -523,7 +545,9 @@ batch_run_item(struct batch *b, struct batch_item *it, struct cli_slot *slot)
     b->finished++;
     if (code == CLI_EXIT_INTERRUPTED)
         b->interrupted = 1;
-    if (code)
+    if (state == BATCH_BUSY)
+        b->busy++;
+    else if (code)
         b->failed++;
     else if (state == BATCH_SKIP)
         b->skipped++;
@@ -671,13 +695,15 @@ cli_batch_run(const struct cli_batch_config *cfg)
         fprintf(stderr, "raw2dmp: %s: cannot append a result line: %s\n", b.results_path,
                 strerror(b.results_error));
     code = b.interrupted || (cfg->cancel && *cfg->cancel) ? CLI_EXIT_INTERRUPTED
-           : b.failed || b.results_error                  ? CLI_EXIT_FAILED
+           : b.failed || b.busy || b.results_error        ? CLI_EXIT_FAILED
                                                           : CLI_EXIT_OK;
     if (cfg->verbosity >= R2D_LOG_WARN) {
-        char summary[160];
+        char summary[200], busy[64] = "";
 
-        snprintf(summary, sizeof(summary), "%zu item%s: %zu converted, %zu skipped, %zu failed%s", b.n,
-                 b.n == 1 ? "" : "s", b.ok, b.skipped, b.failed,
+        if (b.busy)
+            snprintf(busy, sizeof(busy), ", %zu busy in another process", b.busy);
+        snprintf(summary, sizeof(summary), "%zu item%s: %zu converted, %zu skipped, %zu failed%s%s", b.n,
+                 b.n == 1 ? "" : "s", b.ok, b.skipped, b.failed, busy,
                  code == CLI_EXIT_INTERRUPTED ? ", interrupted" : "");
         cli_display_message(b.display, "batch: ", summary);
     }

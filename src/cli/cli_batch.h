@@ -18,6 +18,7 @@ struct cli_batch_config {
     const volatile sig_atomic_t *cancel; /* SIGINT/SIGTERM flag */
     const struct cli_shard *shard;       /* the items this process converts (0/1: all) */
     const char *results_dir;             /* --results DIR, or NULL */
+    int break_stale_locks;               /* items' locks of other hosts are stale at any age */
 };
 
 /**

@@ -35,6 +35,7 @@ enum {
     OPT_SHARD_COUNT,
     OPT_RESULTS,
     OPT_BATCH_STATUS,
+    OPT_BREAK_STALE_LOCKS,
 };
 
 static const struct option cli_own_options[] = {
@@ -49,6 +50,7 @@ static const struct option cli_own_options[] = {
     {"shard-count", required_argument, NULL, OPT_SHARD_COUNT},
     {"results", required_argument, NULL, OPT_RESULTS},
     {"batch-status", required_argument, NULL, OPT_BATCH_STATUS},
+    {"break-stale-locks", no_argument, NULL, OPT_BREAK_STALE_LOCKS},
     {"jobs", required_argument, NULL, 'j'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -73,6 +75,7 @@ struct cli_args {
     struct cli_shard shard;   /* --shard, when shard_given */
     int shard_given;
     size_t shard_count; /* --shard-count, 0 = not given */
+    int break_stale_locks;
 };
 
 static volatile sig_atomic_t cli_interrupted;
@@ -140,6 +143,8 @@ cli_usage(FILE *out)
         "                           JOB_COMPLETION_INDEX (with --shard-count) when set\n"
         "      --shard-count N      the number of shards for JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID\n"
         "      --results DIR        also write the result lines to a file of this process in DIR\n"
+        "      --break-stale-locks  take over items whose OUTPUT.lock another host holds, at any age\n"
+        "                           (default: after 24 hours; on this host, when its process is gone)\n"
         "      --batch-status MANIFEST  with --results DIR: merge the result files; every item done,\n"
         "                           failed (why) or missing; exit 0 all done, 1 some failed, 4 missing\n"
         "Messages:\n"
@@ -273,6 +278,9 @@ cli_parse_own(struct cli_args *a, int c)
     case OPT_BATCH_STATUS:
         a->batch_status = optarg;
         break;
+    case OPT_BREAK_STALE_LOCKS:
+        a->break_stale_locks = 1;
+        break;
     case 'j':
         if (r2d_parse_u64(optarg, R2D_RADIX_DECIMAL, &jobs) || jobs < 1 || jobs > CLI_MAX_JOBS)
             return cli_bad_usage("--jobs: expected 1 to %d, not '%s'", CLI_MAX_JOBS, optarg);
@@ -400,8 +408,9 @@ cli_parse(int argc, char **argv, struct cli_args *a)
         return cli_bad_usage("%s", "--batch-status MANIFEST takes --results DIR and nothing else to convert");
     if (a->batch_status)
         return -1;
-    if ((a->shard_given || a->shard_count || a->results) && !a->batch)
-        return cli_bad_usage("%s", "--shard, --shard-count and --results apply to --batch only");
+    if ((a->shard_given || a->shard_count || a->results || a->break_stale_locks) && !a->batch)
+        return cli_bad_usage("%s", "--shard, --shard-count, --results and --break-stale-locks apply to --batch "
+                                   "only");
     if (a->shard_given && a->shard_count)
         return cli_bad_usage("%s", "--shard K/N gives the count already; --shard-count is for the scheduler's "
                                    "index");
@@ -507,6 +516,7 @@ main(int argc, char **argv)
             .cancel = &cli_interrupted,
             .shard = &a.shard,
             .results_dir = a.results,
+            .break_stale_locks = a.break_stale_locks,
         };
 
         rc = cli_batch_shard(&a);
