@@ -18,11 +18,10 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "lockfile_parse.h"
 #include "raw2dmp/lockfile.h"
 #include "raw2dmp/parse.h"
 
-#define LOCK_MAGIC "raw2dmp-lock 1\n"
-#define LOCK_MAX_BYTES 1024
 #define LOCK_TRIES 4
 
 static void
@@ -37,7 +36,7 @@ lockfile_me(struct r2d_lock_info *me)
         me->token = (uint64_t)me->started ^ ((uint64_t)me->pid << 32) ^ (uint64_t)(uintptr_t)me;
 }
 
-/* The value of "key=" in text, up to its newline, into out; 0 when present. */
+/* The value of "key=" in text, up to its newline, into out; 0 when present and non-empty. */
 static int
 lockfile_field(const char *text, const char *key, char *out, size_t len)
 {
@@ -47,7 +46,7 @@ lockfile_field(const char *text, const char *key, char *out, size_t len)
         if (strncmp(p, key, klen) == 0 && p[klen] == '=') {
             const size_t n = strcspn(p + klen + 1, "\n");
 
-            if (n >= len)
+            if (n == 0 || n >= len)
                 return -1;
             memcpy(out, p + klen + 1, n);
             out[n] = '\0';
@@ -57,18 +56,50 @@ lockfile_field(const char *text, const char *key, char *out, size_t len)
     return -1;
 }
 
+int
+r2d_lock_parse(const char *data, size_t len, struct r2d_lock_info *info)
+{
+    char text[R2D_LOCK_MAX_BYTES + 1], v[32];
+    uint64_t pid, started, token;
+    const size_t n = len < R2D_LOCK_MAX_BYTES ? len : R2D_LOCK_MAX_BYTES;
+
+    memset(info, 0, sizeof(*info));
+    info->unreadable = 1;
+    memcpy(text, data, n);
+    text[n] = '\0'; /* a NUL inside ends the text early: the fields after it are missing */
+    if (strncmp(text, R2D_LOCK_MAGIC, sizeof(R2D_LOCK_MAGIC) - 1) != 0 ||
+        lockfile_field(text, "host", info->host, sizeof(info->host)) ||
+        lockfile_field(text, "pid", v, sizeof(v)) || r2d_parse_u64(v, R2D_RADIX_DECIMAL, &pid) ||
+        pid > INT32_MAX || lockfile_field(text, "started", v, sizeof(v)) ||
+        r2d_parse_u64(v, R2D_RADIX_DECIMAL, &started) || started > INT64_MAX ||
+        lockfile_field(text, "token", v, sizeof(v)) || strlen(v) != 16 || strspn(v, "0123456789abcdef") != 16 ||
+        r2d_parse_u64(v, R2D_RADIX_ADDRESS, &token))
+        goto bad;
+    for (const char *c = info->host; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            goto bad;
+    info->pid = (int64_t)pid;
+    info->started = (int64_t)started;
+    info->token = token;
+    info->unreadable = 0;
+    return 0;
+bad:
+    memset(info, 0, sizeof(*info));
+    info->unreadable = 1;
+    return -1;
+}
+
 /*
  * Read the lock at path into *info and its identity into *st. 0, or -1 with errno (ENOENT: no lock). The
  * file comes from shared storage: its size is bounded and every field checked; anything else leaves
- * info->unreadable set, and the caller judges the lock by its modification time.
+ * info->unreadable set and its modification time as the start, and the caller judges the lock by its age.
  */
 static int
 lockfile_read(const char *path, struct r2d_lock_info *info, struct stat *st)
 {
-    char text[LOCK_MAX_BYTES + 1], v[300];
-    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    char text[R2D_LOCK_MAX_BYTES];
+    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     ssize_t n;
-    uint64_t pid, started, token;
 
     memset(info, 0, sizeof(*info));
     info->unreadable = 1;
@@ -78,23 +109,10 @@ lockfile_read(const char *path, struct r2d_lock_info *info, struct stat *st)
         close(fd);
         return -1;
     }
-    n = read(fd, text, LOCK_MAX_BYTES);
+    n = S_ISREG(st->st_mode) ? read(fd, text, sizeof(text)) : -1;
     close(fd);
-    info->started = (int64_t)st->st_mtime;
-    if (n <= 0 || strncmp(text, LOCK_MAGIC, sizeof(LOCK_MAGIC) - 1) != 0)
-        return 0;
-    text[n] = '\0';
-    if (lockfile_field(text, "host", info->host, sizeof(info->host)) ||
-        lockfile_field(text, "pid", v, sizeof(v)) || r2d_parse_u64(v, R2D_RADIX_DECIMAL, &pid) ||
-        pid > INT32_MAX || lockfile_field(text, "started", v, sizeof(v)) ||
-        r2d_parse_u64(v, R2D_RADIX_DECIMAL, &started) || started > INT64_MAX ||
-        lockfile_field(text, "token", v, sizeof(v)) || strlen(v) != 16 ||
-        r2d_parse_u64(v, R2D_RADIX_ADDRESS, &token))
-        return 0;
-    info->pid = (int64_t)pid;
-    info->started = (int64_t)started;
-    info->token = token;
-    info->unreadable = 0;
+    if (n <= 0 || r2d_lock_parse(text, (size_t)n, info) != 0)
+        info->started = (int64_t)st->st_mtime;
     return 0;
 }
 
@@ -145,8 +163,8 @@ lockfile_break(const char *path, const struct r2d_lock_info *me, const struct r2
 static int
 lockfile_create(const char *path, const struct r2d_lock_info *me)
 {
-    char text[LOCK_MAX_BYTES];
-    const int n = snprintf(text, sizeof(text), LOCK_MAGIC "host=%s\npid=%" PRId64 "\nstarted=%" PRId64
+    char text[R2D_LOCK_MAX_BYTES];
+    const int n = snprintf(text, sizeof(text), R2D_LOCK_MAGIC "host=%s\npid=%" PRId64 "\nstarted=%" PRId64
                            "\ntoken=%016" PRIx64 "\n", me->host, me->pid, me->started, me->token);
     const int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     int err;
