@@ -42,6 +42,7 @@ def job_script(d, name, manifest, results, symbol_path):
     path = os.path.join(d, name)
     with open(path, "w") as f:
         f.write("#!/bin/sh\n")
+        f.write('echo "sanitizers: ASAN_OPTIONS=${ASAN_OPTIONS-} UBSAN_OPTIONS=${UBSAN_OPTIONS-}"\n')
         f.write("exec '%s' --batch '%s' --results '%s' --symbol-path '%s' -j 1\n" % (t.RAW2DMP, manifest, results,
                                                                                  symbol_path))
     os.chmod(path, 0o755)
@@ -110,6 +111,13 @@ def array_once(c, work, fx, truth, url):
             all(s == ("COMPLETED", "0:0") for s in states.values()),
             "every array task completed with exit 0: %s" % states)
     check_outputs(items, truth, "array")
+    # The sanitizer settings of an ASan run reach the jobs (sbatch exports the submitter's environment).
+    want = "sanitizers: ASAN_OPTIONS=%s UBSAN_OPTIONS=%s" % (os.environ.get("ASAN_OPTIONS", ""),
+                                                           os.environ.get("UBSAN_OPTIONS", ""))
+    for k in range(TASKS):
+        with open(os.path.join(d, "logs", "%d.log" % k)) as f:
+            log = f.read()
+        t.check(log.startswith(want + "\n"), "task %d ran with the test's sanitizer settings: %r" % (k, log[:300]))
     lines = results_lines(res)
     t.check(sorted(l["line"] for l in lines) == list(range(1, ITEMS + 1)) and all(l["status"] == "ok" for l in lines),
             "each item converted once, by one task: %s" % [(l["line"], l["status"]) for l in lines])
