@@ -9,11 +9,11 @@
 
 /* Who holds a lock, as its file records it. */
 struct r2d_lock_info {
-    char host[256];   /* gethostname() of the holder */
-    int64_t pid;      /* its process id */
-    int64_t started;  /* when it took the lock, seconds since the epoch (its clock) */
-    uint64_t token;   /* random: tells apart two holders with one pid (threads, a reused pid) */
-    int unreadable;   /* the file's contents could not be read (being written, or not ours) */
+    char host[256];  /* gethostname() of the holder */
+    int64_t pid;     /* its process id */
+    int64_t started; /* when it took the lock, seconds since the epoch (its clock) */
+    uint64_t token;  /* random: tells apart two holders with one pid (threads, a reused pid) */
+    int unreadable;  /* the file's contents could not be read (being written, or not ours) */
 };
 
 /**

@@ -475,8 +475,10 @@ batch_emit(struct batch *b, json_t *res)
                 json_object_set_new(res, "shard_from", json_string(sh->from)) ||
                 json_object_set_new(res, "host", json_string(b->host)) ||
                 json_object_set_new(res, "pid", json_integer((json_int_t)getpid())) ||
-                json_object_set_new(res, "finished", json_string(now))))
+                json_object_set_new(res, "finished", json_string(now)))) {
+        json_decref(res);
         res = NULL;
+    }
     text = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
     if (text && asprintf(&line, "%s\n", text) < 0)
         line = NULL;
@@ -534,7 +536,10 @@ batch_run_item(struct batch *b, struct batch_item *it, struct cli_slot *slot)
            : state == BATCH_BUSY ? CLI_EXIT_FAILED
            : state == BATCH_FAIL ? cli_exit_code(R2D_EEXIST, interrupted)
                                  : cli_exit_code(rc, interrupted);
-    status = state == BATCH_SKIP ? "skipped" : state == BATCH_BUSY ? "busy" : code == CLI_EXIT_OK ? "ok" : "failed";
+    status = state == BATCH_SKIP   ? "skipped"
+             : state == BATCH_BUSY ? "busy"
+             : code == CLI_EXIT_OK ? "ok"
+                                   : "failed";
     batch_result_line(b, it, status, code, why, &digest, t0);
     cli_claim_release(&claim);
     if (code)
@@ -668,7 +673,8 @@ batch_open_results(struct batch *b)
 int
 cli_batch_run(const struct cli_batch_config *cfg)
 {
-    struct batch b = {.cfg = cfg, .name = strcmp(cfg->manifest, "-") ? cfg->manifest : "<stdin>", .results_fd = -1};
+    struct batch b = {
+        .cfg = cfg, .name = strcmp(cfg->manifest, "-") ? cfg->manifest : "<stdin>", .results_fd = -1};
     const size_t jobs = cfg->jobs < 1 ? 1 : (size_t)cfg->jobs;
     int code;
 

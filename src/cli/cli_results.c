@@ -129,7 +129,8 @@ status_read_manifest(struct status *st)
         it->input = json_string_value(json_object_get(it->doc, "input"));
         it->output = json_string_value(json_object_get(it->doc, "output"));
         if (!it->input || !it->output) {
-            fprintf(stderr, "raw2dmp: %s:%zu: not a manifest item (an object with \"input\" and \"output\")\n",
+            fprintf(stderr,
+                    "raw2dmp: %s:%zu: not a manifest item (an object with \"input\" and \"output\")\n",
                     st->manifest, line);
             rc = -1;
         }
@@ -184,8 +185,8 @@ status_take(struct status *st, json_t *rec)
         else
             hi = mid;
     }
-    if (lo == st->n || (json_int_t)st->items[lo].line != line || !status_is(rec, "input", st->items[lo].input) ||
-        !status_is(rec, "output", st->items[lo].output))
+    if (lo == st->n || (json_int_t)st->items[lo].line != line ||
+        !status_is(rec, "input", st->items[lo].input) || !status_is(rec, "output", st->items[lo].output))
         return;
     if (status_is(rec, "status", "busy"))
         status_keep(&st->items[lo].busy, rec);
@@ -281,18 +282,18 @@ status_print(const struct status *st, const struct status_item *it, enum status_
     json_t *rec = it->best, *o;
     char *text;
 
-    o = json_pack("{s:I,s:s,s:s,s:s,s:s?,s:O?,s:O?,s:O?,s:O?}", "line", (json_int_t)it->line, "input", it->input,
-                  "output", it->output, "state", status_names[s], "error", why[0] ? why : NULL, "status",
-                  json_object_get(rec, "status"), "finished", json_object_get(rec, "finished"), "host",
-                  json_object_get(rec, "host"), "shard", json_object_get(rec, "shard"));
+    o = json_pack("{s:I,s:s,s:s,s:s,s:s?,s:O?,s:O?,s:O?,s:O?}", "line", (json_int_t)it->line, "input",
+                  it->input, "output", it->output, "state", status_names[s], "error", why[0] ? why : NULL,
+                  "status", json_object_get(rec, "status"), "finished", json_object_get(rec, "finished"),
+                  "host", json_object_get(rec, "host"), "shard", json_object_get(rec, "shard"));
     text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     if (text)
         printf("%s\n", text);
     free(text);
     json_decref(o);
     if (!quiet && s != STATUS_DONE)
-        fprintf(stderr, "raw2dmp: %s:%zu: %s%s%s\n", st->manifest, it->line, status_names[s], why[0] ? ": " : "",
-                why);
+        fprintf(stderr, "raw2dmp: %s:%zu: %s%s%s\n", st->manifest, it->line, status_names[s],
+                why[0] ? ": " : "", why);
 }
 
 int
@@ -310,7 +311,9 @@ cli_batch_status(const char *manifest, const char *dir, int quiet)
             count[s]++;
             status_print(&st, &st.items[i], s, why, quiet);
         }
-        code = count[STATUS_FAILED] ? CLI_EXIT_FAILED : count[STATUS_MISSING] ? CLI_EXIT_INCOMPLETE : CLI_EXIT_OK;
+        code = count[STATUS_FAILED]    ? CLI_EXIT_FAILED
+               : count[STATUS_MISSING] ? CLI_EXIT_INCOMPLETE
+                                       : CLI_EXIT_OK;
         if (!quiet)
             fprintf(stderr, "raw2dmp: batch status: %zu item%s: %zu done, %zu failed, %zu missing%s\n", st.n,
                     st.n == 1 ? "" : "s", count[STATUS_DONE], count[STATUS_FAILED], count[STATUS_MISSING],

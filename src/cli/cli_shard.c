@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Shards of a batch manifest. Items are dealt round-robin (item i goes to shard i mod N) rather than cut into
- * N contiguous pieces: manifests are usually sorted (by host, by date, by size), so neighbours tend to be alike
- * and round-robin spreads the large images over the shards; and appending items to a manifest leaves every
- * existing item in its shard, where a contiguous split would move the boundaries of all of them.
+ * N contiguous pieces: manifests are usually sorted (by host, by date, by size), so neighbours tend to be
+ * alike and round-robin spreads the large images over the shards; and appending items to a manifest leaves
+ * every existing item in its shard, where a contiguous split would move the boundaries of all of them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,8 +63,9 @@ shard_slurm(size_t count_opt, struct cli_shard *out, char *why, size_t n)
     }
     if (count_opt) {
         if (id >= count_opt) {
-            snprintf(why, n, "SLURM_ARRAY_TASK_ID=%zu is not below --shard-count %zu (number the array from 0)",
-                     id, count_opt);
+            snprintf(why, n,
+                     "SLURM_ARRAY_TASK_ID=%zu is not below --shard-count %zu (number the array from 0)", id,
+                     count_opt);
             return -1;
         }
         out->index = id;
@@ -74,20 +75,24 @@ shard_slurm(size_t count_opt, struct cli_shard *out, char *why, size_t n)
     }
     if (shard_number(min_s, CLI_SHARD_MAX, &min) || shard_number(max_s, CLI_SHARD_MAX, &max) || max < min ||
         id < min || id > max) {
-        snprintf(why, n, "SLURM_ARRAY_TASK_ID=%s needs SLURM_ARRAY_TASK_MIN and _MAX around it (got '%s', '%s'); "
-                 "or give --shard K/N", id_s, min_s ? min_s : "", max_s ? max_s : "");
+        snprintf(why, n,
+                 "SLURM_ARRAY_TASK_ID=%s needs SLURM_ARRAY_TASK_MIN and _MAX around it (got '%s', '%s'); "
+                 "or give --shard K/N",
+                 id_s, min_s ? min_s : "", max_s ? max_s : "");
         return -1;
     }
     if (cnt_s && (shard_number(cnt_s, CLI_SHARD_MAX, &cnt) || cnt != max - min + 1)) {
-        snprintf(why, n, "the Slurm array is not one range of indexes (SLURM_ARRAY_TASK_COUNT=%s, _MIN=%zu, "
+        snprintf(why, n,
+                 "the Slurm array is not one range of indexes (SLURM_ARRAY_TASK_COUNT=%s, _MIN=%zu, "
                  "_MAX=%zu), so its size is not the number of shards: give --shard-count N (the original "
-                 "array's size) or --shard K/N", cnt_s, min, max);
+                 "array's size) or --shard K/N",
+                 cnt_s, min, max);
         return -1;
     }
     out->index = id - min;
     out->count = max - min + 1;
-    snprintf(out->from, sizeof(out->from), "SLURM_ARRAY_TASK_ID=%zu of SLURM_ARRAY_TASK_MIN..MAX=%zu..%zu", id,
-             min, max);
+    snprintf(out->from, sizeof(out->from), "SLURM_ARRAY_TASK_ID=%zu of SLURM_ARRAY_TASK_MIN..MAX=%zu..%zu",
+             id, min, max);
     return 0;
 }
 
@@ -102,8 +107,10 @@ cli_shard_from_env(size_t count_opt, struct cli_shard *out, char *why, size_t wh
         return shard_slurm(count_opt, out, why, why_len);
     if (k8s) {
         if (shard_number(k8s, CLI_SHARD_MAX, &out->index) || !count_opt || out->index >= count_opt) {
-            snprintf(why, why_len, "JOB_COMPLETION_INDEX='%s' needs --shard-count N (the Job's completions) "
-                     "above it", k8s);
+            snprintf(why, why_len,
+                     "JOB_COMPLETION_INDEX='%s' needs --shard-count N (the Job's completions) "
+                     "above it",
+                     k8s);
             return -1;
         }
         out->count = count_opt;
@@ -112,7 +119,8 @@ cli_shard_from_env(size_t count_opt, struct cli_shard *out, char *why, size_t wh
         return 0;
     }
     if (count_opt) {
-        snprintf(why, why_len, "--shard-count needs SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX in the "
+        snprintf(why, why_len,
+                 "--shard-count needs SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX in the "
                  "environment; give --shard K/N otherwise");
         return -1;
     }

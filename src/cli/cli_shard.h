@@ -13,7 +13,8 @@ struct cli_shard {
 };
 
 /**
- * Parse "K/N" (decimal, 0 <= K < N <= CLI_SHARD_MAX) or "none" (0/1). Returns 0, or -1 with the reason in why.
+ * Parse "K/N" (decimal, 0 <= K < N <= CLI_SHARD_MAX) or "none" (0/1). Returns 0, or -1 with the reason in
+ * why.
  */
 int cli_shard_parse(const char *s, struct cli_shard *out, char *why, size_t why_len);
 

@@ -409,11 +409,11 @@ cli_parse(int argc, char **argv, struct cli_args *a)
     if (a->batch_status)
         return -1;
     if ((a->shard_given || a->shard_count || a->results || a->break_stale_locks) && !a->batch)
-        return cli_bad_usage("%s", "--shard, --shard-count, --results and --break-stale-locks apply to --batch "
-                                   "only");
+        return cli_bad_usage("%s",
+                             "--shard, --shard-count, --results and --break-stale-locks apply to --batch only");
     if (a->shard_given && a->shard_count)
-        return cli_bad_usage("%s", "--shard K/N gives the count already; --shard-count is for the scheduler's "
-                                   "index");
+        return cli_bad_usage("%s",
+                             "--shard K/N gives the count already; --shard-count is for the scheduler's index");
     if (!a->batch && (a->info ? argc - optind != 1 : argc - optind != 2))
         return cli_bad_usage("%s", a->info ? "--info takes exactly one INPUT" : "expected INPUT and OUTPUT");
     if (a->opts.pdb_path && a->opts.isf_path)

@@ -72,8 +72,8 @@ r2d_lock_parse(const char *data, size_t len, struct r2d_lock_info *info)
         lockfile_field(text, "pid", v, sizeof(v)) || r2d_parse_u64(v, R2D_RADIX_DECIMAL, &pid) ||
         pid > INT32_MAX || lockfile_field(text, "started", v, sizeof(v)) ||
         r2d_parse_u64(v, R2D_RADIX_DECIMAL, &started) || started > INT64_MAX ||
-        lockfile_field(text, "token", v, sizeof(v)) || strlen(v) != 16 || strspn(v, "0123456789abcdef") != 16 ||
-        r2d_parse_u64(v, R2D_RADIX_ADDRESS, &token))
+        lockfile_field(text, "token", v, sizeof(v)) || strlen(v) != 16 ||
+        strspn(v, "0123456789abcdef") != 16 || r2d_parse_u64(v, R2D_RADIX_ADDRESS, &token))
         goto bad;
     for (const char *c = info->host; *c; c++)
         if ((unsigned char)*c < 0x20 || *c == 0x7f)
@@ -164,8 +164,10 @@ static int
 lockfile_create(const char *path, const struct r2d_lock_info *me)
 {
     char text[R2D_LOCK_MAX_BYTES];
-    const int n = snprintf(text, sizeof(text), R2D_LOCK_MAGIC "host=%s\npid=%" PRId64 "\nstarted=%" PRId64
-                           "\ntoken=%016" PRIx64 "\n", me->host, me->pid, me->started, me->token);
+    const int n =
+        snprintf(text, sizeof(text),
+                 R2D_LOCK_MAGIC "host=%s\npid=%" PRId64 "\nstarted=%" PRId64 "\ntoken=%016" PRIx64 "\n",
+                 me->host, me->pid, me->started, me->token);
     const int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     int err;
 

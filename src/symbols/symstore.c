@@ -29,7 +29,8 @@
 #define SYMSTORE_PATH_MAX 4096
 #define SYMSTORE_KEY_LEN (R2D_GUID_HEX_LEN + 9)
 #define SYMSTORE_LOCK_POLL_MS 200
-#define SYMSTORE_LOCK_SLACK 60 /* seconds beyond the longest download (timeout x tries) before a lock is stale */
+/* Seconds beyond the longest download (timeout x tries) after which a download's lock is stale. */
+#define SYMSTORE_LOCK_SLACK 60
 
 /* --- Names --- */
 
@@ -362,8 +363,8 @@ symstore_search_dir(struct symstore_search *s, const char *dir)
 }
 
 /*
- * Download url into final (in dir, inside store) through a verified temporary file. 1 stored, 0 not (the reason
- * is in the tried list), <0 cancelled.
+ * Download url into final (inside store) through a verified temporary file. 1 stored, 0 not (the reason is in
+ * the tried list), <0 cancelled.
  */
 static int
 symstore_download(struct symstore_search *s, const char *url, const char *store, const char *final)

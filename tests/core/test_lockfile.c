@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Lock files (lockfile.c): what a lock file may contain (hostile contents from shared storage are refused, not
- * trusted), and the claim rules: one holder at a time, a holder's lock is respected while it lives, a dead or
- * old holder's lock is taken over, another host's only when asked, and a release never removes a lock that is
- * no longer ours.
+ * Lock files (lockfile.c): what a lock file may contain (hostile contents from shared storage are refused,
+ * not trusted), and the claim rules: one holder at a time, a holder's lock is respected while it lives, a
+ * dead or old holder's lock is taken over, another host's only when asked, and a release never removes a lock
+ * that is no longer ours.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -55,15 +55,15 @@ hostile_lock_contents_are_unreadable_not_trusted(void **state)
     struct r2d_lock_info info;
     static const char *const bad[] = {
         "",
-        "raw2dmp-lock 2\nhost=a\npid=1\nstarted=1\ntoken=0123456789abcdef\n",   /* another version */
-        "raw2dmp-lock 1\npid=1\nstarted=1\ntoken=0123456789abcdef\n",          /* no host */
-        "raw2dmp-lock 1\nhost=\npid=1\nstarted=1\ntoken=0123456789abcdef\n",   /* empty host */
+        "raw2dmp-lock 2\nhost=a\npid=1\nstarted=1\ntoken=0123456789abcdef\n",          /* another version */
+        "raw2dmp-lock 1\npid=1\nstarted=1\ntoken=0123456789abcdef\n",                  /* no host */
+        "raw2dmp-lock 1\nhost=\npid=1\nstarted=1\ntoken=0123456789abcdef\n",           /* empty host */
         "raw2dmp-lock 1\nhost=a\npid=2147483648\nstarted=1\ntoken=0123456789abcdef\n", /* pid past 31 bits */
         "raw2dmp-lock 1\nhost=a\npid=-1\nstarted=1\ntoken=0123456789abcdef\n",
         "raw2dmp-lock 1\nhost=a\npid=1\nstarted=99999999999999999999\ntoken=0123456789abcdef\n",
         "raw2dmp-lock 1\nhost=a\npid=1\nstarted=0x10\ntoken=0123456789abcdef\n", /* decimal only */
-        "raw2dmp-lock 1\nhost=a\npid=1\nstarted=1\ntoken=0123456789abcde\n",   /* 15 digits */
-        "raw2dmp-lock 1\nhost=a\npid=1\nstarted=1\ntoken=0123456789ABCDEF\n",  /* not as written */
+        "raw2dmp-lock 1\nhost=a\npid=1\nstarted=1\ntoken=0123456789abcde\n",     /* 15 digits */
+        "raw2dmp-lock 1\nhost=a\npid=1\nstarted=1\ntoken=0123456789ABCDEF\n",    /* not as written */
         "raw2dmp-lock 1\nhost=a\npid=1\nstarted=1\ntoken=0123456789abcdeg\n",
         "raw2dmp-lock 1\nhost=a\x1b[2J\npid=1\nstarted=1\ntoken=0123456789abcdef\n", /* escape in host */
         "raw2dmp-lock 1\nhost=a\npid=1 \nstarted=1\ntoken=0123456789abcdef\n",
@@ -77,8 +77,9 @@ hostile_lock_contents_are_unreadable_not_trusted(void **state)
         assert_int_equal(info.pid, 0);
     }
     /* A NUL hides what follows it; a host of 300 bytes does not fit; fields past 1024 bytes are not read. */
-    assert_int_equal(r2d_lock_parse("raw2dmp-lock 1\nhost=a\0\npid=1\nstarted=1\ntoken=0123456789abcdef\n", 60,
-                                    &info), -1);
+    assert_int_equal(
+        r2d_lock_parse("raw2dmp-lock 1\nhost=a\0\npid=1\nstarted=1\ntoken=0123456789abcdef\n", 60, &info),
+        -1);
     memset(big, 'h', sizeof(big));
     memcpy(big, "raw2dmp-lock 1\nhost=", 20);
     snprintf(big + 320, sizeof(big) - 320, "\npid=1\nstarted=1\ntoken=0123456789abcdef\n");
@@ -127,8 +128,9 @@ static void
 write_lock(const char *path, const char *host, long pid, long started)
 {
     char text[512];
-    const int n = snprintf(text, sizeof(text), "raw2dmp-lock 1\nhost=%s\npid=%ld\nstarted=%ld\ntoken=00000000deadbeef\n",
-                           host, pid, started);
+    const int n = snprintf(text, sizeof(text),
+                           "raw2dmp-lock 1\nhost=%s\npid=%ld\nstarted=%ld\ntoken=00000000deadbeef\n", host,
+                           pid, started);
 
     cdtest_write_file(path, text, (size_t)n);
 }
@@ -192,7 +194,8 @@ stale_locks_are_taken_over_and_live_ones_respected(void **state)
     assert_int_equal(r2d_lock_acquire(f->ctx, f->path, 3600, 1, &h), R2D_EBUSY);
     assert_int_equal(h.unreadable, 1);
     assert_non_null(strstr(r2d_errmsg(f->ctx), "holder unknown"));
-    assert_int_equal(r2d_lock_acquire(f->ctx, f->path, -1, 0, &me), R2D_EBUSY); /* max_age <= 0: never by age */
+    assert_int_equal(r2d_lock_acquire(f->ctx, f->path, -1, 0, &me),
+                     R2D_EBUSY); /* max_age <= 0: never by age */
 }
 
 static void
