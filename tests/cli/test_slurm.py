@@ -166,6 +166,7 @@ def cancel_and_resubmit(c, work, fx, truth, url):
             {k: s["state"] for k, s in st.items()})
     t.check(not os.path.exists(items[1][0]["output"]) and not os.path.exists(items[1][0]["output"] + ".report.json"),
             "the interrupted item left no output and no report")
+    t.check(not os.path.exists(items[1][0]["output"] + ".lock"), "the cancelled task released its claim (SIGTERM)")
     done_mtime = {i: os.stat(items[i][0]["output"]).st_mtime_ns for i in (0, 2, 3, 4, 6, 7)}
 
     # Re-submit the same array with every task on the shared cache.
