@@ -27,7 +27,7 @@ void cli_results_now(char *buf, size_t len);
  * (its line, input and output must match) in any DIR/ *.jsonl file: done (ok or skipped, and the output is
  * there), failed (with the record's error), or missing. One JSON line per item on stdout, failures and a
  * summary on stderr (unless quiet). Returns 0 all done, 1 some failed, 4 none failed but some missing, 2 the
- * manifest or DIR cannot be read or the manifest is invalid.
+ * manifest or DIR cannot be read or a manifest line lacks "input" or "output".
  */
 int cli_batch_status(const char *manifest, const char *dir, int quiet);
 
