@@ -48,7 +48,8 @@ class SlurmCluster:
 
     # --- setup ---
 
-    def _which(self):
+    def preflight(self):
+        """Raise Unavailable when the tools are missing or the daemons could not start jobs (not root)."""
         missing = [d for d in DAEMONS if not shutil.which(d) and not os.path.exists("/usr/sbin/" + d)]
         if missing:
             raise Unavailable("not installed: %s (Debian: apt-get install slurm-wlm munge)" % ", ".join(missing))
@@ -140,7 +141,7 @@ class SlurmCluster:
 
     def __enter__(self):
         try:
-            self._which()
+            self.preflight()
             shutil.rmtree(self.dir, ignore_errors=True)
             os.makedirs(self.dir)
             self._start_munge()
