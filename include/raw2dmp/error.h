@@ -30,6 +30,7 @@ enum r2d_status {
     R2D_ERANGE = -16,    /* a number does not fit its type (r2d_parse_u64) */
     R2D_ESAMEFILE = -17, /* a file to be written is another file of the conversion (input, output, report) */
     R2D_EINCOMPLETE = -18, /* r2d_info: the description was written, but an analysis step failed */
+    R2D_EBUSY = -19,     /* a lock file is held by another process (r2d_lock_acquire) */
 };
 
 /**

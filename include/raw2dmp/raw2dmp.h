@@ -11,5 +11,6 @@
 #include "raw2dmp/convert.h"
 #include "raw2dmp/files.h"
 #include "raw2dmp/parse.h"
+#include "raw2dmp/lockfile.h"
 
 #endif

@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include "cli_batch.h"
+#include "cli_claim.h"
 #include "cli_options.h"
+#include "cli_results.h"
 #include "raw2dmp/files.h"
 
 #define BATCH_HASH_BUF (4u << 20)
@@ -37,8 +39,13 @@ struct batch {
     const char *name; /* the manifest as messages name it */
     struct batch_item *items;
     size_t n;
-    pthread_mutex_t lock; /* next, the counters */
-    size_t next, finished, ok, skipped, failed;
+    size_t total;         /* items in the whole manifest (n: this shard's) */
+    char host[256];       /* gethostname, for the result lines */
+    int results_fd;       /* --results file, or -1 */
+    int results_error;    /* errno of the first failed append, or 0 */
+    char results_path[4096];
+    pthread_mutex_t lock; /* next, the counters, the results file */
+    size_t next, finished, ok, skipped, failed, busy;
     int interrupted;
     struct cli_display *display;
 };
@@ -47,6 +54,7 @@ enum batch_state {
     BATCH_RUN,  /* convert it */
     BATCH_SKIP, /* done earlier: output and report exist and match */
     BATCH_FAIL, /* something is in the way; the reason says what */
+    BATCH_BUSY, /* another process has claimed it */
 };
 
 static void
@@ -451,44 +459,89 @@ batch_digest_or_null(const struct batch_digests *d, int i, int code)
     return !code && d->hex[i][0] ? d->hex[i] : NULL;
 }
 
-/* One item: skip check, conversion, result line on stdout, error line on stderr. */
+/*
+ * Where the line came from (shard, host, pid) and when it was written, then the line on stdout and in the
+ * results file. The file is appended under the batch's lock, so that lines of two workers never mix.
+ */
+static void
+batch_emit(struct batch *b, json_t *res)
+{
+    const struct cli_shard *sh = b->cfg->shard;
+    char shard[48], now[40], *text, *line = NULL;
+
+    snprintf(shard, sizeof(shard), "%zu/%zu", sh->index, sh->count);
+    cli_results_now(now, sizeof(now));
+    if (res && (json_object_set_new(res, "shard", json_string(shard)) ||
+                json_object_set_new(res, "shard_from", json_string(sh->from)) ||
+                json_object_set_new(res, "host", json_string(b->host)) ||
+                json_object_set_new(res, "pid", json_integer((json_int_t)getpid())) ||
+                json_object_set_new(res, "finished", json_string(now)))) {
+        json_decref(res);
+        res = NULL;
+    }
+    text = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
+    if (text && asprintf(&line, "%s\n", text) < 0)
+        line = NULL;
+    if (line) {
+        cli_display_print(b->display, stdout, line);
+        pthread_mutex_lock(&b->lock);
+        if (b->results_fd >= 0 && cli_results_append(b->results_fd, line) != 0 && !b->results_error)
+            b->results_error = errno ? errno : EIO;
+        pthread_mutex_unlock(&b->lock);
+    }
+    free(line);
+    free(text);
+    json_decref(res);
+}
+
+/* The item's result line; code is its exit code, why the error when code is not 0. */
+static void
+batch_result_line(struct batch *b, const struct batch_item *it, const char *status, int code, const char *why,
+                  const struct batch_digests *digest, double t0)
+{
+    json_t *res = json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s?,s:s?,s:s?,s:s?,s:f}", "line", (json_int_t)it->line,
+                            "input", it->input, "output", it->output, "report", it->report, "status", status,
+                            "exit", code, "error", code ? why : NULL, "output_sha256",
+                            batch_digest_or_null(digest, 0, code), "output_sha1",
+                            batch_digest_or_null(digest, 1, code), "output_md5",
+                            batch_digest_or_null(digest, 2, code), "seconds",
+                            (double)(int64_t)((r2d_now() - t0) * 1000.0 + 0.5) / 1000.0); /* ms */
+
+    batch_emit(b, res);
+}
+
+/*
+ * One item: claim, skip check, conversion, result line on stdout (and in the results file), error line on
+ * stderr, release. An item claimed by another process is "busy": this process leaves it alone.
+ */
 static void
 batch_run_item(struct batch *b, struct batch_item *it, struct cli_slot *slot)
 {
     const double t0 = r2d_now();
+    struct cli_log_sink sink = {b->display, it->prefix};
     char why[2048];
-    struct batch_digests digest;
+    struct batch_digests digest = {{{0}}};
+    struct cli_claim claim;
     const char *status;
-    int code, rc = 0;
-    json_t *res;
-    char *text;
-    enum batch_state state = batch_check_done(b, it, why, sizeof(why), &digest);
+    int code, rc = 0, interrupted;
+    enum batch_state state = BATCH_BUSY;
 
+    if (!cli_claim_take(&claim, it->output, b->cfg->break_stale_locks, b->cfg->verbosity, &sink, why,
+                        sizeof(why)))
+        state = batch_check_done(b, it, why, sizeof(why), &digest);
     if (state == BATCH_RUN)
         rc = batch_convert(b, it, slot, why, sizeof(why), &digest);
+    interrupted = b->cfg->cancel && *b->cfg->cancel;
     code = state == BATCH_SKIP   ? CLI_EXIT_OK
-           : state == BATCH_FAIL ? cli_exit_code(R2D_EEXIST, b->cfg->cancel && *b->cfg->cancel)
-                                 : cli_exit_code(rc, b->cfg->cancel && *b->cfg->cancel);
-    status = state == BATCH_SKIP ? "skipped" : code == CLI_EXIT_OK ? "ok" : "failed";
-    res = json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:s?,s:s?,s:s?,s:s?,s:f}", "line", (json_int_t)it->line,
-                    "input", it->input, "output", it->output, "report", it->report, "status", status, "exit",
-                    code, "error", code ? why : NULL, "output_sha256", batch_digest_or_null(&digest, 0, code),
-                    "output_sha1", batch_digest_or_null(&digest, 1, code), "output_md5",
-                    batch_digest_or_null(&digest, 2, code), "seconds",
-                    (double)(int64_t)((r2d_now() - t0) * 1000.0 + 0.5) / 1000.0); /* ms */
-    text = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
-    if (text) {
-        size_t len = strlen(text);
-        char *line = realloc(text, len + 2);
-
-        if (line) {
-            memcpy(line + len, "\n", 2);
-            cli_display_print(b->display, stdout, line);
-            text = line;
-        }
-    }
-    free(text);
-    json_decref(res);
+           : state == BATCH_BUSY ? CLI_EXIT_FAILED
+           : state == BATCH_FAIL ? cli_exit_code(R2D_EEXIST, interrupted)
+                                 : cli_exit_code(rc, interrupted);
+    status = state == BATCH_SKIP   ? "skipped"
+             : state == BATCH_BUSY ? "busy"
+             : code == CLI_EXIT_OK ? "ok"
+                                   : "failed";
+    batch_result_line(b, it, status, code, why, &digest, t0);
+    cli_claim_release(&claim);
     if (code)
         cli_display_message(b->display, it->prefix, why);
     else if (state == BATCH_SKIP && b->cfg->verbosity >= R2D_LOG_INFO)
@@ -497,7 +550,9 @@ batch_run_item(struct batch *b, struct batch_item *it, struct cli_slot *slot)
     b->finished++;
     if (code == CLI_EXIT_INTERRUPTED)
         b->interrupted = 1;
-    if (code)
+    if (state == BATCH_BUSY)
+        b->busy++;
+    else if (code)
         b->failed++;
     else if (state == BATCH_SKIP)
         b->skipped++;
@@ -568,14 +623,58 @@ batch_free(struct batch *b)
         free(b->items[i].prefix);
     }
     free(b->items);
+    if (b->results_fd >= 0)
+        close(b->results_fd);
     cli_display_free(b->display);
     pthread_mutex_destroy(&b->lock);
+}
+
+/* Keep only the shard's items (every item was checked, so all shards agree the manifest is valid). */
+static void
+batch_take_shard(struct batch *b)
+{
+    const struct cli_shard *sh = b->cfg->shard;
+    size_t kept = 0;
+
+    b->total = b->n;
+    for (size_t i = 0; i < b->n; i++) {
+        if (i % sh->count == sh->index) {
+            b->items[kept++] = b->items[i];
+        } else {
+            json_decref(b->items[i].doc);
+            free(b->items[i].report);
+            free(b->items[i].prefix);
+        }
+    }
+    b->n = kept;
+}
+
+/* The results file (--results DIR), and the shard line at the start when there are several shards. */
+static int
+batch_open_results(struct batch *b)
+{
+    const struct cli_shard *sh = b->cfg->shard;
+    char why[4200];
+
+    if (gethostname(b->host, sizeof(b->host) - 1) != 0)
+        snprintf(b->host, sizeof(b->host), "localhost");
+    if (sh->count > 1 && b->cfg->verbosity >= R2D_LOG_WARN)
+        fprintf(stderr, "raw2dmp: batch: shard %zu/%zu (from %s): %zu of %zu items\n", sh->index, sh->count,
+                sh->from, b->n, b->total);
+    if (!b->cfg->results_dir)
+        return 0;
+    b->results_fd = cli_results_open(b->cfg->results_dir, sh, b->results_path, sizeof(b->results_path), why,
+                                     sizeof(why));
+    if (b->results_fd < 0)
+        fprintf(stderr, "raw2dmp: %s\n", why);
+    return b->results_fd < 0 ? -1 : 0;
 }
 
 int
 cli_batch_run(const struct cli_batch_config *cfg)
 {
-    struct batch b = {.cfg = cfg, .name = strcmp(cfg->manifest, "-") ? cfg->manifest : "<stdin>"};
+    struct batch b = {
+        .cfg = cfg, .name = strcmp(cfg->manifest, "-") ? cfg->manifest : "<stdin>", .results_fd = -1};
     const size_t jobs = cfg->jobs < 1 ? 1 : (size_t)cfg->jobs;
     int code;
 
@@ -583,6 +682,11 @@ cli_batch_run(const struct cli_batch_config *cfg)
     if (batch_read_manifest(&b) || batch_check_files(&b)) {
         batch_free(&b);
         return CLI_EXIT_USAGE;
+    }
+    batch_take_shard(&b);
+    if (batch_open_results(&b)) {
+        batch_free(&b);
+        return CLI_EXIT_FAILED;
     }
     b.display = cli_display_new(cfg->progress, 1, jobs);
     if (!b.display) {
@@ -593,14 +697,19 @@ cli_batch_run(const struct cli_batch_config *cfg)
     cli_display_set_counts(b.display, 0, b.n);
     batch_run_workers(&b, jobs < b.n ? jobs : (b.n ? b.n : 1));
     cli_display_end(b.display);
+    if (b.results_error)
+        fprintf(stderr, "raw2dmp: %s: cannot append a result line: %s\n", b.results_path,
+                strerror(b.results_error));
     code = b.interrupted || (cfg->cancel && *cfg->cancel) ? CLI_EXIT_INTERRUPTED
-           : b.failed                                     ? CLI_EXIT_FAILED
+           : b.failed || b.busy || b.results_error        ? CLI_EXIT_FAILED
                                                           : CLI_EXIT_OK;
     if (cfg->verbosity >= R2D_LOG_WARN) {
-        char summary[160];
+        char summary[200], busy[64] = "";
 
-        snprintf(summary, sizeof(summary), "%zu item%s: %zu converted, %zu skipped, %zu failed%s", b.n,
-                 b.n == 1 ? "" : "s", b.ok, b.skipped, b.failed,
+        if (b.busy)
+            snprintf(busy, sizeof(busy), ", %zu busy in another process", b.busy);
+        snprintf(summary, sizeof(summary), "%zu item%s: %zu converted, %zu skipped, %zu failed%s%s", b.n,
+                 b.n == 1 ? "" : "s", b.ok, b.skipped, b.failed, busy,
                  code == CLI_EXIT_INTERRUPTED ? ", interrupted" : "");
         cli_display_message(b.display, "batch: ", summary);
     }

@@ -16,6 +16,8 @@
 #include "cli_batch.h"
 #include "cli_display.h"
 #include "cli_options.h"
+#include "cli_results.h"
+#include "cli_shard.h"
 #include "raw2dmp/convert.h"
 #include "raw2dmp/formats.h"
 #include "raw2dmp/parse.h"
@@ -29,6 +31,11 @@ enum {
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
     OPT_BATCH,
+    OPT_SHARD,
+    OPT_SHARD_COUNT,
+    OPT_RESULTS,
+    OPT_BATCH_STATUS,
+    OPT_BREAK_STALE_LOCKS,
 };
 
 static const struct option cli_own_options[] = {
@@ -39,6 +46,11 @@ static const struct option cli_own_options[] = {
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"batch", required_argument, NULL, OPT_BATCH},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"shard-count", required_argument, NULL, OPT_SHARD_COUNT},
+    {"results", required_argument, NULL, OPT_RESULTS},
+    {"batch-status", required_argument, NULL, OPT_BATCH_STATUS},
+    {"break-stale-locks", no_argument, NULL, OPT_BREAK_STALE_LOCKS},
     {"jobs", required_argument, NULL, 'j'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -58,6 +70,12 @@ struct cli_args {
     int progress; /* -1 = on a terminal unless -q, 0 off, 1 forced */
     long jobs;    /* 0 = not given */
     const char *batch;
+    const char *batch_status; /* --batch-status MANIFEST */
+    const char *results;      /* --results DIR */
+    struct cli_shard shard;   /* --shard, when shard_given */
+    int shard_given;
+    size_t shard_count; /* --shard-count, 0 = not given */
+    int break_stale_locks;
 };
 
 static volatile sig_atomic_t cli_interrupted;
@@ -74,7 +92,8 @@ cli_usage(FILE *out)
     fputs(
         "usage: raw2dmp [OPTIONS] INPUT OUTPUT\n"
         "       raw2dmp --info [--json] [OPTIONS] INPUT\n"
-        "       raw2dmp --batch MANIFEST [-j N] [OPTIONS]\n"
+        "       raw2dmp --batch MANIFEST [-j N] [--shard K/N] [--results DIR] [OPTIONS]\n"
+        "       raw2dmp --batch-status MANIFEST --results DIR\n"
         "Convert a physical-memory image of a 64-bit Windows machine into a crash dump WinDbg opens.\n"
         "\n"
         "Input:\n"
@@ -119,6 +138,15 @@ cli_usage(FILE *out)
         "      --batch MANIFEST     convert every line of a JSON-lines manifest ('-' = standard input);\n"
         "                           the options above are defaults for every item; one JSON line per item\n"
         "  -j, --jobs N             conversions at once in a batch (default 1)\n"
+        "      --shard K/N          convert items K, K+N, K+2N ... of the manifest (0-based; 'none': all);\n"
+        "                           default: from SLURM_ARRAY_TASK_ID (and _MIN/_MAX) or\n"
+        "                           JOB_COMPLETION_INDEX (with --shard-count) when set\n"
+        "      --shard-count N      the number of shards for JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID\n"
+        "      --results DIR        also write the result lines to a file of this process in DIR\n"
+        "      --break-stale-locks  take over items whose OUTPUT.lock another host holds, at any age\n"
+        "                           (default: after 24 hours; on this host, when its process is gone)\n"
+        "      --batch-status MANIFEST  with --results DIR: merge the result files; every item done,\n"
+        "                           failed (why) or missing; exit 0 all done, 1 some failed, 4 missing\n"
         "Messages:\n"
         "      --progress, --no-progress  force the progress line on or off (default: on a terminal)\n"
         "  -q, --quiet              errors only\n"
@@ -230,6 +258,28 @@ cli_parse_own(struct cli_args *a, int c)
         break;
     case OPT_BATCH:
         a->batch = optarg;
+        break;
+    case OPT_SHARD: {
+        char why[200];
+
+        if (cli_shard_parse(optarg, &a->shard, why, sizeof(why)))
+            return cli_bad_usage("--shard: %s", why);
+        a->shard_given = 1;
+        break;
+    }
+    case OPT_SHARD_COUNT:
+        if (r2d_parse_u64(optarg, R2D_RADIX_DECIMAL, &jobs) || jobs < 1 || jobs > CLI_SHARD_MAX)
+            return cli_bad_usage("--shard-count: expected 1 to %u, not '%s'", CLI_SHARD_MAX, optarg);
+        a->shard_count = (size_t)jobs;
+        break;
+    case OPT_RESULTS:
+        a->results = optarg;
+        break;
+    case OPT_BATCH_STATUS:
+        a->batch_status = optarg;
+        break;
+    case OPT_BREAK_STALE_LOCKS:
+        a->break_stale_locks = 1;
         break;
     case 'j':
         if (r2d_parse_u64(optarg, R2D_RADIX_DECIMAL, &jobs) || jobs < 1 || jobs > CLI_MAX_JOBS)
@@ -354,6 +404,16 @@ cli_parse(int argc, char **argv, struct cli_args *a)
                              "--batch takes no INPUT/OUTPUT, --report or --info (the manifest names them)");
     if (a->jobs && !a->batch)
         return cli_bad_usage("%s", "--jobs applies to --batch only");
+    if (a->batch_status && (a->batch || argc != optind || !a->results))
+        return cli_bad_usage("%s", "--batch-status MANIFEST takes --results DIR and nothing else to convert");
+    if (a->batch_status)
+        return -1;
+    if ((a->shard_given || a->shard_count || a->results || a->break_stale_locks) && !a->batch)
+        return cli_bad_usage("%s",
+                             "--shard, --shard-count, --results and --break-stale-locks apply to --batch only");
+    if (a->shard_given && a->shard_count)
+        return cli_bad_usage("%s",
+                             "--shard K/N gives the count already; --shard-count is for the scheduler's index");
     if (!a->batch && (a->info ? argc - optind != 1 : argc - optind != 2))
         return cli_bad_usage("%s", a->info ? "--info takes exactly one INPUT" : "expected INPUT and OUTPUT");
     if (a->opts.pdb_path && a->opts.isf_path)
@@ -397,6 +457,28 @@ cli_run_single(const struct cli_args *a, const char *input, const char *output)
     return cli_exit_code(rc, cli_interrupted);
 }
 
+/*
+ * The shard when --shard was not given: the scheduler's environment, for a manifest file. A manifest on
+ * standard input is a piece someone already chose (the older recipe: one line per array task through sed),
+ * so it is never split again. Returns -1 to go on, else the exit code.
+ */
+static int
+cli_batch_shard(struct cli_args *a)
+{
+    char why[400];
+
+    if (a->shard_given)
+        return -1;
+    if (strcmp(a->batch, "-") == 0) {
+        a->shard = (struct cli_shard){.index = 0, .count = 1, .from = "a manifest on standard input"};
+        return -1;
+    }
+    if (cli_shard_from_env(a->shard_count, &a->shard, why, sizeof(why)) == 0)
+        return -1;
+    fprintf(stderr, "raw2dmp: --batch: %s\n", why);
+    return CLI_EXIT_USAGE;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -422,7 +504,9 @@ main(int argc, char **argv)
     signal(SIGTERM, cli_on_signal);
     /* Past RLIMIT_FSIZE a write then fails with EFBIG, reported as disk full, and the temporary is removed. */
     signal(SIGXFSZ, SIG_IGN);
-    if (a.batch) {
+    if (a.batch_status) {
+        rc = cli_batch_status(a.batch_status, a.results, a.verbosity < R2D_LOG_WARN);
+    } else if (a.batch) {
         const struct cli_batch_config cfg = {
             .manifest = a.batch,
             .defaults = &a.opts,
@@ -430,9 +514,14 @@ main(int argc, char **argv)
             .verbosity = a.verbosity,
             .progress = a.progress,
             .cancel = &cli_interrupted,
+            .shard = &a.shard,
+            .results_dir = a.results,
+            .break_stale_locks = a.break_stale_locks,
         };
 
-        rc = cli_batch_run(&cfg);
+        rc = cli_batch_shard(&a);
+        if (rc < 0)
+            rc = cli_batch_run(&cfg);
     } else {
         rc = cli_run_single(&a, argv[optind], a.info ? NULL : argv[optind + 1]);
     }

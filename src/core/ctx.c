@@ -176,6 +176,7 @@ r2d_status_name(int status)
     case R2D_ERANGE: return "R2D_ERANGE";
     case R2D_ESAMEFILE: return "R2D_ESAMEFILE";
     case R2D_EINCOMPLETE: return "R2D_EINCOMPLETE";
+    case R2D_EBUSY: return "R2D_EBUSY";
     }
     return "R2D_E?";
 }

@@ -6,7 +6,8 @@
  *
  * Files are written only inside the downstream store of a srv* chain or a cache* directory, always as a
  * temporary file in the final directory that is verified and then renamed, so a store never holds a partial
- * or mismatching file under a PDB's name.
+ * or mismatching file under a PDB's name. A download holds a lock file beside its entry, so that processes
+ * sharing a store (batch jobs on many nodes) download one PDB once; the others wait and use the stored file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,15 +17,20 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "array.h"
+#include "raw2dmp/lockfile.h"
 #include "download.h"
 #include "symbols.h"
 #include "symstore.h"
 
 #define SYMSTORE_PATH_MAX 4096
 #define SYMSTORE_KEY_LEN (R2D_GUID_HEX_LEN + 9)
+#define SYMSTORE_LOCK_POLL_MS 200
+/* Seconds beyond the longest download (timeout x tries) after which a download's lock is stale. */
+#define SYMSTORE_LOCK_SLACK 60
 
 /* --- Names --- */
 
@@ -356,35 +362,19 @@ symstore_search_dir(struct symstore_search *s, const char *dir)
     return rc;
 }
 
-/* Download <url>/<name>/<KEY>/<name> into store through a verified temporary file. 1 found, 0 not, <0 error.
+/*
+ * Download url into final (inside store) through a verified temporary file. 1 stored, 0 not (the reason is in
+ * the tried list), <0 cancelled.
  */
 static int
-symstore_fetch(struct symstore_search *s, const char *base, const char *store)
+symstore_download(struct symstore_search *s, const char *url, const char *store, const char *final)
 {
-    char url[SYMSTORE_PATH_MAX];
-    char dir[SYMSTORE_PATH_MAX];
     char tmp[SYMSTORE_PATH_MAX];
-    char final[SYMSTORE_PATH_MAX];
-    int fd = -1;
-    int rc;
+    int fd, rc;
 
-    s->had_url = 1;
-    if (symstore_join(url, sizeof(url), "%s/%s/%s/%s", base, s->name, s->key_up, s->name) != 0 ||
-        symstore_join(dir, sizeof(dir), "%s/%s/%s", store, s->name, s->key_up) != 0 ||
-        symstore_join(final, sizeof(final), "%s/%s", dir, s->name) != 0) {
-        symstore_tried(s, "%s (URL or store path too long)", base);
-        return 0;
-    }
-    if (!r2d_download_available()) {
-        symstore_tried(s, "%s (not downloaded: raw2dmp was built without libcurl)", url);
-        return 0;
-    }
-    rc = symstore_mkdirs(s->ctx, dir);
-    if (rc == 0)
-        rc = fd = symstore_mktemp(s->ctx, s, store, tmp, sizeof(tmp));
+    rc = fd = symstore_mktemp(s->ctx, s, store, tmp, sizeof(tmp));
     if (rc < 0) {
         symstore_tried(s, "%s (cannot store the download: %s)", url, r2d_errmsg(s->ctx));
-        symstore_rmdirs(s, store);
         s->net_failed = 1;
         return 0;
     }
@@ -399,16 +389,105 @@ symstore_fetch(struct symstore_search *s, const char *base, const char *store)
     }
     if (rc == 0 && rename(tmp, final) != 0)
         rc = r2d_err_errno(s->ctx, "%s: cannot rename into %s", tmp, final);
-    if (rc) {
-        unlink(tmp);
-        symstore_rmdirs(s, store);
-        if (rc == R2D_ECANCELED)
-            return rc;
-        if (rc != R2D_ENOTFOUND && rc != R2D_EMISMATCH)
-            s->net_failed = 1;
-        symstore_tried(s, "%s", r2d_errmsg(s->ctx)); /* the message names the URL */
+    if (rc == 0)
+        return 1;
+    unlink(tmp);
+    if (rc == R2D_ECANCELED)
+        return rc;
+    if (rc != R2D_ENOTFOUND && rc != R2D_EMISMATCH)
+        s->net_failed = 1;
+    symstore_tried(s, "%s", r2d_errmsg(s->ctx)); /* the message names the URL */
+    return 0;
+}
+
+/*
+ * Take the store entry's lock (dir/.<name>.lock), so that of many processes needing one PDB in a shared store
+ * only one downloads it while the others wait, then find it in place. The wait ends when the lock is freed
+ * (the holder finished or failed), becomes stale (its holder on this host died, or it is older than a whole
+ * download may take), or the search is cancelled. A lock that cannot be made (a read-only store) is no
+ * reason not to download: the temporary file and rename keep the store consistent without it. *held says
+ * whether the lock is ours; returns 0, or R2D_ECANCELED.
+ */
+static int
+symstore_lock(struct symstore_search *s, const char *lock, struct r2d_lock_info *mine, int *held)
+{
+    struct r2d_download_opts o;
+    int64_t max_age;
+    const double t0 = r2d_now();
+
+    r2d_download_opts_default(&o);
+    max_age = (int64_t)o.timeout * (o.retries + 1) + SYMSTORE_LOCK_SLACK;
+    *held = 0;
+    for (int waited = 0;; waited = 1) {
+        const struct timespec poll = {0, SYMSTORE_LOCK_POLL_MS * 1000000L};
+        const int rc = r2d_lock_acquire(s->ctx, lock, max_age, 0, mine);
+
+        if (rc == 0) {
+            *held = 1;
+            return 0;
+        }
+        if (rc != R2D_EBUSY || r2d_now() - t0 > (double)max_age) {
+            r2d_log(s->ctx, R2D_LOG_WARN, "downloading without the store's lock: %s", r2d_errmsg(s->ctx));
+            return 0;
+        }
+        if (!waited)
+            r2d_log(s->ctx, R2D_LOG_INFO, "waiting for another download of %s %s: %s", s->name, s->key_up,
+                    r2d_errmsg(s->ctx));
+        if (r2d_cancelled(s->ctx))
+            return r2d_err(s->ctx, R2D_ECANCELED, "interrupted while waiting for %s", lock);
+        nanosleep(&poll, NULL);
+    }
+}
+
+/*
+ * Fetch <url>/<name>/<KEY>/<name> into store under the entry's lock: when the lock is ours and the file is
+ * there already (another process stored it while we waited), it is verified and used without a download.
+ * 1 found, 0 not, <0 error.
+ */
+static int
+symstore_fetch(struct symstore_search *s, const char *base, const char *store)
+{
+    char url[SYMSTORE_PATH_MAX], dir[SYMSTORE_PATH_MAX], final[SYMSTORE_PATH_MAX], lock[SYMSTORE_PATH_MAX];
+    struct r2d_lock_info mine;
+    int held = 0, rc;
+
+    s->had_url = 1;
+    if (symstore_join(url, sizeof(url), "%s/%s/%s/%s", base, s->name, s->key_up, s->name) != 0 ||
+        symstore_join(dir, sizeof(dir), "%s/%s/%s", store, s->name, s->key_up) != 0 ||
+        symstore_join(final, sizeof(final), "%s/%s", dir, s->name) != 0 ||
+        symstore_join(lock, sizeof(lock), "%s/.%s.lock", dir, s->name) != 0) {
+        symstore_tried(s, "%s (URL or store path too long)", base);
         return 0;
     }
+    if (!r2d_download_available()) {
+        symstore_tried(s, "%s (not downloaded: raw2dmp was built without libcurl)", url);
+        return 0;
+    }
+    if (symstore_mkdirs(s->ctx, dir) != 0) {
+        symstore_tried(s, "%s (cannot store the download: %s)", url, r2d_errmsg(s->ctx));
+        symstore_rmdirs(s, store);
+        s->net_failed = 1;
+        return 0;
+    }
+    rc = symstore_lock(s, lock, &mine, &held);
+    if (rc == 0 && symstore_is_file(final) && symstore_verify(s, final, NULL) == 0) {
+        char origin[SYMSTORE_PATH_MAX + 8];
+
+        snprintf(origin, sizeof(origin), "cache:%s", final);
+        r2d_log(s->ctx, R2D_LOG_INFO, "%s: stored by another process meanwhile", final);
+        rc = symstore_found(s, final, origin);
+        rc = rc ? rc : 2;
+    } else if (rc == 0) {
+        rc = symstore_download(s, url, store, final);
+    }
+    if (held && r2d_lock_release(s->ctx, lock, &mine) != 0)
+        r2d_log(s->ctx, R2D_LOG_WARN, "%s", r2d_errmsg(s->ctx));
+    if (rc <= 0) {
+        symstore_rmdirs(s, store);
+        return rc;
+    }
+    if (rc == 2)
+        return 1;
     r2d_log(s->ctx, R2D_LOG_INFO, "stored %s as %s", url, final);
     if (s->cache_dir && strcmp(s->cache_dir, store) != 0)
         symstore_copy_into(s, final, s->cache_dir);

@@ -1,10 +1,16 @@
 # SPDX-License-Identifier: MIT
 """raw2dmp itself against a symbol server on 127.0.0.1: the fixture PDB downloads into a store in
 WinDbg's layout, a second run works offline from that cache, an empty cache offline fails clearly,
-404 and truncated replies fail clearly and leave neither output nor partial PDB."""
+404 and truncated replies fail clearly and leave neither output nor partial PDB; eight conversions at once
+needing the PDB in one shared cache download it once (the server counts the requests): one holds the cache
+entry's lock, the others wait and use the stored file; a lock left by a dead process is broken."""
+import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 
 import r2dtest as t
 
@@ -52,6 +58,40 @@ try:
         t.check(not os.path.exists(out), "%s reply: no output file" % mode)
         left = [os.path.join(d, n) for d, _, ns in os.walk(c) for n in ns] if os.path.exists(c) else []
         t.check(not left, "%s reply: nothing left in the cache: %s" % (mode, left))
+    # Eight conversions at once, one shared cache: one request reaches the server (it answers after 2 s, so
+    # all eight are asking at the same time), the others wait for the entry's lock and use the stored file.
+    shared = os.path.join(work, "shared-cache")
+    procs = []
+    for i in range(8):
+        out = os.path.join(work, "eight-%d.dmp" % i)
+        procs.append(subprocess.Popen([t.RAW2DMP, "-v", "--symbol-path", "srv*%s*%s/delay" % (shared, url), src, out],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    t.check(all(rc == 0 for rc, _ in results), "eight conversions sharing a cache: all succeed: %s" %
+            [e[-300:] for rc, e in results if rc])
+    stats = json.loads(urllib.request.urlopen(url + "/_stats").read())
+    t.check(stats.get("delay") == 1, "eight conversions sharing a cache: one download (server saw %s)" % stats)
+    waited = sum("waiting for another download of ntkrnlmp.pdb" in e for _, e in results)
+    t.check(waited >= 1, "the others waited for the lock (%d said so)" % waited)
+    t.check(sum("stored %s/delay/" % url in e for _, e in results) == 1, "one process stored the download")
+    entry = os.path.join(shared, "ntkrnlmp.pdb", key)
+    t.check(sorted(os.listdir(entry)) == ["ntkrnlmp.pdb"], "only the PDB is left in the entry: %s" % os.listdir(entry))
+    with open(os.path.join(entry, "ntkrnlmp.pdb"), "rb") as a, open(os.path.join(fx, "ntkrnlmp.pdb"), "rb") as b:
+        t.check(a.read() == b.read(), "the shared cache holds the PDB byte for byte")
+
+    # A lock left by a process that died (this host, dead pid) does not block: it is broken and the PDB fetched.
+    c = os.path.join(work, "cache-stale")
+    os.makedirs(os.path.join(c, "ntkrnlmp.pdb", key))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with open(os.path.join(c, "ntkrnlmp.pdb", key, ".ntkrnlmp.pdb.lock"), "w") as f:
+        f.write("raw2dmp-lock 1\nhost=%s\npid=%d\nstarted=%d\ntoken=0123456789abcdef\n" % (socket.gethostname(), dead.pid, time.time()))
+    p, out = run(c, "ok")
+    t.check(p.returncode == 0 and "breaking a stale lock" in p.stderr, "a dead process's cache lock is broken: %r" % p.stderr)
+    t.check(sorted(os.listdir(os.path.join(c, "ntkrnlmp.pdb", key))) == ["ntkrnlmp.pdb"], "stale lock: only the PDB left")
 finally:
     server.terminate()
     server.wait()

@@ -8,6 +8,7 @@ Serves ROOT over HTTP on 127.0.0.1 with an ephemeral port and prints the port on
 The first path component picks the behaviour for the rest of the path:
 
     /ok/P           ROOT/P (200, or 404 when absent)
+    /delay/P        as /ok/P, after two seconds (many clients asking at once overlap)
     /404/P          404
     /500/P          500 every time
     /trunc/P        Content-Length of ROOT/P, but only half of the body, then the connection is closed
@@ -62,7 +63,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 body = json.dumps(self.server.stats).encode()
             return self._send(200, body, {"Content-Type": "application/json"})
         self._count(mode)
-        if mode == "ok":
+        if mode == "delay":
+            time.sleep(2)
+        if mode in ("ok", "delay"):
             data = self._file(rel)
             if data is None:
                 return self._send(404, b"not found\n")
