@@ -18,7 +18,8 @@ struct r2d_analysis;
 struct r2d_cpu_match {
     int processor;        /* -1 when not matched */
     uint64_t kprcb;
-    uint64_t context_va;  /* *(KPRCB + OffsetPrcbContext) */
+    uint64_t context_va;  /* *(KPRCB + OffsetPrcbContext); XP x86: KPRCB + ProcessorState.ContextFrame */
+    int context_in_prcb;  /* 1 when context_va is the CONTEXT inside the KPRCB (x86 XP has no KPRCB.Context) */
     char how[128];
 };
 

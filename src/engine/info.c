@@ -39,16 +39,24 @@ info_dump_kdbg(struct r2d_ctx *ctx, const struct r2d_image *img, json_t *info)
 {
     const struct r2d_image_props *props = r2d_image_props(img);
     const uint64_t va = props->dump_kdbg_va, dtb = props->dump_dtb;
+    static const enum r2d_paging modes[] = {R2D_PAGING_X64, R2D_PAGING_X86_PAE, R2D_PAGING_X86};
     json_t *k;
     struct r2d_mmu mmu;
     uint8_t hdr[R2D_KDBG_OFF_KERNBASE + 8];
+    int rc = 0;
 
     if (!props->have_dump_header || va == 0)
         return;
     k = json_object();
     json_object_set_new(k, "va", r2d_json_hex(va));
-    r2d_mmu_init(&mmu, ctx, img, R2D_PAGING_X64, dtb);
-    if (r2d_mmu_read(&mmu, va, hdr, sizeof(hdr))) {
+    /* The header does not name the paging mode: the first in which the block reads KDBG, else x64's. */
+    for (size_t i = 0; i <= sizeof(modes) / sizeof(modes[0]); i++) {
+        r2d_mmu_init(&mmu, ctx, img, i < sizeof(modes) / sizeof(modes[0]) ? modes[i] : R2D_PAGING_X64, dtb);
+        rc = r2d_mmu_read(&mmu, va, hdr, sizeof(hdr));
+        if (!rc && r2d_le32(hdr + R2D_KDBG_OFF_OWNER_TAG) == R2D_KDBG_TAG)
+            break;
+    }
+    if (rc) {
         json_object_set_new(k, "readable", json_false());
         json_object_set_new(k, "error", json_string(r2d_errmsg(ctx)));
     } else {
@@ -85,6 +93,10 @@ info_os_name(uint32_t major, uint32_t minor, uint32_t build, uint32_t product)
         return server ? "Windows Server 2008 R2" : "Windows 7";
     if (major == 6 && minor == 0)
         return server ? "Windows Server 2008" : "Windows Vista";
+    if (major == 5 && minor == 2)
+        return "Windows Server 2003";
+    if (major == 5 && minor == 1)
+        return "Windows XP";
     return "Windows";
 }
 
@@ -97,7 +109,7 @@ info_ksystem_time(struct r2d_analysis *a, uint64_t off, const char *key, json_t 
 {
     uint8_t t[12];
 
-    if (r2d_mmu_read(&a->mmu, R2D_KUSER_SHARED_DATA + off, t, sizeof(t)) == 0 &&
+    if (r2d_mmu_read(&a->mmu, r2d_kuser_va(a->paging) + off, t, sizeof(t)) == 0 &&
         r2d_le32(t + 4) == r2d_le32(t + 8))
         json_object_set_new(*o, key, r2d_json_hex((uint64_t)r2d_le32(t + 4) << 32 | r2d_le32(t)));
 }
@@ -110,13 +122,15 @@ info_os(struct r2d_analysis *a, json_t *info)
     uint32_t build = 0, product = 0, major = 0, minor = 0;
     json_t *os, *times = json_object();
 
-    if (!a->dtb || r2d_mmu_read_u32(&a->mmu, R2D_KUSER_SHARED_DATA + INFO_KUSER_NT_MAJOR, &major) ||
-        r2d_mmu_read_u32(&a->mmu, R2D_KUSER_SHARED_DATA + INFO_KUSER_NT_MINOR, &minor)) {
+    const uint64_t kuser = r2d_kuser_va(a->paging);
+
+    if (!a->dtb || r2d_mmu_read_u32(&a->mmu, kuser + INFO_KUSER_NT_MAJOR, &major) ||
+        r2d_mmu_read_u32(&a->mmu, kuser + INFO_KUSER_NT_MINOR, &minor)) {
         json_decref(times);
         return;
     }
-    r2d_mmu_read_u32(&a->mmu, R2D_KUSER_SHARED_DATA + INFO_KUSER_NT_BUILD_NUMBER, &build);
-    r2d_mmu_read_u32(&a->mmu, R2D_KUSER_SHARED_DATA + INFO_KUSER_NT_PRODUCT_TYPE, &product);
+    r2d_mmu_read_u32(&a->mmu, kuser + INFO_KUSER_NT_BUILD_NUMBER, &build);
+    r2d_mmu_read_u32(&a->mmu, kuser + INFO_KUSER_NT_PRODUCT_TYPE, &product);
     build &= 0xffff;
     info_ksystem_time(a, INFO_KUSER_SYSTEM_TIME, "system_time", &times);
     info_ksystem_time(a, INFO_KUSER_INTERRUPT_TIME, "system_uptime", &times);

@@ -203,7 +203,21 @@ it_os(struct it *t)
         it_drop_same(t, dump ? "input/notes/dump.machine_image_type" : "plan/header/machine_image_type",
                      machine);
     it_line(t, "OS", "%s build %" PRIu64 " (%s), NT %" PRIu64 ".%" PRIu64 "%s", name, build, product, major,
-            minor, machine == 0x8664 ? ", x64" : "");
+            minor, machine == 0x8664 ? ", x64" : machine == 0x14c ? ", x86" : "");
+}
+
+/* "x86 PAE", "x86" or "x64 4-level", and why: the registers' bits or the discovery test that found it. */
+static void
+it_paging(struct it *t)
+{
+    const char *mode = it_str(t, "analysis/paging/mode"), *how = it_str(t, "analysis/paging/how");
+    const char *colon = how ? strstr(how, ": ") : NULL;
+    uint64_t ptr = 0;
+
+    if (!mode)
+        return;
+    it_u64(t, "analysis/paging/pointer_size", &ptr);
+    it_line(t, "Paging", "%s, %" PRIu64 "-bit pointers; %s", mode, ptr * 8, colon ? colon + 2 : how ? how : "");
 }
 
 static void
@@ -664,6 +678,7 @@ r2d_info_print_text(const json_t *info, FILE *out, int detail)
         return;
     it_input(&t);
     it_os(&t);
+    it_paging(&t);
     it_kernel(&t);
     it_symbols(&t);
     it_time(&t);

@@ -454,7 +454,8 @@ kdbg_rebuild_field(struct r2d_analysis *a, const struct kdbg_derived *d, const s
     case R2D_KF_SYMBOL:
         return r2d_kernel_symbol(a, f->source, v) == 0;
     case R2D_KF_OFFSET:
-        return r2d_symbols_field_offset(a->ctx, a->syms, f->source, f->path, v) == 0;
+        return r2d_symbols_field_offset(a->ctx, a->syms, f->source, r2d_kdbg_field_path(f, r2d_analysis_is_x86(a)),
+                                        v) == 0;
     case R2D_KF_SIZEOF:
         return r2d_symbols_type_size(a->ctx, a->syms, f->source, v) == 0;
     case R2D_KF_HEADER:
