@@ -6,6 +6,7 @@ fixture's truth.json. Exit 77 without the LLVM toolchain the fixture factory nee
 import json
 import os
 import shutil
+import struct
 
 import r2dtest as t
 
@@ -75,6 +76,29 @@ for name, isf, pae, cpus, extra in CASES:
             ctx = {m["cpu"]: int(m.get("context_va", "0"), 16) for m in a.get("cpu_matches", [])}
             want_ctx = {c["note_index"]: sx(c["context_va"]) for c in truth["cpus"]}
             t.check(ctx == want_ctx, "%s: CONTEXT addresses %s (got %s)" % (what, want_ctx, ctx))
+    # --rebuild-kdbg builds the 32-bit block from the symbols: sign-extended pointers, the 32-bit list links
+    # in the first qword and zeros in the second, PaeEnabled, the x86 Size of the build, PteBase 0xC0000000.
+    p = t.raw2dmp("--info", "--json", "--rebuild-kdbg", "--pdb", pdb, os.path.join(work, truth["formats"]["raw"]),
+                  check_rc=0)
+    if t.check(p.returncode == 0, "%s: --info --rebuild-kdbg succeeds" % name):
+        kd = json.loads(p.stdout)["analysis"]["kdbg"]
+        b = bytes.fromhex(kd["bytes"].replace(" ", ""))
+        u64 = lambda o: struct.unpack_from("<Q", b, o)[0]
+        size = {2600: 0x290, 7601: 0x340, 19041: 0x380}[truth["build"]]
+        base = truth["kernel_base"]
+        t.check(kd["mode"] == "rebuilt" and len(b) == size, "%s: rebuilt, Size 0x%x (got %s)" % (name, size, kd["size"]))
+        t.check(u64(0x18) == sx(base), "%s: rebuilt KernBase" % name)
+        for off, sym in ((0x48, "PsLoadedModuleList"), (0x50, "PsActiveProcessHead"), (0x218, "KiProcessorBlock")):
+            t.check(u64(off) == sx(base + truth["symbols"][sym]), "%s: rebuilt %s 0x%x (got 0x%x)"
+                    % (name, sym, sx(base + truth["symbols"][sym]), u64(off)))
+        t.check(u64(0) & 0xFFFFFFFF != 0 and u64(8) == 0, "%s: 32-bit List links in the first qword, 0 in the "
+                "second: 0x%x 0x%x" % (name, u64(0), u64(8)))
+        t.check(struct.unpack_from("<H", b, 0x36)[0] == (1 if pae else 0), "%s: PaeEnabled" % name)
+        if size > 0x338:
+            t.check(struct.unpack_from("<H", b, 0x338)[0] == truth["layouts"]["_KPRCB.Context"],
+                    "%s: OffsetPrcbContext" % name)
+        if size > 0x360:
+            t.check(u64(0x360) == 0xFFFFFFFFC0000000, "%s: PteBase 0xC0000000 (got 0x%x)" % (name, u64(0x360)))
     # The text form says the mode and why.
     p = t.raw2dmp("--info", "--pdb", pdb, os.path.join(work, truth["formats"]["elf"]), check_rc=0)
     lines = [l for l in p.stdout.splitlines() if l.startswith("Paging")]
