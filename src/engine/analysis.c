@@ -113,6 +113,15 @@ r2d_load_kernel_symbols(struct r2d_analysis *a)
     rc = r2d_symbols_match(a->ctx, a->syms, &a->pe.pdb, a->opts->force_symbols);
     if (rc)
         return rc;
+    /* A 64-bit table for a 32-bit kernel (or the reverse) gives every offset wrong: refuse unless forced. */
+    if (a->syms->machine && a->syms->machine != a->pe.machine) {
+        if (!a->opts->force_symbols)
+            return r2d_err(a->ctx, R2D_EMISMATCH, "%s: symbols %s describe machine 0x%x, the kernel is 0x%x (%s); "
+                           "--force-symbols uses them anyway", r2d_image_path(a->img), a->syms->origin,
+                           a->syms->machine, a->pe.machine, a->pe.machine == 0x14c ? "x86" : "x64");
+        r2d_log(a->ctx, R2D_LOG_WARN, "symbols %s describe machine 0x%x, the kernel is 0x%x; using them anyway "
+                "(forced)", a->syms->origin, a->syms->machine, a->pe.machine);
+    }
     snprintf(a->symbols_how, sizeof(a->symbols_how), "%.300s (%s, %.100s %s age %" PRIu32 ")", a->syms->origin,
              a->syms->ops->kind, a->pe.pdb.name, guid, a->pe.pdb.age);
     r2d_log(a->ctx, R2D_LOG_INFO, "symbols: %s", a->symbols_how);

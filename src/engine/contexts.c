@@ -222,6 +222,9 @@ contexts_match_registers(struct r2d_analysis *a, const uint64_t *kprcb, uint64_t
                          uint64_t context_off)
 {
     const uint32_t nproc = a->nprocessors;
+    uint64_t x86_prcb_ptr_off = 0x20; /* _KPCR.Prcb on x86 XP, 7 and 10 */
+
+    r2d_symbols_field_offset(a->ctx, a->syms, "_KPCR", "Prcb", &x86_prcb_ptr_off);
 
     for (size_t i = 0; i < r2d_image_cpu_count(a->img); i++) {
         const struct r2d_cpu_state *cpu = r2d_image_cpu(a->img, i);
@@ -229,11 +232,15 @@ contexts_match_registers(struct r2d_analysis *a, const uint64_t *kprcb, uint64_t
         uint64_t kpcr = 0;
 
         const char *via = contexts_kpcr(a, cpu, &kpcr);
+        uint64_t prcb_ptr = 0;
 
+        /* x86's KPCR also points at its KPRCB (_KPCR.Prcb): a second way to the same answer. */
+        if (kpcr && r2d_analysis_is_x86(a) && r2d_read_ptr(a, kpcr + x86_prcb_ptr_off, &prcb_ptr))
+            prcb_ptr = 0;
         for (uint32_t j = 0; kpcr && j < nproc; j++) {
             uint32_t number;
 
-            if (kprcb[j] == 0 || kprcb[j] - prcb_off != kpcr)
+            if (kprcb[j] == 0 || (kprcb[j] - prcb_off != kpcr && kprcb[j] != prcb_ptr))
                 continue;
             /* x86's number is a byte (XP Number, later LegacyNumber), followed by a zero byte */
             if (r2d_mmu_read_u32(&a->mmu, kprcb[j] + number_off, &number) ||
@@ -244,8 +251,12 @@ contexts_match_registers(struct r2d_analysis *a, const uint64_t *kprcb, uint64_t
             }
             m->processor = (int)j;
             m->kprcb = kprcb[j];
-            snprintf(m->how, sizeof(m->how), "KPCR 0x%" PRIx64 " = KiProcessorBlock[%" PRIu32 "] - 0x%" PRIx64, kpcr,
-                     j, prcb_off);
+            if (kprcb[j] - prcb_off == kpcr)
+                snprintf(m->how, sizeof(m->how), "KPCR 0x%" PRIx64 " = KiProcessorBlock[%" PRIu32 "] - 0x%" PRIx64,
+                         kpcr, j, prcb_off);
+            else
+                snprintf(m->how, sizeof(m->how), "KPCR 0x%" PRIx64 " (%s) points at KiProcessorBlock[%" PRIu32 "]",
+                         kpcr, via, j);
         }
         if (m->processor < 0) {
             snprintf(m->how, sizeof(m->how), "no KiProcessorBlock entry matches its %s 0x%" PRIx64, via, kpcr);

@@ -19,7 +19,7 @@
 #include "bytes.h"
 
 #define X86_SELF_SLOT 0x300           /* PDE mapping the PD at 0xC0300000 */
-#define X86_MIN_KERNEL_TABLES 4       /* other present system-half PDEs a Windows PD has */
+#define X86_MIN_KERNEL_TABLES 2       /* other present system-half PDEs: kernel image and KUSER at least */
 #define X86_PDE_FRAME 0xfffff000u
 #define PAE_PD_SELF_SLOT 3            /* PD 3, entry 3: itself */
 #define PAE_FRAME 0x000ffffffffff000ull
