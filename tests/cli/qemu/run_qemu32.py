@@ -11,7 +11,7 @@ puts every vCPU into 32-bit protected mode with the truth's CR0/CR3/CR4 (EFER.NX
 selectors, GPRs, ESP and EFLAGS (IF cleared), parked on the fixture's `hlt` loop.
 
 Output in DIR2: memory.elf (dump-guest-memory, EM_386), memory.kdump (kdump-zlib) when QEMU writes one
-for this guest, memory.raw (pmemsave of [0, RAM)), registers.txt, rom.bin, producer.json (QEMU version,
+for this guest, memory.raw (pmemsave of [0, RAM)), memory.savevm (migration stream, `migrate exec:`), registers.txt, rom.bin, producer.json (QEMU version,
 command line, files, formats QEMU refused, per-CPU registers QEMU reports, adjustments to the truth).
 The stub writes no guest RAM. Standard library only; every wait is bounded.
 """
@@ -39,7 +39,7 @@ P_DS, P_ESP, P_EFLAGS, P_JMP, P_GPR = 0x30, 0x38, 0x40, 0x44, 0x4C
 GPRS = ('eax', 'ebx', 'ecx', 'edx', 'esi', 'edi', 'ebp')
 EFLAGS_IF = 1 << 9
 EFER_NXE = 1 << 11
-OUTPUT_NAMES = ('memory.elf', 'memory.kdump', 'memory.raw', 'registers.txt', 'rom.bin', 'producer.json',
+OUTPUT_NAMES = ('memory.elf', 'memory.kdump', 'memory.raw', 'memory.savevm', 'registers.txt', 'rom.bin', 'producer.json',
                 'qemu-debug.log', 'qemu-stderr.txt')
 
 
@@ -158,6 +158,28 @@ def dumps(qmp, formats, out, mem_mib, produced, unavailable):
         if r.strip():
             raise Fail('pmemsave: %s' % r.strip())
         produced['memory.raw'] = {'format': 'raw', 'size': os.path.getsize(p)}
+    if 'savevm' in formats:
+        p = os.path.join(out, 'memory.savevm')
+        migrate(qmp, p)
+        produced['memory.savevm'] = {'format': 'qemu-migration-stream', 'size': os.path.getsize(p)}
+
+
+def migrate(qmp, path):
+    """A migration stream into a file (what plain `virsh dump` writes), waited for until complete."""
+    qmp.cmd('migrate', uri='exec:cat > %s' % shlex.quote(path))
+    deadline = time.time() + 120
+    while True:
+        st = qmp.cmd('query-migrate')
+        if st.get('status') == 'completed':
+            break
+        if st.get('status') in ('failed', 'cancelled') or time.time() > deadline:
+            raise Fail('migration did not complete: %s' % st)
+        time.sleep(0.1)
+    for _ in range(100):                       # `cat` may still be flushing
+        size = os.path.getsize(path)
+        time.sleep(0.05)
+        if size and os.path.getsize(path) == size:
+            break
 
 
 def run(a, formats, qemu_bin, out, tmp):
@@ -219,15 +241,15 @@ def main():
     ap.add_argument('--fixture', required=True)
     ap.add_argument('--out', required=True)
     ap.add_argument('--stub')
-    ap.add_argument('--formats', default='elf,kdump,raw')
+    ap.add_argument('--formats', default='elf,kdump,raw,savevm')
     ap.add_argument('--timeout', type=float, default=60.0)
     ap.add_argument('--qemu', default=os.environ.get('QEMU_SYSTEM_I386', 'qemu-system-i386'))
     ap.add_argument('--cpu', default='max')
     ap.add_argument('--debug', action='store_true')
     a = ap.parse_args()
     formats = [f for f in a.formats.split(',') if f]
-    if set(formats) - {'elf', 'kdump', 'raw'}:
-        log('formats: elf, kdump, raw')
+    if set(formats) - {'elf', 'kdump', 'raw', 'savevm'}:
+        log('formats: elf, kdump, raw, savevm')
         return 2
     qemu_bin = shutil.which(a.qemu)
     if not qemu_bin:

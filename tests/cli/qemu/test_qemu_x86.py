@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """Real QEMU, 32-bit guests: Debian's qemu-system-i386 runs bootstub32 on a PAE (Windows 10) and a non-PAE
 (Windows 7) fixture with several vCPUs in 32-bit protected mode with paging, writes dump-guest-memory
-(EM_386) and kdump cores and a pmemsave raw image; each converts to a PAGEDUMP dump. Checked with parsers
+(EM_386) and kdump cores, a migration stream (4-byte target_ulong CPU state) and a pmemsave raw image;
+each converts to a PAGEDUMP dump. Checked with parsers
 written here and in r2dtest.py: the core's class/machine/notes, the notes' registers against QEMU's
 `info registers`, the guest's page tables walked in the core, the dump header against truth.json, every
 page against the core except reported patches, the KDBG decoded, each processor's CONTEXT against its
@@ -78,7 +79,7 @@ def check_contexts(name, dump, truth, regs):
 
 
 def convert(name, work, out, truth, fmt, regs):
-    src = os.path.join(out, {'elf': 'memory.elf', 'kdump': 'memory.kdump', 'raw': 'memory.raw'}[fmt])
+    src = os.path.join(out, 'memory.' + fmt)
     dmp = os.path.join(work, 'q-%s.dmp' % fmt)
     rep = os.path.join(work, 'q-%s.json' % fmt)
     p = t.raw2dmp('--pdb', os.path.join(work, 'fx', truth['pdb']['path']), '--report', rep, src, dmp, check_rc=0)
@@ -125,9 +126,9 @@ def main():
         with open(os.path.join(out, 'producer.json')) as f:
             producer = json.load(f)
         regs = check_core(name, out, truth, producer)
-        for fmt in ('elf', 'kdump', 'raw'):
-            if fmt == 'kdump' and 'memory.kdump' not in producer['files']:
-                t.check(False, '%s: QEMU wrote no kdump: %s' % (name, producer['formats_unavailable']))
+        for fmt in ('elf', 'kdump', 'savevm', 'raw'):
+            if 'memory.' + fmt not in producer['files']:
+                t.check(False, '%s: QEMU wrote no %s: %s' % (name, fmt, producer['formats_unavailable']))
                 continue
             convert(name, work, out, truth, fmt, regs)
         t.done(work)
