@@ -19,6 +19,8 @@ CASES = [
     ("w7-nopae", "vol2-win7_sp1_x86.json.xz", "--no-pae", 2, 2, []),
     ("w7-pae", "vol2-win7_sp1_x86.json.xz", "--pae", 3, 3, ["--user-mode-cpu"]),
     ("w10-pae", "vol2-win10_x86_19041.json.xz", "--pae", 4, 4, []),
+    # PAE reaches RAM above 4 GiB: the CONTEXT areas live there, the ELF is ELFCLASS64, PFNs pass 2^20
+    ("w10-pae-4g", "vol2-win10_x86_19041.json.xz", "--pae", 2, 5, ["--above-4g", "16", "--kdbg", "plain"]),
 ]
 FORMATS = ("elf", "raw", "lime")
 # x86 CONTEXT offsets (context_x86.h; Microsoft's CONTEXT (x86 32-bit) member order)
