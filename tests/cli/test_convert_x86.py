@@ -15,10 +15,10 @@ import r2dtest as t
 ISF32 = os.path.join(t.SRC, "tests", "data", "isf32")
 CASES = [
     # name, isf, --pae/--no-pae, cpus, seed, extra factory options
-    ("xp-nopae", "32962337F0F646388B39535CD8DD70E8-2.json.xz", "--no-pae", 2, 1, []),
+    ("xp-nopae", "32962337F0F646388B39535CD8DD70E8-2.json.xz", "--no-pae", 2, 1, ["--saved-context", "all"]),
     ("w7-nopae", "vol2-win7_sp1_x86.json.xz", "--no-pae", 2, 2, []),
-    ("w7-pae", "vol2-win7_sp1_x86.json.xz", "--pae", 3, 3, ["--user-mode-cpu"]),
-    ("w10-pae", "vol2-win10_x86_19041.json.xz", "--pae", 4, 4, []),
+    ("w7-pae", "vol2-win7_sp1_x86.json.xz", "--pae", 3, 3, ["--user-mode-cpu", "--saved-context", "some"]),
+    ("w10-pae", "vol2-win10_x86_19041.json.xz", "--pae", 4, 4, ["--saved-context", "all"]),
     # PAE reaches RAM above 4 GiB: the CONTEXT areas live there, the ELF is ELFCLASS64, PFNs pass 2^20
     ("w10-pae-4g", "vol2-win10_x86_19041.json.xz", "--pae", 2, 5, ["--above-4g", "16", "--kdbg", "plain"]),
 ]
@@ -71,6 +71,25 @@ def check_contexts(dump, truth, name):
                         "%s: header ContextRecord is processor 0's" % name)
 
 
+def check_saved(dump, truth, name):
+    """No registers (raw, LiME): a processor whose saved ProcessorState.ContextFrame is a kernel-mode frame
+    gets it as its CONTEXT; processor 0 without one gets a minimal CONTEXT (kernel selectors only)."""
+    u32 = lambda b, o: struct.unpack_from("<I", b, o)[0]
+    with open(dump.path, "rb") as f:
+        for cpu in truth["cpus"]:
+            j, saved = cpu["processor"], cpu.get("saved_context")
+            data = read_va(dump, f, cpu["context_pages"])
+            if saved and saved["plausible"]:
+                got = {"eip": u32(data, C_EIP), "esp": u32(data, C_ESP), "ebp": u32(data, C_EBP),
+                       "eax": u32(data, C_EAX), "cs": u32(data, C_CS), "ss": u32(data, C_SS)}
+                t.check(all(got[k] == saved[k] for k in got), "%s: processor %d CONTEXT is its saved frame: %s"
+                        % (name, j, {k: hex(v) for k, v in got.items()}))
+            elif j == 0:
+                t.check(u32(data, C_CS) == 0x08 and u32(data, C_SS) == 0x10 and u32(data, C_FS) == 0x30 and
+                        u32(data, C_EIP) == 0 and u32(data, C_FLAGS) == 0x10004,
+                        "%s: processor 0 has a minimal CONTEXT (kernel selectors only)" % name)
+
+
 def convert_one(name, work, truth, fmt):
     src = os.path.join(work, truth["formats"][fmt])
     out = os.path.join(work, "memory-%s.dmp" % fmt)
@@ -99,6 +118,7 @@ def convert_one(name, work, truth, fmt):
         reasons = [p["reason"] for p in rep["plan"]["patches"]]
         t.check(not any(r.startswith("processor") and "CONTEXT" in r and "saved" not in r and "minimal" not in r
                         for r in reasons), "%s: no register CONTEXT without registers" % name)
+        check_saved(dump, truth, name)
     p = t.raw2dmp("--info", "--json", "--offline", "--pdb", os.path.join(work, truth["pdb"]["path"]), out, check_rc=0)
     if t.check(p.returncode == 0, "%s: --info on the dump" % name):
         notes = json.loads(p.stdout)["input"]["notes"]
