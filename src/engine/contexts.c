@@ -133,6 +133,8 @@ r2d_context_saved(struct r2d_analysis *a, uint32_t j, uint8_t ctx[R2D_CONTEXT_SI
         snprintf(why, whylen, "processor %" PRIu32 " has no KPRCB", j);
         return 0;
     }
+    if (r2d_analysis_is_x86(a))
+        return r2d_context86_saved(a, a->cpus[j].kprcb, off, ctx, why, whylen);
     if (off == 0) {
         snprintf(why, whylen, "neither the KDBG nor the symbols give _KPRCB.ProcessorState.ContextFrame");
         return 0;
@@ -336,7 +338,7 @@ static int
 contexts_patch_one(struct r2d_analysis *a, struct r2d_plan *plan, const struct r2d_cpu_match *m,
                    const uint8_t ctx[R2D_CONTEXT_SIZE], const char *reason)
 {
-    int rc = r2d_plan_patch_virtual(a, plan, m->context_va, ctx, R2D_CONTEXT_SIZE, reason);
+    int rc = r2d_plan_patch_virtual(a, plan, m->context_va, ctx, r2d_context_len(a), reason);
 
     if (rc == R2D_ENOVA || rc == R2D_EHOLE)
         rc = r2d_plan_add_warning(a->ctx, plan, "processor %d: CONTEXT at 0x%" PRIx64 " is not in the image (%s)",
@@ -373,7 +375,7 @@ contexts_patch_memory(struct r2d_analysis *a, struct r2d_plan *plan)
             rc = contexts_patch_one(a, plan, m, ctx, reason);
             nsaved++;
         } else if (j == 0) {
-            r2d_context_minimal(a->system_dtb, ctx);
+            r2d_context_fallback(a, ctx);
             rc = r2d_plan_add_warning(a->ctx, plan, "no CPU registers in the input and processor 0's saved state is "
                                       "unusable (%s); wrote a minimal CONTEXT (kernel selectors only)", why);
             if (!rc)
@@ -418,9 +420,9 @@ r2d_patch_contexts(struct r2d_analysis *a, struct r2d_plan *plan)
                 return rc;
             continue;
         }
-        r2d_context_from_cpu(r2d_image_cpu(a->img, i), ctx);
+        r2d_context_for_cpu(a, r2d_image_cpu(a->img, i), ctx);
         snprintf(reason, sizeof(reason), "processor %d CONTEXT", m->processor);
-        rc = r2d_plan_patch_virtual(a, plan, m->context_va, ctx, sizeof(ctx), reason);
+        rc = r2d_plan_patch_virtual(a, plan, m->context_va, ctx, r2d_context_len(a), reason);
         if (rc == R2D_ENOVA || rc == R2D_EHOLE) {
             rc = r2d_plan_add_warning(a->ctx, plan, "processor %d: CONTEXT at 0x%" PRIx64 " is not in the image (%s)",
                                       m->processor, m->context_va, r2d_errmsg(a->ctx));

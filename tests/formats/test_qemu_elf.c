@@ -460,6 +460,7 @@ em_386_cores_open_as_32_bit_guests(void **state)
         assert_string_equal(note_value(img, "elf.class"), class64 ? "ELFCLASS64" : "ELFCLASS32");
         assert_non_null(strstr(note_value(img, "elf.guest"), "32-bit"));
         r2d_image_free(img);
+        free(e.b.p);
         img = NULL;
     }
     {
