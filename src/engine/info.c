@@ -12,6 +12,7 @@
 #include "analysis.h"
 #include "bytes.h"
 #include "context_amd64.h"
+#include "context_x86.h"
 #include "dump_header64.h"
 #include "format.h"
 #include "info_text.h"
@@ -238,19 +239,29 @@ info_dump_processors(struct r2d_analysis *a, json_t *info)
 {
     json_t *list = json_array(), *o = json_object();
 
+    /* An x86 CONTEXT (0x2CC bytes, CONTEXT_i386, 32-bit EIP/ESP) or an AMD64 one. */
+    const int x86 = r2d_analysis_is_x86(a);
+    const size_t size = x86 ? R2D_CTX86_SIZE : R2D_CONTEXT_SIZE;
+    const uint32_t arch_flag = x86 ? R2D_CTX86_FLAG_I386 : R2D_CTX64_FLAG_AMD64;
+
     for (size_t j = 0; j < a->ncpus; j++) {
         struct r2d_cpu_match *m = &a->cpus[j];
         uint8_t ctx[R2D_CONTEXT_SIZE];
         json_t *p = json_object();
         const char *state = "no KPRCB";
+        uint64_t ip = 0, sp = 0;
 
         if (m->processor >= 0) {
-            state = !m->context_va                                           ? "KPRCB.Context is NULL"
-                    : r2d_mmu_read(&a->mmu, m->context_va, ctx, sizeof(ctx)) ? "unreadable"
-                    : !(r2d_le32(ctx + R2D_CTX64_OFF_CONTEXT_FLAGS) & R2D_CTX64_FLAG_AMD64) ||
-                            r2d_le64(ctx + R2D_CTX64_OFF_RIP) == 0
-                        ? "empty"
-                        : "present";
+            const int unreadable = m->context_va && r2d_mmu_read(&a->mmu, m->context_va, ctx, size);
+
+            if (m->context_va && !unreadable) {
+                ip = x86 ? r2d_le32(ctx + R2D_CTX86_OFF_EIP) : r2d_le64(ctx + R2D_CTX64_OFF_RIP);
+                sp = x86 ? r2d_le32(ctx + R2D_CTX86_OFF_ESP) : r2d_le64(ctx + R2D_CTX64_OFF_RSP);
+            }
+            state = !m->context_va ? "KPRCB.Context is NULL"
+                    : unreadable   ? "unreadable"
+                    : !(r2d_le32(ctx) & arch_flag) || ip == 0 ? "empty"
+                                                               : "present";
         }
         json_object_set_new(p, "processor", json_integer((json_int_t)j));
         json_object_set_new(p, "context", json_string(state));
@@ -259,8 +270,8 @@ info_dump_processors(struct r2d_analysis *a, json_t *info)
             json_object_set_new(p, "context_va", r2d_json_hex(m->context_va));
         }
         if (!strcmp(state, "present")) {
-            json_object_set_new(p, "rip", r2d_json_hex(r2d_le64(ctx + R2D_CTX64_OFF_RIP)));
-            json_object_set_new(p, "rsp", r2d_json_hex(r2d_le64(ctx + R2D_CTX64_OFF_RSP)));
+            json_object_set_new(p, "rip", r2d_json_hex(ip));
+            json_object_set_new(p, "rsp", r2d_json_hex(sp));
         }
         json_array_append_new(list, p);
     }

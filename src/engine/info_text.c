@@ -337,8 +337,9 @@ static void
 it_dump_processors(struct it *t)
 {
     const json_t *list = json_object_get(json_object_get(t->info, "dump_processors"), "contexts");
-    uint64_t hdr = 0, kernel = 0, rip = 0, rsp = 0;
+    uint64_t hdr = 0, kernel = 0, rip = 0, rsp = 0, ptr = 0;
     char present[512] = "", other[512] = "";
+    const int x86 = it_u64(t, "analysis/paging/pointer_size", &ptr) && ptr == 4;
 
     it_u64(t, "input/notes/dump.number_processors", &hdr);
     if (it_u64(t, "dump_processors/kernel", &kernel))
@@ -366,9 +367,10 @@ it_dump_processors(struct it *t)
     if (it_u64(t, "input/cpus/0/rip", &rip) && it_u64(t, "input/cpus/0/rsp", &rsp)) {
         it_drop_same(t, "input/notes/dump.rip", rip);
         it_drop_same(t, "input/notes/dump.rsp", rsp);
-        it_line(t, "", "header CONTEXT: RIP 0x%" PRIx64 ", RSP 0x%" PRIx64, rip, rsp);
+        it_line(t, "", "header CONTEXT: %s 0x%" PRIx64 ", %s 0x%" PRIx64, x86 ? "EIP" : "RIP", rip,
+                x86 ? "ESP" : "RSP", rsp);
     } else {
-        it_line(t, "", "header CONTEXT: none (ContextFlags has no AMD64 bit)");
+        it_line(t, "", "header CONTEXT: none (ContextFlags has no %s bit)", x86 ? "i386" : "AMD64");
     }
 }
 
