@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reading Windows 64-bit kernel crash dumps (PAGEDU64) as an input format: DumpType 1 (run table in the
- * header, pages back to back from 0x2000) and DumpType 5 (bitmap at 0x2000). Every header field becomes a
- * "dump.*" note; the header's CONTEXT becomes CPU 0. What is accepted: docs/formats/crashdump.md.
+ * Reading Windows kernel crash dumps as an input format: PAGEDU64 here, PAGEDUMP (32-bit) in crashdump32.c.
+ * DumpType 1 (run table in the header, pages back to back from 0x2000) and DumpType 5 (bitmap at 0x2000).
+ * Every header field becomes a "dump.*" note; the header's CONTEXT becomes CPU 0. What is accepted:
+ * docs/formats/crashdump.md.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,7 +13,7 @@
 #include "context_amd64.h"
 #include "dump_header32.h"
 #include "dump_header64.h"
-#include "format.h"
+#include "crashdump_read.h"
 
 /* Layouts: src/wintypes/ (docs/formats/windows-layouts.md). */
 #define BMP_CHUNK (1u << 20) /* bitmap bytes read at a time */
@@ -58,10 +59,8 @@ crashdump_probe(const uint8_t *head, size_t len, uint64_t file_size, const char 
 
     if (len < 8 || r2d_le32(head + R2D_DH64_OFF_SIGNATURE) != R2D_DH64_SIGNATURE)
         return R2D_PROBE_NO;
-    if (r2d_le32(head + R2D_DH64_OFF_VALID_DUMP) == R2D_DH32_VALID_DUMP) {
-        *why = "PAGEDUMP signature (32-bit crash dump)";
-        return R2D_PROBE_MAGIC;
-    }
+    if (r2d_le32(head + R2D_DH64_OFF_VALID_DUMP) == R2D_DH32_VALID_DUMP)
+        return r2d_crashdump32_probe(head, len, file_size, why);
     if (r2d_le32(head + R2D_DH64_OFF_VALID_DUMP) != R2D_DH64_VALID_DUMP)
         return R2D_PROBE_NO;
     *why = "PAGEDU64 signature";
@@ -89,12 +88,9 @@ crashdump_probe(const uint8_t *head, size_t len, uint64_t file_size, const char 
     return R2D_PROBE_MAGIC;
 }
 
-#define CD_DEC 0
-#define CD_HEX 1
-
 /* A numeric note: CD_HEX as "0x..." (addresses, values), CD_DEC in decimal (counts, versions). */
-static int
-crashdump_note(struct r2d_ctx *ctx, struct r2d_image *img, const char *key, int hex, uint64_t v)
+int
+r2d_crashdump_note(struct r2d_ctx *ctx, struct r2d_image *img, const char *key, int hex, uint64_t v)
 {
     char buf[32];
 
@@ -105,15 +101,15 @@ crashdump_note(struct r2d_ctx *ctx, struct r2d_image *img, const char *key, int 
     return r2d_image_add_note(ctx, img, key, buf);
 }
 
-/* The comment as text: up to the first NUL, non-printable bytes shown as '?'. */
-static int
-crashdump_note_comment(struct r2d_ctx *ctx, struct r2d_image *img, const uint8_t *h)
+/* The comment (128 bytes at c) as text: up to the first NUL, non-printable bytes shown as '?'. */
+int
+r2d_crashdump_note_comment(struct r2d_ctx *ctx, struct r2d_image *img, const uint8_t *c128)
 {
     char text[R2D_DH64_COMMENT_SIZE + 1];
     size_t n = 0;
 
-    for (; n < R2D_DH64_COMMENT_SIZE && h[R2D_DH64_OFF_COMMENT + n]; n++) {
-        const uint8_t c = h[R2D_DH64_OFF_COMMENT + n];
+    for (; n < R2D_DH64_COMMENT_SIZE && c128[n]; n++) {
+        const uint8_t c = c128[n];
 
         text[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
     }
@@ -172,8 +168,8 @@ crashdump_add_notes(struct r2d_ctx *ctx, struct r2d_image *img, const uint8_t *h
 
     r2d_image_set_props(img, &props);
     for (size_t i = 0; !rc && i < sizeof(f) / sizeof(f[0]); i++)
-        rc = crashdump_note(ctx, img, f[i].key, f[i].hex, f[i].v);
-    return rc ? rc : crashdump_note_comment(ctx, img, h);
+        rc = r2d_crashdump_note(ctx, img, f[i].key, f[i].hex, f[i].v);
+    return rc ? rc : r2d_crashdump_note_comment(ctx, img, h + R2D_DH64_OFF_COMMENT);
 }
 
 static void
@@ -322,6 +318,43 @@ crashdump_scan_chunk(struct r2d_ctx *ctx, struct r2d_image *img, struct crashdum
     return 0;
 }
 
+/*
+ * The bits of a bitmap at file offset bm_off (bits of them, PFN 0 first), pages from file offset first: one
+ * file run per maximal stretch of set bits. *set_bits receives the count.
+ */
+int
+r2d_crashdump_bitmap_runs(struct r2d_ctx *ctx, struct r2d_image *img, uint64_t bm_off, uint64_t bits,
+                          uint64_t first, uint64_t *set_bits)
+{
+    const char *path = r2d_image_path(img);
+    const uint64_t size = r2d_image_file_size(img);
+    const uint64_t bytes = (bits + 7) / 8;
+    struct crashdump_scan s = {0};
+    uint8_t *buf;
+    int rc = 0;
+
+    if (!(buf = r2d_alloc_io(BMP_CHUNK)))
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the bitmap", path);
+    s.next_off = first;
+    for (uint64_t done = 0; !rc && done < bytes; done += BMP_CHUNK) {
+        const size_t n = bytes - done < BMP_CHUNK ? (size_t)(bytes - done) : BMP_CHUNK;
+        const uint64_t pfn0 = done * 8;
+        const uint64_t nbits = bits - pfn0 < (uint64_t)n * 8 ? bits - pfn0 : (uint64_t)n * 8;
+
+        rc = r2d_image_pread(ctx, img, bm_off + done, buf, n, "bitmap");
+        if (!rc)
+            rc = crashdump_scan_chunk(ctx, img, &s, buf, pfn0, nbits);
+        /* A stretch already longer than the rest of the file fails now, not after scanning all of it. */
+        if (!rc && (s.next_off > size || s.run_pages > (size - s.next_off) / R2D_PAGE_SIZE))
+            rc = crashdump_flush_stretch(ctx, img, &s);
+    }
+    free(buf);
+    if (!rc)
+        rc = crashdump_flush_stretch(ctx, img, &s);
+    *set_bits = s.set_bits;
+    return rc;
+}
+
 /* DumpType 5: bitmap header at 0x2000, one file run per maximal stretch of set bits. */
 static int
 crashdump_open_bitmap(struct r2d_ctx *ctx, struct r2d_image *img)
@@ -329,9 +362,7 @@ crashdump_open_bitmap(struct r2d_ctx *ctx, struct r2d_image *img)
     const char *path = r2d_image_path(img);
     const uint64_t size = r2d_image_file_size(img);
     uint8_t b[R2D_BMP64_SIZE];
-    struct crashdump_scan s = {0};
-    uint64_t first, pages, bits, bytes;
-    uint8_t *buf;
+    uint64_t first, pages, bits, bytes, set_bits = 0;
     int rc = r2d_image_pread(ctx, img, R2D_DH64_OFF_BITMAP, b, sizeof(b), "bitmap header");
 
     if (rc)
@@ -361,36 +392,19 @@ crashdump_open_bitmap(struct r2d_ctx *ctx, struct r2d_image *img)
     R2D_CHECK(first > size, ctx, R2D_ETRUNC,
               "%s: offset 0x%x: FirstPage 0x%" PRIx64 " lies past end of file (size 0x%" PRIx64 ")", path,
               R2D_DH64_OFF_BITMAP + R2D_BMP64_OFF_FIRST_PAGE, first, size);
-    if (!(buf = r2d_alloc_io(BMP_CHUNK)))
-        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the bitmap", path);
-    s.next_off = first;
-    for (uint64_t done = 0; !rc && done < bytes; done += BMP_CHUNK) {
-        const size_t n = bytes - done < BMP_CHUNK ? (size_t)(bytes - done) : BMP_CHUNK;
-        const uint64_t pfn0 = done * 8;
-        const uint64_t nbits = bits - pfn0 < (uint64_t)n * 8 ? bits - pfn0 : (uint64_t)n * 8;
-
-        rc = r2d_image_pread(ctx, img, R2D_DH64_OFF_BITMAP + R2D_BMP64_SIZE + done, buf, n, "bitmap");
-        if (!rc)
-            rc = crashdump_scan_chunk(ctx, img, &s, buf, pfn0, nbits);
-        /* A stretch already longer than the rest of the file fails now, not after scanning all of it. */
-        if (!rc && (s.next_off > size || s.run_pages > (size - s.next_off) / R2D_PAGE_SIZE))
-            rc = crashdump_flush_stretch(ctx, img, &s);
-    }
-    free(buf);
-    if (!rc)
-        rc = crashdump_flush_stretch(ctx, img, &s);
+    rc = r2d_crashdump_bitmap_runs(ctx, img, R2D_DH64_OFF_BITMAP + R2D_BMP64_SIZE, bits, first, &set_bits);
     if (rc)
         return rc;
-    if (s.set_bits != pages)
+    if (set_bits != pages)
         r2d_log(ctx, R2D_LOG_WARN,
                 "%s: offset 0x%x: bitmap header says 0x%" PRIx64 " pages but 0x%" PRIx64
                 " bits are set; the bitmap is used",
-                path, R2D_DH64_OFF_BITMAP + R2D_BMP64_OFF_PAGES, pages, s.set_bits);
-    rc = crashdump_note(ctx, img, "dump.bitmap_first_page", CD_HEX, first);
+                path, R2D_DH64_OFF_BITMAP + R2D_BMP64_OFF_PAGES, pages, set_bits);
+    rc = r2d_crashdump_note(ctx, img, "dump.bitmap_first_page", CD_HEX, first);
     if (!rc)
-        rc = crashdump_note(ctx, img, "dump.bitmap_pages", CD_DEC, pages);
+        rc = r2d_crashdump_note(ctx, img, "dump.bitmap_pages", CD_DEC, pages);
     if (!rc)
-        rc = crashdump_note(ctx, img, "dump.bitmap_bits", CD_DEC, bits);
+        rc = r2d_crashdump_note(ctx, img, "dump.bitmap_bits", CD_DEC, bits);
     return rc;
 }
 
@@ -406,9 +420,10 @@ crashdump_open(struct r2d_ctx *ctx, struct r2d_image *img)
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory", path);
     rc = r2d_image_pread(ctx, img, 0, h, 8, "crash dump signature");
     if (!rc && r2d_le32(h + R2D_DH64_OFF_SIGNATURE) == R2D_DH64_SIGNATURE &&
-        r2d_le32(h + R2D_DH64_OFF_VALID_DUMP) == R2D_DH32_VALID_DUMP)
-        rc = r2d_err(ctx, R2D_EUNSUPPORTED, "%s: offset 0x0: 32-bit crash dumps are not supported yet", path);
-    else if (!rc && (r2d_le32(h + R2D_DH64_OFF_SIGNATURE) != R2D_DH64_SIGNATURE ||
+        r2d_le32(h + R2D_DH64_OFF_VALID_DUMP) == R2D_DH32_VALID_DUMP) {
+        free(h);
+        return r2d_crashdump32_open(ctx, img);
+    } else if (!rc && (r2d_le32(h + R2D_DH64_OFF_SIGNATURE) != R2D_DH64_SIGNATURE ||
                      r2d_le32(h + R2D_DH64_OFF_VALID_DUMP) != R2D_DH64_VALID_DUMP))
         rc = r2d_err(ctx, R2D_EFORMAT, "%s: offset 0x0: no PAGEDU64 signature", path);
     if (!rc)
@@ -436,7 +451,7 @@ crashdump_open(struct r2d_ctx *ctx, struct r2d_image *img)
 
 const struct r2d_format r2d_format_crashdump = {
     .name = "crashdump",
-    .summary = "Windows 64-bit kernel crash dump (PAGEDU64), full (DumpType 1) or bitmap (DumpType 5)",
+    .summary = "Windows kernel crash dump (PAGEDU64, 32-bit PAGEDUMP), full (DumpType 1) or bitmap (DumpType 5)",
     .probe_bytes = R2D_DH64_OFF_BITMAP + R2D_BMP64_SIZE,
     .probe = crashdump_probe,
     .open = crashdump_open,

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Writing Windows 64-bit kernel crash dumps: DUMP_HEADER64 from the plan, then the pages of the plan's
- * ranges streamed from the image with the plan's patches overlaid -- run based (DumpType 1) or with a
- * bitmap (DumpType 5). What is written: docs/formats/crashdump.md; layouts: docs/formats/windows-layouts.md.
+ * Writing Windows kernel crash dumps: DUMP_HEADER64 ('PAGEDU64') or, for a 32-bit guest (the plan's
+ * MachineImageType 0x14c), DUMP_HEADER32 ('PAGEDUMP'), then the pages of the plan's ranges streamed from
+ * the image with the plan's patches overlaid -- run based (DumpType 1) or with a bitmap (DumpType 5).
+ * What is written: docs/formats/crashdump.md; layouts: docs/formats/windows-layouts.md.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -10,7 +11,9 @@
 
 #include "bytes.h"
 #include "context_amd64.h"
+#include "context_x86.h"
 #include "crashdump.h"
+#include "dump_header32.h"
 #include "dump_header64.h"
 #include "format.h"
 
@@ -24,6 +27,11 @@ _Static_assert(R2D_EXCEPTION_SIZE == R2D_DH64_EXCEPTION_SIZE, "the plan's except
 _Static_assert(R2D_COMMENT_SIZE == R2D_DH64_COMMENT_SIZE, "the plan's comment");
 _Static_assert(R2D_DUMP_FULL == R2D_DH64_DUMP_TYPE_FULL && R2D_DUMP_BITMAP == R2D_DH64_DUMP_TYPE_BITMAP,
                "enum r2d_dump_type holds DumpType values");
+_Static_assert(R2D_DH32_DUMP_TYPE_FULL == R2D_DUMP_FULL && R2D_DH32_DUMP_TYPE_BITMAP == R2D_DUMP_BITMAP,
+               "the same DumpType values in the 32-bit header");
+_Static_assert(R2D_CTX86_SIZE <= R2D_CONTEXT_SIZE && R2D_CTX86_SIZE <= R2D_DH32_CONTEXT_FIELD_SIZE,
+               "an x86 CONTEXT fits the plan's buffer and DUMP_HEADER32's ContextRecord");
+_Static_assert(R2D_DH32_MAX_RUNS >= R2D_DH64_MAX_RUNS, "the run buffer holds either header's runs");
 
 /* LeechCore refuses FirstPage above 16 MiB (docs/formats/crashdump.md F8): warn past it. */
 #define BMP_LEECHCORE_MAX_FIRST_PAGE (UINT64_C(16) << 20)
@@ -31,11 +39,27 @@ _Static_assert(R2D_DUMP_FULL == R2D_DH64_DUMP_TYPE_FULL && R2D_DUMP_BITMAP == R2
 #define CDW_CHUNK (8u << 20)            /* buffered read/patch/write chunk, also the bitmap chunk */
 #define CDW_COPY_PIECE (64u << 20)      /* copy_file_range pieces between progress reports */
 #define CDW_MAX_PFN (UINT64_C(1) << 52) /* PFN << 12 must fit 64 bits */
+#define CDW_MAX_PFN32 (UINT64_C(1) << 32) /* DUMP_HEADER32 runs and bitmap hold u32 PFNs */
+
+/* What differs between the two headers. */
+struct cdw_layout {
+    int is32;
+    uint32_t header_size; /* 0x2000 / 0x1000: data or bitmap header from there */
+    uint32_t max_runs;    /* 42 / 86 runs in PhysicalMemoryBlockBuffer */
+    uint32_t bmp_size;    /* the bitmap header before the bits */
+    uint64_t max_pfn, max_bits;
+};
+
+static const struct cdw_layout cdw_layout64 = {0, R2D_DH64_SIZE, R2D_DH64_MAX_RUNS, R2D_BMP64_SIZE, CDW_MAX_PFN,
+                                               R2D_BMP64_MAX_BITS};
+static const struct cdw_layout cdw_layout32 = {1, R2D_DH32_SIZE, R2D_DH32_MAX_RUNS, R2D_BMP32_SIZE, CDW_MAX_PFN32,
+                                               R2D_BMP32_MAX_BITS};
 
 struct cdw_state {
     struct r2d_ctx *ctx;
     const struct r2d_image *img;
     const struct r2d_plan *plan;
+    const struct cdw_layout *lay;
     struct r2d_output *out;
     int hash;
     uint8_t *buf;          /* CDW_CHUNK bytes */
@@ -43,7 +67,7 @@ struct cdw_state {
     uint64_t header_pages; /* NumberOfPages of the header's run table */
     uint32_t dump_type;
     uint32_t nruns; /* header runs */
-    struct r2d_page_range runs[R2D_DH64_MAX_RUNS];
+    struct r2d_page_range runs[R2D_DH32_MAX_RUNS];
     uint64_t bmp_bits, bmp_first_page;
     size_t patch_cursor;
 };
@@ -137,15 +161,17 @@ cdw_check_patches(struct r2d_ctx *ctx, const struct r2d_plan *plan, uint64_t *pa
 }
 
 /*
- * The header run table for a bitmap dump: a cover of the ranges by at most 42 runs. Keeping the 41
- * largest gaps as separators merges exactly the smallest ones; the bitmap stays the authority.
+ * The header run table for a bitmap dump: a cover of the ranges by at most max_runs (42, or 86 in the
+ * 32-bit header) runs. Keeping the largest gaps as separators merges exactly the smallest ones; the bitmap
+ * stays the authority.
  */
 static void
 cdw_merged_cover(struct cdw_state *st)
 {
     const size_t n = r2d_plan_range_count(st->plan);
-    size_t keep[R2D_DH64_MAX_RUNS - 1]; /* indices i: the gap between range i and i + 1 is kept */
-    uint64_t keep_gap[R2D_DH64_MAX_RUNS - 1];
+    const size_t max_keep = st->lay->max_runs - 1;
+    size_t keep[R2D_DH32_MAX_RUNS - 1]; /* indices i: the gap between range i and i + 1 is kept */
+    uint64_t keep_gap[R2D_DH32_MAX_RUNS - 1];
     size_t nkeep = 0, start = 0;
 
     for (size_t i = 0; i + 1 < n; i++) {
@@ -153,9 +179,9 @@ cdw_merged_cover(struct cdw_state *st)
         const uint64_t gap = b->base_page - (a->base_page + a->page_count);
         size_t pos;
 
-        if (nkeep == R2D_DH64_MAX_RUNS - 1 && gap <= keep_gap[nkeep - 1])
+        if (nkeep == max_keep && gap <= keep_gap[nkeep - 1])
             continue; /* on equal gaps the earlier one stays a separator: deterministic */
-        if (nkeep < R2D_DH64_MAX_RUNS - 1)
+        if (nkeep < max_keep)
             nkeep++;
         for (pos = nkeep - 1; pos > 0 && keep_gap[pos - 1] < gap; pos--) {
             keep_gap[pos] = keep_gap[pos - 1];
@@ -189,6 +215,7 @@ static int
 cdw_layout(struct cdw_state *st)
 {
     struct r2d_ctx *ctx = st->ctx;
+    const struct cdw_layout *lay = st->lay;
     const size_t n = r2d_plan_range_count(st->plan);
     const uint64_t pages = r2d_plan_page_count(st->plan);
     const enum r2d_dump_type want = r2d_plan_dump_type(st->plan);
@@ -196,25 +223,25 @@ cdw_layout(struct cdw_state *st)
 
     R2D_CHECK(n == 0 || pages == 0, ctx, R2D_EINVAL, "crash dump: the plan has no pages to write");
     last = r2d_plan_range(st->plan, n - 1);
-    R2D_CHECK(last->base_page + last->page_count > CDW_MAX_PFN, ctx, R2D_EINVAL,
-              "crash dump: page range 0x%" PRIx64 "+0x%" PRIx64 " lies beyond 52-bit physical addresses",
-              last->base_page, last->page_count);
+    R2D_CHECK(last->base_page + last->page_count > lay->max_pfn, ctx, R2D_EINVAL,
+              "crash dump: page range 0x%" PRIx64 "+0x%" PRIx64 " lies beyond %s", last->base_page,
+              last->page_count, lay->is32 ? "the 32-bit page numbers of a 32-bit dump" : "52-bit physical addresses");
     if (want == R2D_DUMP_AUTO)
-        st->dump_type = n <= R2D_DH64_MAX_RUNS ? R2D_DUMP_FULL : R2D_DUMP_BITMAP;
+        st->dump_type = n <= lay->max_runs ? R2D_DUMP_FULL : R2D_DUMP_BITMAP;
     else if (want == R2D_DUMP_FULL || want == R2D_DUMP_BITMAP)
         st->dump_type = want;
     else
         return r2d_err(ctx, R2D_EINVAL, "crash dump: DumpType %d cannot be written (only 1 and 5)",
                        (int)want);
     /*
-     * A full dump with more than 42 ranges is refused rather than merged: merging would claim gap pages
-     * (often MMIO holes) as zero-filled RAM. The engine may bridge small gaps in the plan itself.
+     * A full dump with more ranges than the header holds is refused rather than merged: merging would claim
+     * gap pages (often MMIO holes) as zero-filled RAM. The engine may bridge small gaps in the plan itself.
      */
-    R2D_CHECK(st->dump_type == R2D_DUMP_FULL && n > R2D_DH64_MAX_RUNS, ctx, R2D_EINVAL,
-              "crash dump: DumpType 1 holds at most %d runs in its header but the plan has %zu ranges; "
-              "write a bitmap dump (DumpType 5) instead",
-              R2D_DH64_MAX_RUNS, n);
-    if (n <= R2D_DH64_MAX_RUNS) {
+    R2D_CHECK(st->dump_type == R2D_DUMP_FULL && n > lay->max_runs, ctx, R2D_EINVAL,
+              "crash dump: DumpType 1 holds at most %" PRIu32 " runs in its %s header but the plan has %zu "
+              "ranges; write a bitmap dump (DumpType 5) instead",
+              lay->max_runs, lay->is32 ? "32-bit" : "64-bit", n);
+    if (n <= lay->max_runs) {
         st->nruns = (uint32_t)n;
         for (size_t i = 0; i < n; i++)
             st->runs[i] = *r2d_plan_range(st->plan, i);
@@ -225,14 +252,14 @@ cdw_layout(struct cdw_state *st)
     for (uint32_t i = 0; i < st->nruns; i++)
         st->header_pages += st->runs[i].page_count;
     if (st->dump_type == R2D_DUMP_FULL) {
-        st->total = R2D_DH64_SIZE + pages * R2D_PAGE_SIZE;
+        st->total = lay->header_size + pages * R2D_PAGE_SIZE;
         return 0;
     }
     st->bmp_bits = (last->base_page + last->page_count + 63) & ~UINT64_C(63);
-    R2D_CHECK(st->bmp_bits > R2D_BMP64_MAX_BITS, ctx, R2D_EINVAL,
+    R2D_CHECK(st->bmp_bits > lay->max_bits, ctx, R2D_EINVAL,
               "crash dump: bitmap of 0x%" PRIx64 " bits exceeds the maximum 0x%" PRIx64, st->bmp_bits,
-              R2D_BMP64_MAX_BITS);
-    st->bmp_first_page = (R2D_DH64_OFF_BITMAP + R2D_BMP64_SIZE + st->bmp_bits / 8 + R2D_PAGE_SIZE - 1) &
+              lay->max_bits);
+    st->bmp_first_page = (lay->header_size + lay->bmp_size + st->bmp_bits / 8 + R2D_PAGE_SIZE - 1) &
                          ~(uint64_t)(R2D_PAGE_SIZE - 1);
     if (st->bmp_first_page > BMP_LEECHCORE_MAX_FIRST_PAGE)
         r2d_log(ctx, R2D_LOG_WARN,
@@ -240,6 +267,8 @@ cdw_layout(struct cdw_state *st)
                 "refuse such files",
                 st->bmp_first_page);
     st->total = st->bmp_first_page + pages * R2D_PAGE_SIZE;
+    R2D_CHECK(lay->is32 && pages > UINT32_MAX, ctx, R2D_EINVAL,
+              "crash dump: 0x%" PRIx64 " pages do not fit the 32-bit bitmap header", pages);
     return 0;
 }
 
@@ -321,6 +350,114 @@ cdw_build_header(struct cdw_state *st, uint8_t *h)
     return 0;
 }
 
+/* The plan's EXCEPTION_RECORD64 as an EXCEPTION_RECORD32: addresses and parameters cut to 32 bits. */
+static void
+cdw_exception32(const uint8_t *x64, uint8_t *x32)
+{
+    uint32_t nparams = r2d_le32(x64 + 0x18);
+
+    memset(x32, 0, R2D_DH32_EXCEPTION_SIZE);
+    if (nparams > R2D_EXR32_MAX_PARAMETERS)
+        nparams = R2D_EXR32_MAX_PARAMETERS;
+    r2d_put_le32(x32 + R2D_EXR32_OFF_CODE, r2d_le32(x64));
+    r2d_put_le32(x32 + R2D_EXR32_OFF_FLAGS, r2d_le32(x64 + 4));
+    r2d_put_le32(x32 + R2D_EXR32_OFF_RECORD, (uint32_t)r2d_le64(x64 + 8));
+    r2d_put_le32(x32 + R2D_EXR32_OFF_ADDRESS, (uint32_t)r2d_le64(x64 + 0x10));
+    r2d_put_le32(x32 + R2D_EXR32_OFF_NUMBER_PARAMETERS, nparams);
+    for (uint32_t i = 0; i < nparams; i++)
+        r2d_put_le32(x32 + R2D_EXR32_OFF_INFORMATION + 4 * i, (uint32_t)r2d_le64(x64 + 0x20 + 8 * i));
+}
+
+/* A 64-bit value of the plan that a 32-bit header field must hold: anything wider is the engine's bug. */
+static int
+cdw_u32(struct r2d_ctx *ctx, uint64_t v, const char *field, uint32_t *out)
+{
+    R2D_CHECK(v > UINT32_MAX, ctx, R2D_EINVAL,
+              "crash dump: %s 0x%" PRIx64 " does not fit the 32-bit header of a 32-bit guest's dump", field, v);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* The pointer-sized fields of DUMP_HEADER32, each checked to fit 32 bits. */
+static int
+cdw_header32_pointers(struct cdw_state *st, const struct r2d_header_values *v, uint8_t *h)
+{
+    const struct {
+        uint64_t value;
+        unsigned off;
+        const char *name;
+    } f[] = {{v->dtb, R2D_DH32_OFF_DTB, "DirectoryTableBase"},
+             {v->pfn_database, R2D_DH32_OFF_PFN_DATABASE, "PfnDataBase"},
+             {v->ps_loaded_module_list, R2D_DH32_OFF_PS_LOADED_MODULE_LIST, "PsLoadedModuleList"},
+             {v->ps_active_process_head, R2D_DH32_OFF_PS_ACTIVE_PROCESS_HEAD, "PsActiveProcessHead"},
+             {v->kdbg_va, R2D_DH32_OFF_KDBG, "KdDebuggerDataBlock"},
+             {v->bugcheck_params[0], R2D_DH32_OFF_BUGCHECK_PARAMS, "BugCheckParameter1"},
+             {v->bugcheck_params[1], R2D_DH32_OFF_BUGCHECK_PARAMS + 4, "BugCheckParameter2"},
+             {v->bugcheck_params[2], R2D_DH32_OFF_BUGCHECK_PARAMS + 8, "BugCheckParameter3"},
+             {v->bugcheck_params[3], R2D_DH32_OFF_BUGCHECK_PARAMS + 12, "BugCheckParameter4"}};
+
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        uint32_t x = 0;
+        int rc = cdw_u32(st->ctx, f[i].value, f[i].name, &x);
+
+        if (rc)
+            return rc;
+        r2d_put_le32(h + f[i].off, x);
+    }
+    return 0;
+}
+
+/* DUMP_HEADER32 ('PAGEDUMP'): 'PAGE' fill, then every field set explicitly; the reserved areas stay 'PAGE'. */
+static int
+cdw_build_header32(struct cdw_state *st, uint8_t *h)
+{
+    const struct r2d_header_values *v = r2d_plan_header_const(st->plan);
+    size_t clen;
+    int rc;
+
+    cdw_fill_page(h, R2D_DH32_SIZE);
+    r2d_put_le32(h + R2D_DH32_OFF_SIGNATURE, R2D_DH32_SIGNATURE);
+    r2d_put_le32(h + R2D_DH32_OFF_VALID_DUMP, R2D_DH32_VALID_DUMP);
+    r2d_put_le32(h + R2D_DH32_OFF_MAJOR_VERSION, v->major_version);
+    r2d_put_le32(h + R2D_DH32_OFF_MINOR_VERSION, v->minor_version);
+    if ((rc = cdw_header32_pointers(st, v, h)) != 0)
+        return rc;
+    r2d_put_le32(h + R2D_DH32_OFF_MACHINE_TYPE, v->machine_image_type);
+    r2d_put_le32(h + R2D_DH32_OFF_NUMBER_PROCESSORS, v->number_processors);
+    r2d_put_le32(h + R2D_DH32_OFF_BUGCHECK_CODE, v->bugcheck_code);
+    memset(h + R2D_DH32_OFF_VERSION_USER, 0, R2D_DH32_VERSION_USER_SIZE);
+    h[R2D_DH32_OFF_PAE_ENABLED] = v->pae_enabled ? 1 : 0;
+    h[R2D_DH32_OFF_KD_SECONDARY] = v->kd_secondary_version;
+    r2d_put_le16(h + R2D_DH32_OFF_KD_SECONDARY + 1, 0);
+    memset(h + R2D_DH32_OFF_PMD, 0, R2D_DH32_PMD_SIZE);
+    r2d_put_le32(h + R2D_DH32_OFF_PMD + R2D_PMD32_OFF_NUMBER_OF_RUNS, st->nruns);
+    r2d_put_le32(h + R2D_DH32_OFF_PMD + R2D_PMD32_OFF_NUMBER_OF_PAGES, (uint32_t)st->header_pages);
+    for (uint32_t i = 0; i < st->nruns; i++) {
+        uint8_t *r = h + R2D_DH32_OFF_PMD + R2D_PMD32_OFF_RUN0 + R2D_PMD32_RUN_SIZE * i;
+
+        r2d_put_le32(r + R2D_PMD32_RUN_OFF_BASE_PAGE, (uint32_t)st->runs[i].base_page);
+        r2d_put_le32(r + R2D_PMD32_RUN_OFF_PAGE_COUNT, (uint32_t)st->runs[i].page_count);
+    }
+    memset(h + R2D_DH32_OFF_CONTEXT, 0, R2D_DH32_CONTEXT_FIELD_SIZE);
+    memcpy(h + R2D_DH32_OFF_CONTEXT, v->context, R2D_CTX86_SIZE);
+    cdw_exception32(v->exception, h + R2D_DH32_OFF_EXCEPTION);
+    clen = strnlen(v->comment, R2D_COMMENT_SIZE - 1);
+    memset(h + R2D_DH32_OFF_COMMENT, 0, R2D_DH32_COMMENT_SIZE);
+    memcpy(h + R2D_DH32_OFF_COMMENT, v->comment, clen);
+    r2d_put_le32(h + R2D_DH32_OFF_ATTRIBUTES, 0);
+    r2d_put_le32(h + R2D_DH32_OFF_BOOT_ID, 0);
+    r2d_put_le32(h + R2D_DH32_OFF_DUMP_TYPE, st->dump_type);
+    r2d_put_le32(h + R2D_DH32_OFF_MINIDUMP_FIELDS, 0);
+    r2d_put_le32(h + R2D_DH32_OFF_SECONDARY_STATE, 0);
+    r2d_put_le32(h + R2D_DH32_OFF_PRODUCT_TYPE, v->product_type);
+    r2d_put_le32(h + R2D_DH32_OFF_SUITE_MASK, v->suite_mask);
+    r2d_put_le32(h + R2D_DH32_OFF_WRITER_STATUS, 0);
+    r2d_put_le64(h + R2D_DH32_OFF_REQUIRED_SPACE, st->total);
+    r2d_put_le64(h + R2D_DH32_OFF_SYSTEM_UPTIME, v->system_uptime);
+    r2d_put_le64(h + R2D_DH32_OFF_SYSTEM_TIME, v->system_time);
+    return 0;
+}
+
 /* Set bits [from, to) of a bitmap buffer whose bit 0 is PFN base (LSB first within each byte). */
 static void
 cdw_set_bits(uint8_t *bm, uint64_t from, uint64_t to)
@@ -349,13 +486,23 @@ cdw_write_bitmap(struct cdw_state *st)
     uint64_t pad;
     int rc;
 
-    memset(st->buf, 0, R2D_BMP64_SIZE);
-    r2d_put_le32(st->buf + R2D_BMP64_OFF_SIGNATURE, R2D_BMP64_SIG_FULL);
-    r2d_put_le32(st->buf + R2D_BMP64_OFF_VALID_DUMP, R2D_BMP64_VALID_DUMP);
-    r2d_put_le64(st->buf + R2D_BMP64_OFF_FIRST_PAGE, st->bmp_first_page);
-    r2d_put_le64(st->buf + R2D_BMP64_OFF_PAGES, r2d_plan_page_count(st->plan));
-    r2d_put_le64(st->buf + R2D_BMP64_OFF_BITS, st->bmp_bits);
-    rc = r2d_output_write(st->ctx, st->out, st->buf, R2D_BMP64_SIZE);
+    memset(st->buf, 0, st->lay->bmp_size);
+    if (st->lay->is32) {
+        /* cdw_layout bounded bits, pages and the first page offset to 32 bits */
+        r2d_put_le32(st->buf + R2D_BMP32_OFF_SIGNATURE, R2D_BMP64_SIG_FULL);
+        r2d_put_le32(st->buf + R2D_BMP32_OFF_VALID_DUMP, R2D_BMP64_VALID_DUMP);
+        r2d_put_le32(st->buf + R2D_BMP32_OFF_HEADER_SIZE, (uint32_t)st->bmp_first_page);
+        r2d_put_le32(st->buf + R2D_BMP32_OFF_BITS, (uint32_t)st->bmp_bits);
+        r2d_put_le32(st->buf + R2D_BMP32_OFF_PAGES, (uint32_t)r2d_plan_page_count(st->plan));
+        r2d_put_le32(st->buf + R2D_BMP32_OFF_SIZE_OF_BITMAP, (uint32_t)st->bmp_bits);
+    } else {
+        r2d_put_le32(st->buf + R2D_BMP64_OFF_SIGNATURE, R2D_BMP64_SIG_FULL);
+        r2d_put_le32(st->buf + R2D_BMP64_OFF_VALID_DUMP, R2D_BMP64_VALID_DUMP);
+        r2d_put_le64(st->buf + R2D_BMP64_OFF_FIRST_PAGE, st->bmp_first_page);
+        r2d_put_le64(st->buf + R2D_BMP64_OFF_PAGES, r2d_plan_page_count(st->plan));
+        r2d_put_le64(st->buf + R2D_BMP64_OFF_BITS, st->bmp_bits);
+    }
+    rc = r2d_output_write(st->ctx, st->out, st->buf, st->lay->bmp_size);
     for (uint64_t b0 = 0; !rc && b0 < st->bmp_bits; b0 += chunk_bits) {
         const uint64_t b1 = st->bmp_bits - b0 < chunk_bits ? st->bmp_bits : b0 + chunk_bits;
 
@@ -375,7 +522,7 @@ cdw_write_bitmap(struct cdw_state *st)
         }
         rc = r2d_output_write(st->ctx, st->out, st->buf, (size_t)((b1 - b0) / 8));
     }
-    pad = st->bmp_first_page - (R2D_DH64_OFF_BITMAP + R2D_BMP64_SIZE + bytes);
+    pad = st->bmp_first_page - (st->lay->header_size + st->lay->bmp_size + bytes);
     if (!rc && pad) {
         memset(st->buf, 0, (size_t)pad); /* pad < one page */
         rc = r2d_output_write(st->ctx, st->out, st->buf, (size_t)pad);
@@ -480,10 +627,10 @@ static int
 cdw_stream(struct cdw_state *st)
 {
     uint8_t *h = st->buf;
-    int rc = cdw_build_header(st, h);
+    int rc = st->lay->is32 ? cdw_build_header32(st, h) : cdw_build_header(st, h);
 
     if (!rc)
-        rc = r2d_output_write(st->ctx, st->out, h, R2D_DH64_SIZE);
+        rc = r2d_output_write(st->ctx, st->out, h, st->lay->header_size);
     if (!rc && st->dump_type == R2D_DUMP_BITMAP)
         rc = cdw_write_bitmap(st);
     if (rc)
@@ -527,6 +674,9 @@ r2d_crashdump_stage(struct r2d_ctx *ctx, const struct r2d_image *img, const stru
                     struct r2d_output **staged)
 {
     struct cdw_state st = {.ctx = ctx, .img = img, .plan = plan, .hash = hash != R2D_HASH_NONE};
+
+    st.lay = r2d_plan_header_const(plan)->machine_image_type == R2D_DH32_MACHINE_I386 ? &cdw_layout32
+                                                                                     : &cdw_layout64;
     uint64_t patched = 0;
     double t0, t1;
     int rc;

@@ -74,7 +74,11 @@ elf_machine_name(uint16_t machine)
     }
 }
 
-/* The container (elf_read.c), then what QEMU's cores must be: EM_X86_64 and a program header table. */
+/*
+ * The container (elf_read.c), then what QEMU's cores must be: x86 and a program header table. QEMU writes
+ * EM_386 whenever CPU 0 was not in long mode (a 32-bit guest), in ELFCLASS32 unless RAM ends above 4 GiB,
+ * where it switches to ELFCLASS64 (target/i386/arch_dump.c cpu_get_dump_info; docs/formats/elf.md F1).
+ */
 static int
 elf_read_header(struct r2d_ctx *ctx, struct elf_file *ef)
 {
@@ -83,13 +87,9 @@ elf_read_header(struct r2d_ctx *ctx, struct elf_file *ef)
 
     if (rc)
         return rc;
-    /* QEMU writes EM_386 whenever CPU 0 was not in long mode, even with ELFCLASS64 (observed). */
-    R2D_CHECK(elf->machine == R2D_ELF_EM_386, ctx, R2D_EUNSUPPORTED,
-              "%s: the guest was not in 64-bit long mode when dumped (e_machine EM_386); raw2dmp converts "
-              "64-bit Windows guests only",
-              ef->path);
-    R2D_CHECK(elf->machine != R2D_ELF_EM_X86_64, ctx, R2D_EUNSUPPORTED,
-              "%s: offset 0x12: e_machine %u is not EM_X86_64 (62); raw2dmp converts 64-bit x86 guests only",
+    R2D_CHECK(elf->machine != R2D_ELF_EM_X86_64 && elf->machine != R2D_ELF_EM_386, ctx, R2D_EUNSUPPORTED,
+              "%s: offset 0x12: e_machine %u is neither EM_X86_64 (62) nor EM_386 (3); raw2dmp converts x86 "
+              "guests only",
               ef->path, elf->machine);
     R2D_CHECK(elf->phnum == 0, ctx, R2D_EFORMAT, "%s: offset 0x%x: no program headers (e_phnum 0)%s",
               ef->path, elf->is64 ? 0x38 : 0x2C,
@@ -243,7 +243,8 @@ elf_take_note(struct r2d_ctx *ctx, void *arg, const struct r2d_elf_note *n)
     if (r2d_elf_note_name_is(n, "QEMU")) {
         t->qemu++;
         /* QEMUCPUState version 1, decoded by the code shared with kdump.c (qemu_notes.c). */
-        return r2d_qemu_cpu_decode(ctx, ef->img, n->desc_off, n->desc, n->descsz, R2D_QEMU_LM_YES);
+        return r2d_qemu_cpu_decode(ctx, ef->img, n->desc_off, n->desc, n->descsz,
+                                   ef->elf.machine == R2D_ELF_EM_386 ? R2D_QEMU_LM_NO : R2D_QEMU_LM_YES);
     }
     if (r2d_elf_note_name_is(n, "CORE") && n->type == NT_PRSTATUS)
         t->prstatus++;
@@ -283,6 +284,10 @@ elf_add_notes(struct r2d_ctx *ctx, struct elf_file *ef, const struct elf_note_ta
     rc = r2d_image_add_note(ctx, ef->img, "elf.class", ef->elf.class_name);
     if (!rc)
         rc = r2d_image_add_note(ctx, ef->img, "elf.machine", elf_machine_name(ef->elf.machine));
+    if (!rc)
+        rc = r2d_image_add_note(ctx, ef->img, "elf.guest",
+                                ef->elf.machine == R2D_ELF_EM_386 ? "32-bit (CPU 0 not in long mode)"
+                                                                  : "64-bit (long mode)");
     snprintf(v, sizeof(v),
              "%" PRIu32 " program headers%s: %zu PT_LOAD with data, %zu empty PT_LOAD skipped, %zu "
              "PT_NOTE",

@@ -133,7 +133,28 @@ r2d_savevm_vmdesc_size(const json_t *desc)
 
 struct savevm_vmdesc_cpu_fields {
     uint64_t regs, eip, eflags, segs, ldt, tr, gdt, idt, cr0, cr2, cr3, cr4, efer, kgsbase;
+    unsigned w; /* bytes of a target_ulong: 8 (qemu-system-x86_64), 4 (qemu-system-i386) */
 };
+
+/*
+ * The fields' described size and count for a target_ulong of w bytes (VMSTATE_UINTTL): qemu-system-i386
+ * saves 8 GPRs of 4 bytes, 4-byte EIP/EFLAGS/CRs, segments of 16 bytes, and neither EFER nor kernelgsbase
+ * (x86_64-only fields, observed with Debian's QEMU 7.2). n == 0: absent on that target.
+ */
+static void
+savevm_vmdesc_want(size_t k, unsigned w, uint64_t *size, uint64_t *n)
+{
+    const uint64_t seg = 12u + w;
+
+    static const uint8_t kind[] = {0, 1, 1, 2, 3, 3, 3, 3, 1, 1, 1, 1, 4, 5};
+    switch (kind[k]) {
+    case 0: *size = w, *n = w == 8 ? 16 : 8; break;      /* env.regs */
+    case 1: *size = w, *n = 1; break;                     /* target_ulong */
+    case 2: *size = seg, *n = 6; break;                   /* env.segs */
+    case 3: *size = seg, *n = 1; break;                   /* one segment */
+    default: *size = 8, *n = w == 8 ? 1 : 0; break;      /* env.efer, env.kernelgsbase: x86_64 only */
+    }
+}
 
 /* Where the fields we need start inside the section body, checked against their described sizes. */
 static const char *
@@ -142,57 +163,71 @@ savevm_vmdesc_cpu_layout(const json_t *desc, struct savevm_vmdesc_cpu_fields *o)
     static const struct {
         const char *name;
         size_t at;
-        uint64_t size, n;
     } want[] = {
-        {"env.regs", offsetof(struct savevm_vmdesc_cpu_fields, regs), 8, 16},
-        {"env.eip", offsetof(struct savevm_vmdesc_cpu_fields, eip), 8, 1},
-        {"env.eflags", offsetof(struct savevm_vmdesc_cpu_fields, eflags), 8, 1},
-        {"env.segs", offsetof(struct savevm_vmdesc_cpu_fields, segs), 20, 6},
-        {"env.ldt", offsetof(struct savevm_vmdesc_cpu_fields, ldt), 20, 1},
-        {"env.tr", offsetof(struct savevm_vmdesc_cpu_fields, tr), 20, 1},
-        {"env.gdt", offsetof(struct savevm_vmdesc_cpu_fields, gdt), 20, 1},
-        {"env.idt", offsetof(struct savevm_vmdesc_cpu_fields, idt), 20, 1},
-        {"env.cr[0]", offsetof(struct savevm_vmdesc_cpu_fields, cr0), 8, 1},
-        {"env.cr[2]", offsetof(struct savevm_vmdesc_cpu_fields, cr2), 8, 1},
-        {"env.cr[3]", offsetof(struct savevm_vmdesc_cpu_fields, cr3), 8, 1},
-        {"env.cr[4]", offsetof(struct savevm_vmdesc_cpu_fields, cr4), 8, 1},
-        {"env.efer", offsetof(struct savevm_vmdesc_cpu_fields, efer), 8, 1},
-        {"env.kernelgsbase", offsetof(struct savevm_vmdesc_cpu_fields, kgsbase), 8, 1},
+        {"env.regs", offsetof(struct savevm_vmdesc_cpu_fields, regs)},
+        {"env.eip", offsetof(struct savevm_vmdesc_cpu_fields, eip)},
+        {"env.eflags", offsetof(struct savevm_vmdesc_cpu_fields, eflags)},
+        {"env.segs", offsetof(struct savevm_vmdesc_cpu_fields, segs)},
+        {"env.ldt", offsetof(struct savevm_vmdesc_cpu_fields, ldt)},
+        {"env.tr", offsetof(struct savevm_vmdesc_cpu_fields, tr)},
+        {"env.gdt", offsetof(struct savevm_vmdesc_cpu_fields, gdt)},
+        {"env.idt", offsetof(struct savevm_vmdesc_cpu_fields, idt)},
+        {"env.cr[0]", offsetof(struct savevm_vmdesc_cpu_fields, cr0)},
+        {"env.cr[2]", offsetof(struct savevm_vmdesc_cpu_fields, cr2)},
+        {"env.cr[3]", offsetof(struct savevm_vmdesc_cpu_fields, cr3)},
+        {"env.cr[4]", offsetof(struct savevm_vmdesc_cpu_fields, cr4)},
+        {"env.efer", offsetof(struct savevm_vmdesc_cpu_fields, efer)},
+        {"env.kernelgsbase", offsetof(struct savevm_vmdesc_cpu_fields, kgsbase)},
     };
     const json_t *fields = json_object_get(desc, "fields"), *f;
-    uint64_t at = 0;
+    uint64_t at = 0, size, n, want_size, want_n;
     size_t i;
 
+    o->w = 0;
     for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
         *(uint64_t *)((char *)o + want[k].at) = UINT64_MAX;
     json_array_foreach(fields, i, f)
     {
         const json_t *name = json_object_get(f, "name");
-        const uint64_t size = savevm_vmdesc_u64(f, "size", 0), n = savevm_vmdesc_u64(f, "array_len", 1);
 
-        for (size_t k = 0; json_is_string(name) && k < sizeof(want) / sizeof(want[0]); k++) {
+        size = savevm_vmdesc_u64(f, "size", 0);
+        n = savevm_vmdesc_u64(f, "array_len", 1);
+        /* env.regs comes first and tells the target's word size */
+        if (!o->w && json_is_string(name) && strcmp(json_string_value(name), "env.regs") == 0)
+            o->w = size == 4 ? 4 : 8;
+        for (size_t k = 0; o->w && json_is_string(name) && k < sizeof(want) / sizeof(want[0]); k++) {
             if (strcmp(json_string_value(name), want[k].name) != 0)
                 continue;
-            if (size != want[k].size || n != want[k].n)
-                return want[k].name; /* e.g. a 32-bit target: target_ulong fields are 4 bytes */
+            savevm_vmdesc_want(k, o->w, &want_size, &want_n);
+            if (size != want_size || n != (want_n ? want_n : 1))
+                return want[k].name;
             *(uint64_t *)((char *)o + want[k].at) = at;
         }
         at += size * n;
     }
-    for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
-        if (*(uint64_t *)((char *)o + want[k].at) == UINT64_MAX)
+    for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+        savevm_vmdesc_want(k, o->w ? o->w : 8, &want_size, &want_n);
+        if (*(uint64_t *)((char *)o + want[k].at) == UINT64_MAX && want_n)
             return want[k].name;
+    }
     return NULL;
+}
+
+/* A big-endian target_ulong of w bytes. */
+static uint64_t
+savevm_vmdesc_word(const uint8_t *p, unsigned w)
+{
+    return w == 4 ? r2d_be32(p) : r2d_be64(p);
 }
 
 /* vmstate_segment: u32 selector, target_ulong base, u32 limit, u32 flags. */
 static void
-savevm_vmdesc_segment(struct r2d_segment *seg, const uint8_t *p)
+savevm_vmdesc_segment(struct r2d_segment *seg, const uint8_t *p, unsigned w)
 {
     seg->selector = r2d_be32(p);
-    seg->base = r2d_be64(p + 4);
-    seg->limit = r2d_be32(p + 12);
-    seg->flags = r2d_be32(p + 16);
+    seg->base = savevm_vmdesc_word(p + 4, w);
+    seg->limit = r2d_be32(p + 4 + w);
+    seg->flags = r2d_be32(p + 8 + w);
 }
 
 const char *
@@ -210,21 +245,25 @@ r2d_savevm_vmdesc_cpu(const json_t *desc, const uint8_t *body, struct r2d_cpu_st
     memset(cpu, 0, sizeof(*cpu));
     if (missing)
         return missing;
-    for (unsigned i = 0; i < 16; i++)
-        *gpr[i] = r2d_be64(body + f.regs + 8 * i);
+    for (unsigned i = 0; i < (f.w == 8 ? 16u : 8u); i++)
+        *gpr[i] = savevm_vmdesc_word(body + f.regs + f.w * i, f.w);
     for (unsigned i = 0; i < 6; i++)
-        savevm_vmdesc_segment(seg[i], body + f.segs + 20 * i);
-    savevm_vmdesc_segment(&cpu->ldt, body + f.ldt);
-    savevm_vmdesc_segment(&cpu->tr, body + f.tr);
-    savevm_vmdesc_segment(&cpu->gdt, body + f.gdt);
-    savevm_vmdesc_segment(&cpu->idt, body + f.idt);
-    cpu->rip = r2d_be64(body + f.eip);
-    cpu->rflags = r2d_be64(body + f.eflags);
-    cpu->cr0 = r2d_be64(body + f.cr0);
-    cpu->cr2 = r2d_be64(body + f.cr2);
-    cpu->cr3 = r2d_be64(body + f.cr3);
-    cpu->cr4 = r2d_be64(body + f.cr4);
-    cpu->kernel_gs_base = r2d_be64(body + f.kgsbase);
-    cpu->flags = R2D_CPU_HAVE_KGSBASE | (r2d_be64(body + f.efer) & VMDESC_EFER_LMA ? R2D_CPU_LONG_MODE : 0);
+        savevm_vmdesc_segment(seg[i], body + f.segs + (12 + f.w) * i, f.w);
+    savevm_vmdesc_segment(&cpu->ldt, body + f.ldt, f.w);
+    savevm_vmdesc_segment(&cpu->tr, body + f.tr, f.w);
+    savevm_vmdesc_segment(&cpu->gdt, body + f.gdt, f.w);
+    savevm_vmdesc_segment(&cpu->idt, body + f.idt, f.w);
+    cpu->rip = savevm_vmdesc_word(body + f.eip, f.w);
+    cpu->rflags = savevm_vmdesc_word(body + f.eflags, f.w);
+    cpu->cr0 = savevm_vmdesc_word(body + f.cr0, f.w);
+    cpu->cr2 = savevm_vmdesc_word(body + f.cr2, f.w);
+    cpu->cr3 = savevm_vmdesc_word(body + f.cr3, f.w);
+    cpu->cr4 = savevm_vmdesc_word(body + f.cr4, f.w);
+    if (f.kgsbase != UINT64_MAX) {
+        cpu->kernel_gs_base = r2d_be64(body + f.kgsbase);
+        cpu->flags = R2D_CPU_HAVE_KGSBASE;
+    }
+    if (f.efer != UINT64_MAX && (r2d_be64(body + f.efer) & VMDESC_EFER_LMA))
+        cpu->flags |= R2D_CPU_LONG_MODE;
     return NULL;
 }

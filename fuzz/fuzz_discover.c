@@ -9,7 +9,8 @@
  * Header (FUZZ_HDR bytes, zero-filled when the input is shorter), little-endian:
  *   0x00 cr3  0x08 gs.base  0x10 kernel_gs_base  0x18 idt.base  0x20 rip
  *   0x28 u8 flags: 1 two CPUs, 2 second half of memory at hi_pa, 4 --dtb cr3, 8 --kernel-base,
- *                  16 --rebuild-kdbg, 32 --verify-kdbg
+ *                  16 --rebuild-kdbg, 32 --verify-kdbg, 64 a 32-bit guest (EM_386 core, CR0.PG, gs.base
+ *                  also as FS base and GDT base), 128 with CR4.PAE
  *   0x30 hi_pa  0x38 kernel base when no kernel is found (or --kernel-base)
  *   0x40 u32 RVAs: KdDebuggerDataBlock, KdpDataBlockEncoded, KiWaitNever (KiWaitAlways = +8),
  *        KiProcessorBlock, KeNumberProcessors, seed for every other answer
@@ -125,7 +126,7 @@ fuzz_build_elf(uint8_t *out, const uint8_t *hdr, const uint8_t *mem, size_t mlen
     out[5] = 1; /* little-endian */
     out[6] = 1;
     r2d_put_le16(out + 0x10, 4);  /* ET_CORE */
-    r2d_put_le16(out + 0x12, 62); /* EM_X86_64 */
+    r2d_put_le16(out + 0x12, (hdr[0x28] & 64) ? 3 : 62); /* EM_386 or EM_X86_64 */
     r2d_put_le32(out + 0x14, 1);
     r2d_put_le64(out + 0x20, 64); /* e_phoff */
     r2d_put_le16(out + 0x34, 64);
@@ -164,6 +165,14 @@ fuzz_build_elf(uint8_t *out, const uint8_t *hdr, const uint8_t *mem, size_t mlen
         r2d_put_le64(d + 0x170 + 0x10, r2d_le64(hdr + 0x18));   /* idt.base */
         r2d_put_le64(d + 0x1a0, r2d_le64(hdr + 0x00) + (uint64_t)c * 0x1000); /* cr3 */
         r2d_put_le64(d + 0x1b0, r2d_le64(hdr + 0x10));          /* kernel_gs_base */
+        if (hdr[0x28] & 64) { /* 32-bit: paging on, PAE per flag 128, the KPCR in FS and in the GDT */
+            r2d_put_le32(d + 0x98 + 8, 0);
+            r2d_put_le64(d + 0x188, 0x80000011u);               /* cr0 */
+            r2d_put_le64(d + 0x1a8, (hdr[0x28] & 128) ? 0x20 : 0); /* cr4 */
+            r2d_put_le64(d + 0xe0 + 0x10, r2d_le64(hdr + 0x08) ^ (uint64_t)c << 12); /* fs.base */
+            r2d_put_le64(d + 0x158 + 0x10, r2d_le64(hdr + 0x10)); /* gdt.base */
+            r2d_put_le32(d + 0x158 + 4, 0x3ff);                  /* gdt.limit */
+        }
     }
     memcpy(out + mem_off, mem, mlen);
     return mem_off + mlen;

@@ -128,6 +128,56 @@ def small_isf(isf_xz):
     return text, lzma.compress(text, format=lzma.FORMAT_XZ, preset=1)
 
 
+def discover_seed_x86(pae):
+    """A synthetic 32-bit machine in 12 pages: non-PAE (PDE 0x300 self-map) or PAE (a PDPT whose top
+    directory maps the four at 0xC0600000) tables mapping KUSER_SHARED_DATA (NT 6.1) at 0xFFDF0000 and a
+    PE32 kernel at 0x80000000 whose RSDS names ntkrpamp.pdb; header flags 64 (32-bit) and 128 (PAE)."""
+    kbase = 0x80000000
+    mem = bytearray(12 * PAGE)
+    d = lambda pa, v: struct.pack_into("<I", mem, pa, v)
+    q = lambda pa, v: struct.pack_into("<Q", mem, pa, v)
+    if pae:
+        cr3 = 0x1020
+        for i in range(4):                      # PDPT at 0x1020 -> PD0-PD3 at 0x2000-0x5000
+            q(cr3 + 8 * i, (0x2000 + 0x1000 * i) | 1)
+            q(0x5000 + 8 * i, (0x2000 + 0x1000 * i) | 3)
+        q(0x5000 + 8 * 0x1FE, 0x6000 | 3)       # 0xFFC00000 -> PT
+        q(0x6000 + 8 * 0x1F0, 0x7000 | 1)       # 0xFFDF0000 -> KUSER
+        q(0x4000, 0x8000 | 3)                   # 0x80000000 -> PT
+        q(0x8000, 0x9000 | 3)
+    else:
+        cr3 = 0x1000
+        d(0x1000 + 4 * 0x300, 0x1000 | 3)
+        d(0x1000 + 4 * 0x3FF, 0x6000 | 3)
+        d(0x6000 + 4 * 0x1F0, 0x7000 | 1)
+        d(0x1000 + 4 * 0x200, 0x8000 | 3)
+        d(0x8000, 0x9000 | 3)
+    struct.pack_into("<II", mem, 0x7000 + 0x26C, 6, 1)
+    pe = 0x9000
+    mem[pe:pe + 2] = b"MZ"
+    struct.pack_into("<I", mem, pe + 0x3C, 0x80)
+    o = pe + 0x80
+    mem[o:o + 4] = b"PE\0\0"
+    struct.pack_into("<HH", mem, o + 4, 0x14C, 1)
+    struct.pack_into("<H", mem, o + 0x14, 0xE0)
+    struct.pack_into("<H", mem, o + 0x18, 0x10B)
+    struct.pack_into("<I", mem, o + 0x18 + 0x38, 0x1000)
+    struct.pack_into("<I", mem, o + 0x18 + 0x5C, 16)
+    struct.pack_into("<II", mem, o + 0x18 + 0x60 + 8 * 6, 0x400, 28)  # debug directory
+    mem[o + 0xF8:o + 0x100] = b".text\0\0\0"
+    struct.pack_into("<IIII", mem, pe + 0x400 + 0x0C, 2, 0x40, 0x500, 0x500)
+    mem[pe + 0x500:pe + 0x504] = b"RSDS"
+    mem[pe + 0x504:pe + 0x514] = bytes(range(16))
+    struct.pack_into("<I", mem, pe + 0x514, 1)
+    mem[pe + 0x518:pe + 0x525] = b"ntkrpamp.pdb\0"
+    hdr = bytearray(0x58)
+    struct.pack_into("<QQQQQ", hdr, 0, cr3, 0xFFDFF000, 0xFFDFF000, kbase + 0x800, kbase + 0x100)
+    hdr[0x28] = 64 | (128 if pae else 0)
+    struct.pack_into("<QQ", hdr, 0x30, 0, kbase)
+    struct.pack_into("<IIIIII", hdr, 0x40, 0x600, 0x680, 0x690, 0x6A0, 0x6B0, 1)
+    return bytes(hdr) + bytes(mem)
+
+
 def discover_seed(truth):
     """A synthetic machine in 11 pages: PML4 (self-mapped) mapping KUSER_SHARED_DATA (NT 10.0) and a kernel
     PE at 0xfffff80000000000 whose RSDS names ntkrnlmp.pdb, with a plain KDBG on its second page."""
@@ -277,6 +327,8 @@ def main():
     with open(os.path.join(fx, "truth.json")) as f:
         truth = json.load(f)
     put("fuzz_discover", "synthetic-machine.bin", discover_seed(truth))
+    put("fuzz_discover", "synthetic-x86.bin", discover_seed_x86(False))
+    put("fuzz_discover", "synthetic-x86-pae.bin", discover_seed_x86(True))
     for name, data in vmware_seeds(truth).items():
         put("fuzz_vmware", name, data)
     text, xz = small_isf(os.path.join(SRC, "tests", "data", "isf", truth["isf"] if "/" not in truth["isf"]

@@ -63,10 +63,22 @@ mmu_canonicalize(const struct r2d_paging_mode *m, uint64_t va)
     return (uint64_t)((int64_t)(va << unused) >> unused);
 }
 
+/*
+ * A 32-bit mode also accepts the sign-extended form of an address (0xFFFFFFFF'80000000 for 0x80000000):
+ * Windows' 64-bit structures (the KDBG, KdVersionBlock) hold 32-bit kernel pointers that way, and the
+ * engine keeps them in that form so they compare equal to what those structures say.
+ */
 int
 r2d_mmu_canonical(const struct r2d_mmu *mmu, uint64_t va)
 {
-    return mmu_canonicalize(mmu->mode, va) == va;
+    const struct r2d_paging_mode *m = mmu->mode;
+
+    if (!m->sign_extended && mmu_canonicalize(m, va) != va) {
+        const unsigned unused = 64 - m->va_bits;
+
+        return (uint64_t)((int64_t)(va << unused) >> unused) == va;
+    }
+    return mmu_canonicalize(m, va) == va;
 }
 
 uint64_t

@@ -42,6 +42,9 @@ struct r2d_image_props {
     int have_dump_header;
     uint64_t dump_dtb;
     uint64_t dump_kdbg_va;
+    /* A 32-bit dump (PAGEDUMP, MachineImageType 0x14c): its PaeEnabled byte names the paging mode. */
+    int dump_is32;
+    int dump_pae;
 };
 
 /* A segment register or descriptor-table register as QEMU records it. */

@@ -54,6 +54,11 @@ struct r2d_header_values {
     uint32_t product_type;
     uint32_t suite_mask;
     uint8_t kd_secondary_version;
+    /*
+     * 32-bit guests (machine_image_type 0x14c): the dump is a DUMP_HEADER32 ('PAGEDUMP'); context holds an
+     * x86 CONTEXT (0x2cc bytes) and PaeEnabled says whether the guest ran with PAE paging.
+     */
+    uint8_t pae_enabled;
     char comment[R2D_COMMENT_SIZE];
 };
 

@@ -18,8 +18,44 @@ r2d_analysis_init(struct r2d_analysis *a, struct r2d_ctx *ctx, const struct r2d_
     a->ctx = ctx;
     a->opts = opts;
     a->img = img;
-    /* The only paging mode discovery knows today; 32-bit modes will be chosen from CR0/CR4 or by trial. */
+    /* Until discovery decides (from CR0/CR4/long mode, or by trying x64, x86 PAE, x86 in turn). */
     a->paging = R2D_PAGING_X64;
+    a->ptr_size = 8;
+}
+
+void
+r2d_analysis_set_mode(struct r2d_analysis *a, enum r2d_paging paging, uint64_t dtb)
+{
+    a->paging = paging;
+    r2d_mmu_init(&a->mmu, a->ctx, a->img, paging, dtb);
+    a->ptr_size = r2d_mmu_pointer_size(&a->mmu);
+    a->dtb = a->mmu.dtb;
+}
+
+uint16_t
+r2d_analysis_machine(const struct r2d_analysis *a)
+{
+    return r2d_analysis_is_x86(a) ? 0x14c : 0x8664;
+}
+
+uint64_t
+r2d_analysis_va(const struct r2d_analysis *a, uint64_t va)
+{
+    return r2d_analysis_is_x86(a) ? (uint64_t)(int64_t)(int32_t)(uint32_t)va : va;
+}
+
+int
+r2d_read_ptr(struct r2d_analysis *a, uint64_t va, uint64_t *out)
+{
+    uint32_t v32;
+    int rc;
+
+    if (!r2d_analysis_is_x86(a))
+        return r2d_mmu_read_u64(&a->mmu, va, out);
+    rc = r2d_mmu_read_u32(&a->mmu, va, &v32);
+    if (!rc)
+        *out = r2d_analysis_va(a, v32);
+    return rc;
 }
 
 void
@@ -77,6 +113,15 @@ r2d_load_kernel_symbols(struct r2d_analysis *a)
     rc = r2d_symbols_match(a->ctx, a->syms, &a->pe.pdb, a->opts->force_symbols);
     if (rc)
         return rc;
+    /* A 64-bit table for a 32-bit kernel (or the reverse) gives every offset wrong: refuse unless forced. */
+    if (a->syms->machine && a->syms->machine != a->pe.machine) {
+        if (!a->opts->force_symbols)
+            return r2d_err(a->ctx, R2D_EMISMATCH, "%s: symbols %s describe machine 0x%x, the kernel is 0x%x (%s); "
+                           "--force-symbols uses them anyway", r2d_image_path(a->img), a->syms->origin,
+                           a->syms->machine, a->pe.machine, a->pe.machine == 0x14c ? "x86" : "x64");
+        r2d_log(a->ctx, R2D_LOG_WARN, "symbols %s describe machine 0x%x, the kernel is 0x%x; using them anyway "
+                "(forced)", a->syms->origin, a->syms->machine, a->pe.machine);
+    }
     snprintf(a->symbols_how, sizeof(a->symbols_how), "%.300s (%s, %.100s %s age %" PRIu32 ")", a->syms->origin,
              a->syms->ops->kind, a->pe.pdb.name, guid, a->pe.pdb.age);
     r2d_log(a->ctx, R2D_LOG_INFO, "symbols: %s", a->symbols_how);

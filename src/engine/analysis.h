@@ -23,7 +23,9 @@ struct r2d_analysis {
     const struct r2d_options *opts;
     const struct r2d_image *img;
 
-    enum r2d_paging paging;       /* the guest's paging mode */
+    enum r2d_paging paging;       /* the guest's paging mode (of the DTB candidate in use) */
+    char paging_how[256];         /* why that mode: the registers' bits, or which discovery test found it */
+    unsigned ptr_size;            /* bytes of a guest pointer: 8 (x64) or 4 (x86, x86 PAE) */
     struct r2d_mmu mmu;
     uint64_t dtb;                 /* validated candidate used for translation */
     char dtb_how[1024];
@@ -57,6 +59,25 @@ struct r2d_analysis {
 void r2d_analysis_init(struct r2d_analysis *a, struct r2d_ctx *ctx, const struct r2d_options *opts,
                        const struct r2d_image *img);
 void r2d_analysis_free(struct r2d_analysis *a);
+
+/*
+ * The architecture, for every later step (do not assume 8-byte pointers): 32-bit kernel VAs are kept
+ * sign-extended (0xFFFFFFFF'82800000), the form the KDBG and KdVersionBlock hold; the arch layer translates
+ * both forms, a PAGEDUMP header takes the low 32 bits.
+ */
+static inline int
+r2d_analysis_is_x86(const struct r2d_analysis *a)
+{
+    return a->ptr_size == 4;
+}
+/* IMAGE_FILE_MACHINE of the guest: 0x14c (x86) or 0x8664 (x64). */
+uint16_t r2d_analysis_machine(const struct r2d_analysis *a);
+/* A guest VA in the analysis' form: sign-extended from bit 31 on x86, unchanged on x64. */
+uint64_t r2d_analysis_va(const struct r2d_analysis *a, uint64_t va);
+/* Read a guest pointer (4 or 8 bytes), returned in the analysis' form. */
+int r2d_read_ptr(struct r2d_analysis *a, uint64_t va, uint64_t *out);
+/* Select the paging mode and the matching translation for dtb (sets paging, ptr_size, mmu, dtb). */
+void r2d_analysis_set_mode(struct r2d_analysis *a, enum r2d_paging paging, uint64_t dtb);
 
 /* Symbols for the kernel found, chosen per the options (explicit file, else the symbol path). */
 int r2d_load_kernel_symbols(struct r2d_analysis *a);

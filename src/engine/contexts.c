@@ -16,6 +16,9 @@
 #include "context_amd64.h"
 
 #define KPCR_PRCB_DEFAULT 0x180 /* _KPCR.Prcb in every x64 build 7601-22000 */
+#define KPCR_PRCB_DEFAULT_X86 0x120 /* _KPCR.PrcbData on x86 XP, 7 and 10 (isf32 README) */
+#define PRCB_NUMBER_DEFAULT_X86 0x10 /* _KPRCB.Number (XP) / LegacyNumber (7, 10): a byte */
+#define X86_GDT_R0_PCR 0x30     /* the selector whose descriptor's base is the KPCR (FS in kernel mode) */
 #define KERNEL_HALF 0xffff800000000000ull
 
 /* QEMU notes carry integer, control and segment state, no FPU/XMM/debug registers: claim only those. */
@@ -74,6 +77,26 @@ contexts_offset(struct r2d_analysis *a, uint16_t kdbg_off, const char *type, con
 }
 
 /*
+ * Where processor m's CONTEXT goes: *(KPRCB + context_off), the pointer _KPRCB.Context (Vista on). XP's
+ * KPRCB has none (context_off 0 on x86): its context is the CONTEXT embedded in the KPRCB,
+ * ProcessorState.ContextFrame, where the bug check saves each processor's state (docs/reference/kdbg.md 9).
+ */
+static void
+contexts_context_va(struct r2d_analysis *a, struct r2d_cpu_match *m, uint64_t context_off)
+{
+    if (context_off == 0) {
+        const uint64_t state = contexts_offset(a, R2D_KDBG_OFF_OFFSET_PRCB_PROC_STATE_CONTEXT, "_KPRCB",
+                                               "ProcessorState.ContextFrame", 0x1c);
+
+        m->context_va = m->kprcb + state;
+        m->context_in_prcb = 1;
+        return;
+    }
+    if (r2d_read_ptr(a, m->kprcb + context_off, &m->context_va))
+        m->context_va = 0;
+}
+
+/*
  * No register source (raw, LiME): there is no vCPU to match, so entry j describes processor j itself, as
  * KiProcessorBlock gives it; r2d_patch_contexts then writes saved or minimal contexts.
  */
@@ -90,8 +113,7 @@ contexts_match_memory(struct r2d_analysis *a, const uint64_t *kprcb, uint64_t co
         m->processor = (int)j;
         m->kprcb = kprcb[j];
         snprintf(m->how, sizeof(m->how), "no CPU registers in the input: KiProcessorBlock[%" PRIu32 "]", j);
-        if (r2d_mmu_read_u64(&a->mmu, m->kprcb + context_off, &m->context_va))
-            m->context_va = 0;
+        contexts_context_va(a, m, context_off);
         r2d_log(a->ctx, R2D_LOG_INFO, "processor %" PRIu32 ": KPRCB 0x%" PRIx64 ", CONTEXT at 0x%" PRIx64, j, m->kprcb,
                 m->context_va);
     }
@@ -111,6 +133,8 @@ r2d_context_saved(struct r2d_analysis *a, uint32_t j, uint8_t ctx[R2D_CONTEXT_SI
         snprintf(why, whylen, "processor %" PRIu32 " has no KPRCB", j);
         return 0;
     }
+    if (r2d_analysis_is_x86(a))
+        return r2d_context86_saved(a, a->cpus[j].kprcb, off, ctx, why, whylen);
     if (off == 0) {
         snprintf(why, whylen, "neither the KDBG nor the symbols give _KPRCB.ProcessorState.ContextFrame");
         return 0;
@@ -162,46 +186,84 @@ contexts_alloc(struct r2d_analysis *a, size_t n, uint32_t nproc, uint64_t **kprc
     return 0;
 }
 
+/*
+ * A vCPU's KPCR, in the analysis' VA form; returns what it came from. x64: GS base in kernel mode, the
+ * swapped-out kernel GS base in user mode. x86: FS base in kernel mode (FS is the KPCR selector 0x30
+ * there); in user mode FS is the TEB's, so the base of GDT descriptor 0x30 through the CPU's GDTR.
+ */
+static const char *
+contexts_kpcr(struct r2d_analysis *a, const struct r2d_cpu_state *cpu, uint64_t *kpcr)
+{
+    uint8_t d[8];
+
+    *kpcr = 0;
+    if (!r2d_analysis_is_x86(a)) {
+        if (cpu->gs.base >> 63) {
+            *kpcr = cpu->gs.base;
+            return "GS base";
+        }
+        if ((cpu->flags & R2D_CPU_HAVE_KGSBASE) && (cpu->kernel_gs_base >> 63))
+            *kpcr = cpu->kernel_gs_base;
+        return "kernel GS base";
+    }
+    if (r2d_analysis_va(a, cpu->fs.base) >= R2D_X86_SYSTEM_FLOOR) {
+        *kpcr = r2d_analysis_va(a, cpu->fs.base);
+        return "FS base";
+    }
+    if (cpu->gdt.base && cpu->gdt.limit >= X86_GDT_R0_PCR + 7 &&
+        !r2d_mmu_read(&a->mmu, r2d_analysis_va(a, cpu->gdt.base) + X86_GDT_R0_PCR, d, sizeof(d)))
+        *kpcr = r2d_analysis_va(a, r2d_le16(d + 2) | (uint32_t)d[4] << 16 | (uint32_t)d[7] << 24);
+    return "GDT[0x30] base";
+}
+
 /* Registers in the input: each vCPU is the processor whose KPRCB its KPCR contains (never by note order). */
 static int
 contexts_match_registers(struct r2d_analysis *a, const uint64_t *kprcb, uint64_t prcb_off, uint64_t number_off,
                          uint64_t context_off)
 {
     const uint32_t nproc = a->nprocessors;
+    uint64_t x86_prcb_ptr_off = 0x20; /* _KPCR.Prcb on x86 XP, 7 and 10 */
+
+    r2d_symbols_field_offset(a->ctx, a->syms, "_KPCR", "Prcb", &x86_prcb_ptr_off);
 
     for (size_t i = 0; i < r2d_image_cpu_count(a->img); i++) {
         const struct r2d_cpu_state *cpu = r2d_image_cpu(a->img, i);
         struct r2d_cpu_match *m = &a->cpus[i];
         uint64_t kpcr = 0;
 
-        /* In kernel mode GS holds the KPCR; in user mode the swapped-out kernel GS base does. */
-        if (cpu->gs.base >> 63)
-            kpcr = cpu->gs.base;
-        else if ((cpu->flags & R2D_CPU_HAVE_KGSBASE) && (cpu->kernel_gs_base >> 63))
-            kpcr = cpu->kernel_gs_base;
+        const char *via = contexts_kpcr(a, cpu, &kpcr);
+        uint64_t prcb_ptr = 0;
+
+        /* x86's KPCR also points at its KPRCB (_KPCR.Prcb): a second way to the same answer. */
+        if (kpcr && r2d_analysis_is_x86(a) && r2d_read_ptr(a, kpcr + x86_prcb_ptr_off, &prcb_ptr))
+            prcb_ptr = 0;
         for (uint32_t j = 0; kpcr && j < nproc; j++) {
             uint32_t number;
 
-            if (kprcb[j] == 0 || kprcb[j] - prcb_off != kpcr)
+            if (kprcb[j] == 0 || (kprcb[j] - prcb_off != kpcr && kprcb[j] != prcb_ptr))
                 continue;
-            if (r2d_mmu_read_u32(&a->mmu, kprcb[j] + number_off, &number) || number != j) {
+            /* x86's number is a byte (XP Number, later LegacyNumber), followed by a zero byte */
+            if (r2d_mmu_read_u32(&a->mmu, kprcb[j] + number_off, &number) ||
+                (r2d_analysis_is_x86(a) ? number & 0xffff : number) != j) {
                 r2d_log(a->ctx, R2D_LOG_WARN, "CPU %zu: KPRCB 0x%" PRIx64 " says processor %" PRIu32
                         ", KiProcessorBlock says %" PRIu32, i, kprcb[j], number, j);
                 continue;
             }
             m->processor = (int)j;
             m->kprcb = kprcb[j];
-            snprintf(m->how, sizeof(m->how), "KPCR 0x%" PRIx64 " = KiProcessorBlock[%" PRIu32 "] - 0x%" PRIx64, kpcr,
-                     j, prcb_off);
+            if (kprcb[j] - prcb_off == kpcr)
+                snprintf(m->how, sizeof(m->how), "KPCR 0x%" PRIx64 " = KiProcessorBlock[%" PRIu32 "] - 0x%" PRIx64,
+                         kpcr, j, prcb_off);
+            else
+                snprintf(m->how, sizeof(m->how), "KPCR 0x%" PRIx64 " (%s) points at KiProcessorBlock[%" PRIu32 "]",
+                         kpcr, via, j);
         }
         if (m->processor < 0) {
-            snprintf(m->how, sizeof(m->how), "no KiProcessorBlock entry matches its %s 0x%" PRIx64,
-                     (cpu->gs.base >> 63) ? "GS base" : "kernel GS base", kpcr);
+            snprintf(m->how, sizeof(m->how), "no KiProcessorBlock entry matches its %s 0x%" PRIx64, via, kpcr);
             r2d_log(a->ctx, R2D_LOG_WARN, "CPU %zu: %s; its registers are not written", i, m->how);
             continue;
         }
-        if (r2d_mmu_read_u64(&a->mmu, m->kprcb + context_off, &m->context_va))
-            m->context_va = 0;
+        contexts_context_va(a, m, context_off);
         r2d_log(a->ctx, R2D_LOG_INFO, "CPU %zu is processor %d (%s), CONTEXT at 0x%" PRIx64, i, m->processor, m->how,
                 m->context_va);
     }
@@ -218,15 +280,23 @@ contexts_match(struct r2d_analysis *a, int registers)
     uint32_t nproc = 0;
     int rc;
 
+    const int x86 = r2d_analysis_is_x86(a);
+
     rc = r2d_kernel_symbol(a, "KiProcessorBlock", &block);
     if (rc)
         return r2d_err_prefix(a->ctx, rc, "processors");
     if (r2d_kernel_symbol(a, "KeNumberProcessors", &nsym) == 0)
         r2d_mmu_read_u32(&a->mmu, nsym, &nproc);
-    prcb_off = contexts_offset(a, R2D_KDBG_OFF_OFFSET_PCR_CONTAINED_PRCB, "_KPCR", "Prcb", KPCR_PRCB_DEFAULT);
-    number_off = contexts_offset(a, R2D_KDBG_OFF_OFFSET_PRCB_NUMBER, "_KPRCB", "Number", 0x24);
+    /* KeNumberProcessors is a CCHAR on x86 XP and 7 (a ULONG later): a byte is all that is certain. */
+    if (x86)
+        nproc &= 0xff;
+    prcb_off = contexts_offset(a, R2D_KDBG_OFF_OFFSET_PCR_CONTAINED_PRCB, "_KPCR", x86 ? "PrcbData" : "Prcb",
+                               x86 ? KPCR_PRCB_DEFAULT_X86 : KPCR_PRCB_DEFAULT);
+    number_off = contexts_offset(a, R2D_KDBG_OFF_OFFSET_PRCB_NUMBER, "_KPRCB", "Number",
+                                 x86 ? PRCB_NUMBER_DEFAULT_X86 : 0x24);
     context_off = contexts_offset(a, R2D_KDBG_OFF_OFFSET_PRCB_CONTEXT, "_KPRCB", "Context", 0);
-    R2D_CHECK(context_off == 0, a->ctx, R2D_ENOTFOUND,
+    /* x86 XP has no _KPRCB.Context: its CONTEXT is inside the KPRCB (contexts_context_va). */
+    R2D_CHECK(context_off == 0 && !x86, a->ctx, R2D_ENOTFOUND,
               "%s: neither the KDBG nor the symbols give _KPRCB.Context", r2d_image_path(a->img));
     if (nproc == 0 || nproc > R2D_MAX_PROCESSORS) {
         r2d_log(a->ctx, R2D_LOG_WARN, "KeNumberProcessors reads %" PRIu32 "; counting KiProcessorBlock",
@@ -234,7 +304,7 @@ contexts_match(struct r2d_analysis *a, int registers)
         for (nproc = 0; nproc < R2D_MAX_PROCESSORS; nproc++) {
             uint64_t p;
 
-            if (r2d_mmu_read_u64(&a->mmu, block + 8ull * nproc, &p) || p == 0)
+            if (r2d_read_ptr(a, block + (uint64_t)a->ptr_size * nproc, &p) || p == 0)
                 break;
         }
     }
@@ -243,7 +313,7 @@ contexts_match(struct r2d_analysis *a, int registers)
     if (rc)
         return rc;
     for (uint32_t j = 0; j < nproc; j++)
-        if (r2d_mmu_read_u64(&a->mmu, block + 8ull * j, &kprcb[j]))
+        if (r2d_read_ptr(a, block + (uint64_t)a->ptr_size * j, &kprcb[j]))
             kprcb[j] = 0;
     rc = ncpu == 0 ? contexts_match_memory(a, kprcb, context_off)
                    : contexts_match_registers(a, kprcb, prcb_off, number_off, context_off);
@@ -268,7 +338,7 @@ static int
 contexts_patch_one(struct r2d_analysis *a, struct r2d_plan *plan, const struct r2d_cpu_match *m,
                    const uint8_t ctx[R2D_CONTEXT_SIZE], const char *reason)
 {
-    int rc = r2d_plan_patch_virtual(a, plan, m->context_va, ctx, R2D_CONTEXT_SIZE, reason);
+    int rc = r2d_plan_patch_virtual(a, plan, m->context_va, ctx, r2d_context_len(a), reason);
 
     if (rc == R2D_ENOVA || rc == R2D_EHOLE)
         rc = r2d_plan_add_warning(a->ctx, plan, "processor %d: CONTEXT at 0x%" PRIx64 " is not in the image (%s)",
@@ -305,7 +375,7 @@ contexts_patch_memory(struct r2d_analysis *a, struct r2d_plan *plan)
             rc = contexts_patch_one(a, plan, m, ctx, reason);
             nsaved++;
         } else if (j == 0) {
-            r2d_context_minimal(a->system_dtb, ctx);
+            r2d_context_fallback(a, ctx);
             rc = r2d_plan_add_warning(a->ctx, plan, "no CPU registers in the input and processor 0's saved state is "
                                       "unusable (%s); wrote a minimal CONTEXT (kernel selectors only)", why);
             if (!rc)
@@ -350,9 +420,9 @@ r2d_patch_contexts(struct r2d_analysis *a, struct r2d_plan *plan)
                 return rc;
             continue;
         }
-        r2d_context_from_cpu(r2d_image_cpu(a->img, i), ctx);
+        r2d_context_for_cpu(a, r2d_image_cpu(a->img, i), ctx);
         snprintf(reason, sizeof(reason), "processor %d CONTEXT", m->processor);
-        rc = r2d_plan_patch_virtual(a, plan, m->context_va, ctx, sizeof(ctx), reason);
+        rc = r2d_plan_patch_virtual(a, plan, m->context_va, ctx, r2d_context_len(a), reason);
         if (rc == R2D_ENOVA || rc == R2D_EHOLE) {
             rc = r2d_plan_add_warning(a->ctx, plan, "processor %d: CONTEXT at 0x%" PRIx64 " is not in the image (%s)",
                                       m->processor, m->context_va, r2d_errmsg(a->ctx));

@@ -60,23 +60,56 @@ static const struct {
     {0x2a0000, 0x650000, 0, 1}, {0x6f0000, SELFMAP_FIRST_END, 0, 1}, {SELFMAP_FIRST_END, SELFMAP_SCAN_END, 0, 2},
 };
 
+#define CR0_PG (1ull << 31)
+#define CR4_PAE (1ull << 5)
+
+uint64_t
+r2d_kuser_va(enum r2d_paging paging)
+{
+    return paging == R2D_PAGING_X64 ? R2D_KUSER_SHARED_DATA : R2D_KUSER_SHARED_DATA_X86;
+}
+
+int
+r2d_cpu_paging(const struct r2d_cpu_state *cpu, enum r2d_paging *paging, char *why, size_t whylen)
+{
+    const char *w;
+
+    if (cpu->flags & R2D_CPU_LONG_MODE) {
+        *paging = R2D_PAGING_X64;
+        w = "the CPU was in long mode";
+    } else if (!(cpu->cr0 & CR0_PG)) {
+        w = "CR0.PG is clear (paging off)";
+    } else if (cpu->cr4 & CR4_PAE) {
+        *paging = R2D_PAGING_X86_PAE;
+        w = "not in long mode, CR0.PG and CR4.PAE set";
+    } else {
+        *paging = R2D_PAGING_X86;
+        w = "not in long mode, CR0.PG set, CR4.PAE clear";
+    }
+    if (why)
+        snprintf(why, whylen, "%s", w);
+    return (cpu->flags & R2D_CPU_LONG_MODE) || (cpu->cr0 & CR0_PG);
+}
+
 /*
  * A DTB is usable when KUSER_SHARED_DATA translates and holds a Windows NT version
  * (docs/reference/discovery.md 6).
  * *bonus (may be NULL) gets the ranking points of the optional tests.
  */
-static int
-discover_validate_dtb(struct r2d_analysis *a, uint64_t dtb, char *why, size_t whylen, int *bonus)
+int
+r2d_discover_validate(struct r2d_analysis *a, enum r2d_paging paging, uint64_t dtb, char *why, size_t whylen,
+                      int *bonus)
 {
+    const uint64_t kuser = r2d_kuser_va(paging);
     struct r2d_mmu mmu;
     uint32_t major, minor, reserved1 = 0;
     uint64_t kpa, upa;
     int rc, same_user;
 
-    r2d_mmu_init(&mmu, a->ctx, a->img, a->paging, dtb);
-    rc = r2d_mmu_read_u32(&mmu, R2D_KUSER_SHARED_DATA + KUSER_NT_MAJOR, &major);
+    r2d_mmu_init(&mmu, a->ctx, a->img, paging, dtb);
+    rc = r2d_mmu_read_u32(&mmu, kuser + KUSER_NT_MAJOR, &major);
     if (!rc)
-        rc = r2d_mmu_read_u32(&mmu, R2D_KUSER_SHARED_DATA + KUSER_NT_MINOR, &minor);
+        rc = r2d_mmu_read_u32(&mmu, kuser + KUSER_NT_MINOR, &minor);
     if (rc) {
         snprintf(why, whylen, "%s", r2d_errmsg(a->ctx));
         return 0;
@@ -85,8 +118,8 @@ discover_validate_dtb(struct r2d_analysis *a, uint64_t dtb, char *why, size_t wh
         snprintf(why, whylen, "KUSER_SHARED_DATA says NT %" PRIu32 ".%" PRIu32 ", not Windows", major, minor);
         return 0;
     }
-    r2d_mmu_read_u32(&mmu, R2D_KUSER_SHARED_DATA + KUSER_RESERVED1, &reserved1);
-    same_user = r2d_mmu_translate(&mmu, R2D_KUSER_SHARED_DATA, &kpa, NULL) == 0 &&
+    r2d_mmu_read_u32(&mmu, kuser + KUSER_RESERVED1, &reserved1);
+    same_user = r2d_mmu_translate(&mmu, kuser, &kpa, NULL) == 0 &&
                 r2d_mmu_translate(&mmu, KUSER_USER_VA, &upa, NULL) == 0 && kpa == upa;
     snprintf(why, whylen, "maps KUSER_SHARED_DATA (NT %" PRIu32 ".%" PRIu32 "%s%s)", major, minor,
              reserved1 == 0x7ffeffffu ? ", Reserved1 0x7FFEFFFF" : "",
@@ -97,14 +130,15 @@ discover_validate_dtb(struct r2d_analysis *a, uint64_t dtb, char *why, size_t wh
 }
 
 /* Insert a validated candidate, best score first; the same page found twice keeps the better score. */
-static void
-discover_add_candidate(struct r2d_analysis *a, uint64_t pa, int score, const char *how)
+void
+r2d_discover_add(struct r2d_analysis *a, uint64_t pa, enum r2d_paging paging, int score, const char *how,
+                 const char *mode_how)
 {
     struct r2d_dtb_candidate *c = a->dtb_cands;
     unsigned pos;
 
     for (unsigned i = 0; i < a->ndtb_cands; i++)
-        if (c[i].pa == pa) {
+        if (c[i].pa == pa && c[i].paging == paging) {
             if (c[i].score >= score)
                 return;
             memmove(&c[i], &c[i + 1], (a->ndtb_cands - i - 1) * sizeof(*c));
@@ -122,42 +156,74 @@ discover_add_candidate(struct r2d_analysis *a, uint64_t pa, int score, const cha
         a->ndtb_cands--;
     memmove(&c[pos + 1], &c[pos], (a->ndtb_cands - pos) * sizeof(*c));
     c[pos].pa = pa;
+    c[pos].paging = paging;
     c[pos].score = score;
     snprintf(c[pos].how, sizeof(c[pos].how), "%s", how);
+    snprintf(c[pos].mode_how, sizeof(c[pos].mode_how), "%s", mode_how);
     a->ndtb_cands++;
 }
 
-/* Make candidate i the DTB used for translation. */
+/* Make candidate i the DTB used for translation, in the paging mode it validated in. */
 void
 r2d_discover_use_candidate(struct r2d_analysis *a, unsigned i)
 {
-    a->dtb = a->dtb_cands[i].pa;
-    r2d_mmu_init(&a->mmu, a->ctx, a->img, a->paging, a->dtb);
-    snprintf(a->dtb_how, sizeof(a->dtb_how), "%s", a->dtb_cands[i].how);
+    const struct r2d_dtb_candidate *c = &a->dtb_cands[i];
+
+    r2d_analysis_set_mode(a, c->paging, c->pa);
+    snprintf(a->dtb_how, sizeof(a->dtb_how), "%s", c->how);
+    snprintf(a->paging_how, sizeof(a->paging_how), "%s: %s", r2d_mmu_mode_name(&a->mmu), c->mode_how);
+}
+
+/* The modes to try for a CR3 or --dtb value, in order: the registers' mode alone when known, else all. */
+static unsigned
+discover_modes(const struct r2d_cpu_state *cpu, enum r2d_paging modes[3], char *why, size_t whylen)
+{
+    static const enum r2d_paging order[3] = {R2D_PAGING_X64, R2D_PAGING_X86_PAE, R2D_PAGING_X86};
+    enum r2d_paging p;
+
+    if (cpu && r2d_cpu_paging(cpu, &p, why, whylen)) {
+        modes[0] = p;
+        return 1;
+    }
+    if (why)
+        snprintf(why, whylen, "%s; tried x64, then x86 PAE, then x86, and this one validated",
+                 cpu ? "the registers do not say (CR0.PG clear)" : "no registers");
+    for (unsigned i = 0; i < 3; i++)
+        modes[i] = order[i];
+    return 3;
 }
 
 /* Register-sourced and --dtb candidates: the first that validates is the only one. */
 static int
-discover_try_dtb(struct r2d_analysis *a, uint64_t dtb, const char *source)
+discover_try_dtb(struct r2d_analysis *a, const struct r2d_cpu_state *cpu, uint64_t dtb, const char *source)
 {
-    char why[512], how[384];
+    enum r2d_paging modes[3];
+    char why[512], how[384], mode_how[160];
+    const unsigned nmodes = discover_modes(cpu, modes, mode_how, sizeof(mode_how));
 
-    dtb &= R2D_X64_DTB_MASK;
-    if (dtb == 0 || !r2d_image_covers(a->img, dtb, R2D_PAGE_SIZE)) {
-        r2d_log(a->ctx, R2D_LOG_INFO, "DTB candidate 0x%" PRIx64 " from %s: rejected, page not in the image", dtb,
-                source);
-        return 0;
+    for (unsigned m = 0; m < nmodes; m++) {
+        const uint64_t top = dtb & r2d_paging_dtb_mask(modes[m]);
+        /* A PAE PDPT is 32 bytes inside a page; the other modes' top tables are whole pages. */
+        const uint64_t need = modes[m] == R2D_PAGING_X86_PAE ? 32 : R2D_PAGE_SIZE;
+
+        if (top == 0 || !r2d_image_covers(a->img, top, need)) {
+            r2d_log(a->ctx, R2D_LOG_INFO, "DTB candidate 0x%" PRIx64 " from %s: rejected, table not in the image",
+                    top, source);
+            continue;
+        }
+        if (!r2d_discover_validate(a, modes[m], top, why, sizeof(why), NULL)) {
+            r2d_log(a->ctx, R2D_LOG_INFO, "DTB candidate 0x%" PRIx64 " from %s (%s): rejected, %s", top, source,
+                    modes[m] == R2D_PAGING_X64 ? "x64" : modes[m] == R2D_PAGING_X86_PAE ? "x86 PAE" : "x86", why);
+            continue;
+        }
+        snprintf(how, sizeof(how), "%.150s; %.200s", source, why);
+        a->ndtb_cands = 0;
+        r2d_discover_add(a, top, modes[m], 0, how, mode_how);
+        r2d_discover_use_candidate(a, 0);
+        r2d_log(a->ctx, R2D_LOG_INFO, "DTB 0x%" PRIx64 " (%s) from %s", top, a->paging_how, a->dtb_how);
+        return 1;
     }
-    if (!discover_validate_dtb(a, dtb, why, sizeof(why), NULL)) {
-        r2d_log(a->ctx, R2D_LOG_INFO, "DTB candidate 0x%" PRIx64 " from %s: rejected, %s", dtb, source, why);
-        return 0;
-    }
-    snprintf(how, sizeof(how), "%.150s; %.200s", source, why);
-    a->ndtb_cands = 0;
-    discover_add_candidate(a, dtb, 0, how);
-    r2d_discover_use_candidate(a, 0);
-    r2d_log(a->ctx, R2D_LOG_INFO, "DTB 0x%" PRIx64 " from %s", dtb, a->dtb_how);
-    return 1;
+    return 0;
 }
 
 /* With KVA shadowing a CPU in user mode runs on user tables; its KPRCB keeps the kernel CR3. */
@@ -167,12 +233,13 @@ discover_dtb_from_kgs(struct r2d_analysis *a, const struct r2d_cpu_state *cpu, s
     const uint64_t kpcr = (cpu->gs.base >> 63) ? cpu->gs.base : cpu->kernel_gs_base;
     char source[128];
 
-    if (!(kpcr >> 63))
+    /* Only x64 has KVA shadowing's second CR3 in the KPRCB; a 32-bit CPU's CR3 is all there is. */
+    if (!(kpcr >> 63) || !(cpu->flags & R2D_CPU_LONG_MODE))
         return 0;
     for (size_t i = 0; i < r2d_image_cpu_count(a->img); i++) {
         struct r2d_mmu via;
 
-        r2d_mmu_init(&via, a->ctx, a->img, a->paging, r2d_image_cpu(a->img, i)->cr3);
+        r2d_mmu_init(&via, a->ctx, a->img, R2D_PAGING_X64, r2d_image_cpu(a->img, i)->cr3);
         for (size_t k = 0; k < sizeof(discover_kgs_dtb_offsets) / sizeof(discover_kgs_dtb_offsets[0]); k++) {
             uint64_t dtb;
 
@@ -180,7 +247,7 @@ discover_dtb_from_kgs(struct r2d_analysis *a, const struct r2d_cpu_state *cpu, s
                 continue;
             snprintf(source, sizeof(source), "CPU %zu KPCR 0x%" PRIx64 " + 0x%" PRIx32 " (KernelDirectoryTableBase)",
                      idx, kpcr, discover_kgs_dtb_offsets[k]);
-            if (discover_try_dtb(a, dtb, source))
+            if (discover_try_dtb(a, cpu, dtb, source))
                 return 1;
         }
     }
@@ -188,7 +255,7 @@ discover_dtb_from_kgs(struct r2d_analysis *a, const struct r2d_cpu_state *cpu, s
 }
 
 /* Called for every scanned page; returns 0 to go on, 1 to stop the scan, or a negative status. */
-typedef int (*discover_page_fn)(struct r2d_analysis *a, uint64_t pa, const uint8_t *page, void *arg);
+typedef r2d_discover_page_fn discover_page_fn;
 
 /*
  * Call fn for every whole page of [start, end) that a run covers, reading SCAN_CHUNK bytes at a time
@@ -241,14 +308,15 @@ discover_low_stub_page(struct r2d_analysis *a, uint64_t pa, const uint8_t *page,
         (entry & 0xfffff80000000003ull) != 0xfffff80000000000ull || (dtb & 0xffffff0000000fffull) != 0)
         return 0;
     if (dtb == 0 || !r2d_image_covers(a->img, dtb, R2D_PAGE_SIZE) ||
-        !discover_validate_dtb(a, dtb, why, sizeof(why), &bonus)) {
+        !r2d_discover_validate(a, R2D_PAGING_X64, dtb, why, sizeof(why), &bonus)) {
         r2d_log(a->ctx, R2D_LOG_DEBUG, "low stub at physical 0x%" PRIx64 ": PML4 0x%" PRIx64 " rejected, %s", pa,
                 dtb, dtb && r2d_image_covers(a->img, dtb, R2D_PAGE_SIZE) ? why : "page not in the image");
         return 0;
     }
     snprintf(how, sizeof(how), "low stub (PROCESSOR_START_BLOCK) at physical 0x%" PRIx64 ", kernel entry 0x%"
              PRIx64 "; %.250s", pa, entry, why);
-    discover_add_candidate(a, dtb, SCORE_LOW_STUB + bonus, how);
+    r2d_discover_add(a, dtb, R2D_PAGING_X64, SCORE_LOW_STUB + bonus, how,
+                     "the low stub names an x64 PML4 and it validated");
     a->kernel_hint = entry;
     return 1;
 }
@@ -353,7 +421,7 @@ discover_self_map_page(struct r2d_analysis *a, uint64_t pa, const uint8_t *page,
                 SELFMAP_MAX_CHECKED, pa);
         return 1;
     }
-    if (!discover_validate_dtb(a, pa, why, sizeof(why), &bonus)) {
+    if (!r2d_discover_validate(a, R2D_PAGING_X64, pa, why, sizeof(why), &bonus)) {
         r2d_log(a->ctx, R2D_LOG_DEBUG, "DTB candidate 0x%" PRIx64 " (self-map slot 0x%x): rejected, %s", pa,
                 s.slot, why);
         return 0;
@@ -363,11 +431,30 @@ discover_self_map_page(struct r2d_analysis *a, uint64_t pa, const uint8_t *page,
     snprintf(how, sizeof(how), "self-referencing PML4 at physical 0x%" PRIx64 " (slot 0x%x, %u kernel tables, %u "
              "user entries%s%s); %.200s", pa, s.slot, s.kernel_tables, s.user_present,
              st->vol3 ? ", in Vol3's preferred window" : "", s.beyond ? ", entries past the image" : "", why);
-    discover_add_candidate(a, pa, score, how);
+    r2d_discover_add(a, pa, R2D_PAGING_X64, score, how, "no registers; a self-referencing x64 PML4 validated");
     return a->ndtb_cands == R2D_DTB_MAX_CANDIDATES && a->dtb_cands[R2D_DTB_MAX_CANDIDATES - 1].score >= score;
 }
 
-/* Without registers: the low stub, then self-referencing PML4s (docs/reference/discovery.md 10, step 2). */
+int
+r2d_discover_scan_windows(struct r2d_analysis *a, uint8_t *buf, r2d_discover_page_fn fn, void *arg,
+                          uint64_t *scanned)
+{
+    int rc = 0;
+
+    for (size_t w = 0; rc >= 0 && w < sizeof(discover_windows) / sizeof(discover_windows[0]); w++) {
+        if (discover_windows[w].stage == 2 && a->ndtb_cands > 0)
+            break;
+        rc = discover_scan_phys(a, buf, discover_windows[w].start, discover_windows[w].end, fn, arg, scanned);
+        if (rc > 0)
+            break;
+    }
+    return rc < 0 ? rc : 0;
+}
+
+/*
+ * Without registers: the low stub, then self-referencing PML4s (docs/reference/discovery.md 10, step 2);
+ * when no x64 table validated, the 32-bit self-maps (discover_dtb_x86.c).
+ */
 static int
 discover_scan(struct r2d_analysis *a)
 {
@@ -392,6 +479,10 @@ discover_scan(struct r2d_analysis *a)
         if (rc > 0)
             break;
     }
+    if (rc >= 0 && a->ndtb_cands == 0) {
+        r2d_log(a->ctx, R2D_LOG_INFO, "no x64 page table validated; trying the 32-bit self-maps");
+        rc = r2d_discover_scan_x86(a, buf, &scanned);
+    }
     free(buf);
     r2d_log(a->ctx, R2D_LOG_INFO, "page-table scan: read %" PRIu64 " KiB of physical memory, %u candidate%s "
             "validated", scanned >> 10, a->ndtb_cands, a->ndtb_cands == 1 ? "" : "s");
@@ -407,13 +498,15 @@ discover_dtb_registers(struct r2d_analysis *a)
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < ncpu; i++) {
             const struct r2d_cpu_state *cpu = r2d_image_cpu(a->img, i);
-            const int kernel_mode = (int)(cpu->gs.base >> 63);
+            /* x64: GS holds the KPCR in kernel mode; a 32-bit CPU in kernel mode runs at CPL 0. */
+            const int kernel_mode = (cpu->flags & R2D_CPU_LONG_MODE) ? (int)(cpu->gs.base >> 63)
+                                                                     : (cpu->cs.selector & 3) == 0;
             char source[64];
 
             if ((pass == 0) != (kernel_mode == 1))
                 continue;
             snprintf(source, sizeof(source), "CR3 of CPU %zu%s", i, kernel_mode ? " (in kernel mode)" : "");
-            if (discover_try_dtb(a, cpu->cr3, source))
+            if (discover_try_dtb(a, cpu, cpu->cr3, source))
                 return 1;
         }
     }
@@ -431,11 +524,11 @@ r2d_discover_dtb(struct r2d_analysis *a)
 
     a->ndtb_cands = 0;
     if (a->opts->have_dtb) {
-        if (discover_try_dtb(a, a->opts->dtb, "--dtb"))
+        if (discover_try_dtb(a, ncpu ? r2d_image_cpu(a->img, 0) : NULL, a->opts->dtb, "--dtb"))
             return 0;
         return r2d_err(a->ctx, R2D_ENOTFOUND, "%s: --dtb 0x%" PRIx64 " does not map a Windows kernel "
-                       "(KUSER_SHARED_DATA at 0x%" PRIx64 " does not translate to NT version data)",
-                       r2d_image_path(a->img), a->opts->dtb, R2D_KUSER_SHARED_DATA);
+                       "(KUSER_SHARED_DATA at 0x%" PRIx64 " (x64) or 0xffdf0000 (x86) does not translate to NT "
+                       "version data)", r2d_image_path(a->img), a->opts->dtb, R2D_KUSER_SHARED_DATA);
     }
     if (discover_dtb_registers(a))
         return 0;
@@ -445,8 +538,8 @@ r2d_discover_dtb(struct r2d_analysis *a)
     if (a->ndtb_cands == 0)
         return r2d_err(a->ctx, R2D_ENOTFOUND,
                        "%s: no page table maps a Windows kernel (tried %zu CPU CR3 value%s, the low stub below "
-                       "0x%llx and self-referencing PML4s below %llu MiB); is this a 64-bit Windows memory "
-                       "image? Use --dtb to give one", r2d_image_path(a->img), ncpu, ncpu == 1 ? "" : "s",
+                       "0x%llx, self-referencing x64 PML4s and x86 PAE and non-PAE page directories below %llu "
+                       "MiB); is this a Windows memory image? Use --dtb to give one", r2d_image_path(a->img), ncpu, ncpu == 1 ? "" : "s",
                        LOW_STUB_END, SELFMAP_SCAN_END >> 20);
     r2d_discover_use_candidate(a, 0);
     for (unsigned i = 1; i < a->ndtb_cands; i++)
@@ -460,20 +553,21 @@ r2d_discover_dtb(struct r2d_analysis *a)
 int
 r2d_discover_system_dtb(struct r2d_analysis *a)
 {
-    uint64_t sym, eprocess, dtb_off = 0x28, dtb;
+    /* _EPROCESS.Pcb.DirectoryTableBase when the types lack it: 0x28 on every x64 build, 0x18 on x86 XP-10. */
+    uint64_t sym, eprocess, dtb_off = r2d_analysis_is_x86(a) ? 0x18 : 0x28, dtb;
     char why[512];
 
     a->system_dtb = a->dtb;
-    if (r2d_kernel_symbol(a, "PsInitialSystemProcess", &sym) || r2d_mmu_read_u64(&a->mmu, sym, &eprocess))
+    if (r2d_kernel_symbol(a, "PsInitialSystemProcess", &sym) || r2d_read_ptr(a, sym, &eprocess))
         return 0;
-    /* _EPROCESS.Pcb.DirectoryTableBase: from types when the symbols have them, else 0x28 (every x64 build). */
     r2d_symbols_field_offset(a->ctx, a->syms, "_EPROCESS", "Pcb.DirectoryTableBase", &dtb_off);
-    if (r2d_mmu_read_u64(&a->mmu, eprocess + dtb_off, &dtb))
+    /* A ULONG on x86 (the PDPT's or page directory's physical address), a ULONG64 on x64. */
+    if (r2d_read_ptr(a, eprocess + dtb_off, &dtb))
         return 0;
-    dtb &= R2D_X64_DTB_MASK;
+    dtb &= r2d_paging_dtb_mask(a->paging);
     if (dtb == a->dtb)
         return 0;
-    if (!discover_validate_dtb(a, dtb, why, sizeof(why), NULL)) {
+    if (!r2d_discover_validate(a, a->paging, dtb, why, sizeof(why), NULL)) {
         r2d_log(a->ctx, R2D_LOG_WARN, "System process DTB 0x%" PRIx64 " does not validate (%s); keeping 0x%" PRIx64,
                 dtb, why, a->dtb);
         return 0;

@@ -5,6 +5,8 @@
  * first; then the mappings of the KASLR window 0xFFFFF800'00000000-0xFFFFF808'00000000: 2 MiB-aligned VAs
  * first, then every page, each pass visiting at most KERNEL_WALK_MAX_LEAVES tables and leaves and
  * KERNEL_WALK_MAX_PAGES pages. A kernel is accepted only as a PE32+ whose CodeView record names a kernel PDB.
+ * A 32-bit guest (x86, x86 PAE) has no KASLR window: its hints and walk cover the system half
+ * 0x80000000-0xFFFFFFFF, and the kernel must be a PE32 for i386 (0x14c) naming a 32-bit kernel PDB.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,6 +19,15 @@
 #define IDT_SCAN_LIMIT (64ull << 20)      /* how far below a hint the kernel header may be */
 #define KERNEL_WALK_MAX_LEAVES 1000000ull /* tables + leaves per walk of the KASLR window */
 #define KERNEL_WALK_MAX_PAGES 1000000ull  /* pages whose first bytes a walk reads */
+#define X86_WALK_START 0x80000000ull      /* the walk takes zero-extended 32-bit VAs */
+#define X86_WALK_END 0x100000000ull
+
+/* The lowest VA the kernel image may have: the KASLR window's floor on x64, the system half's on x86. */
+static uint64_t
+discover_kernel_floor(const struct r2d_analysis *a)
+{
+    return r2d_analysis_is_x86(a) ? R2D_X86_SYSTEM_FLOOR : R2D_KASLR_FLOOR;
+}
 
 /* A kernel image: a PE32+ whose CodeView record names a kernel PDB. */
 static int
@@ -32,7 +43,7 @@ discover_try_kernel(struct r2d_analysis *a, uint64_t base, const char *source)
         return 0;
     }
     a->pe = pe;
-    a->kernel_base = base;
+    a->kernel_base = r2d_analysis_va(a, base);
     snprintf(a->kernel_how, sizeof(a->kernel_how), "%.300s; PE with RSDS %.255s%s%.63s", source, pe.pdb.name,
              pe.export_name[0] ? ", exports " : "", pe.export_name);
     r2d_log(a->ctx, R2D_LOG_INFO, "kernel base 0x%" PRIx64 " from %s", base, a->kernel_how);
@@ -68,13 +79,16 @@ struct discover_scan_budget {
 static int
 discover_scan_down(struct r2d_analysis *a, struct discover_scan_budget *b, uint64_t from, const char *what)
 {
-    const uint64_t top = from & ~(uint64_t)(R2D_PAGE_SIZE - 1);
-    const uint64_t floor = top > R2D_KASLR_FLOOR + IDT_SCAN_LIMIT ? top - IDT_SCAN_LIMIT : R2D_KASLR_FLOOR;
-    const uint64_t window = from & ~(LARGE_PAGE - 1);
+    const uint64_t lowest = discover_kernel_floor(a);
+    uint64_t floor, top, window;
     char source[128];
 
-    if (from < R2D_KASLR_FLOOR)
+    from = r2d_analysis_va(a, from);
+    if (from < lowest)
         return 0;
+    top = from & ~(uint64_t)(R2D_PAGE_SIZE - 1);
+    floor = top > lowest + IDT_SCAN_LIMIT ? top - IDT_SCAN_LIMIT : lowest;
+    window = from & ~(LARGE_PAGE - 1);
     for (unsigned i = 0; i < b->nwindows; i++)
         if (b->windows[i] == window)
             return 0;
@@ -119,7 +133,7 @@ discover_walk_leaf(void *arg, uint64_t va, uint64_t pa, uint64_t size)
         w->pages--;
         if (r2d_image_read(w->a->ctx, w->a->img, pa + off, mz, 2, R2D_HOLE_ERROR) || mz[0] != 'M' || mz[1] != 'Z')
             continue;
-        if (discover_try_kernel(w->a, va + off, w->aligned_only ? "page-table walk of the KASLR window (2 MiB-"
+        if (discover_try_kernel(w->a, r2d_analysis_va(w->a, va + off), w->aligned_only ? "page-table walk of the KASLR window (2 MiB-"
                                                                   "aligned)" : "page-table walk of the KASLR window")) {
             w->found = 1;
             return 1;
@@ -140,15 +154,17 @@ discover_kernel_here(struct r2d_analysis *a)
         uint8_t gate[16];
         char what[64];
 
-        if (cpu->idt.base && !r2d_mmu_read(&a->mmu, cpu->idt.base, gate, sizeof(gate))) {
+        if (cpu->idt.base && !r2d_mmu_read(&a->mmu, r2d_analysis_va(a, cpu->idt.base), gate,
+                                           r2d_analysis_is_x86(a) ? 8 : sizeof(gate))) {
+            /* A 32-bit interrupt gate is 8 bytes: offset 15:0 at 0, 31:16 at 6; x64 adds 63:32 at 8. */
             const uint64_t handler = r2d_le16(gate) | (uint64_t)r2d_le16(gate + 6) << 16 |
-                                     (uint64_t)r2d_le32(gate + 8) << 32;
+                                     (r2d_analysis_is_x86(a) ? 0 : (uint64_t)r2d_le32(gate + 8) << 32);
 
             snprintf(what, sizeof(what), "CPU %zu IDT[0] handler", i);
             if ((rc = discover_scan_down(a, &budget, handler, what)) != 0)
                 return rc;
         }
-        snprintf(what, sizeof(what), "CPU %zu RIP", i);
+        snprintf(what, sizeof(what), "CPU %zu %s", i, r2d_analysis_is_x86(a) ? "EIP" : "RIP");
         if ((rc = discover_scan_down(a, &budget, cpu->rip, what)) != 0)
             return rc;
     }
@@ -157,8 +173,10 @@ discover_kernel_here(struct r2d_analysis *a)
         return rc;
     for (int pass = 0; pass < 2; pass++) {
         struct discover_walk w = {a, pass == 0, KERNEL_WALK_MAX_PAGES, 0};
+        const int x86 = r2d_analysis_is_x86(a);
 
-        rc = r2d_mmu_walk(&a->mmu, R2D_KASLR_FLOOR, R2D_KASLR_CEIL, KERNEL_WALK_MAX_LEAVES, discover_walk_leaf, &w);
+        rc = r2d_mmu_walk(&a->mmu, x86 ? X86_WALK_START : R2D_KASLR_FLOOR, x86 ? X86_WALK_END : R2D_KASLR_CEIL,
+                          KERNEL_WALK_MAX_LEAVES, discover_walk_leaf, &w);
         if (rc)
             return rc;
         if (w.found)
@@ -177,8 +195,10 @@ r2d_discover_kernel(struct r2d_analysis *a)
         if (discover_try_kernel(a, a->opts->kernel_base, "--kernel-base"))
             return 0;
         return r2d_err(a->ctx, R2D_ENOTFOUND,
-                       "%s: --kernel-base 0x%" PRIx64 " is not a Windows kernel image (no PE32+ naming ntkrnlmp.pdb)",
-                       r2d_image_path(a->img), a->opts->kernel_base);
+                       "%s: --kernel-base 0x%" PRIx64 " is not a Windows kernel image (no %s naming a kernel PDB "
+                       "such as %s)", r2d_image_path(a->img), a->opts->kernel_base,
+                       r2d_analysis_is_x86(a) ? "PE32" : "PE32+",
+                       r2d_analysis_is_x86(a) ? "ntkrnlpa.pdb" : "ntkrnlmp.pdb");
     }
     /* A candidate that maps KUSER_SHARED_DATA but no kernel is not the one: fall back along the ranking. */
     for (unsigned i = 0; i < ncands; i++) {
@@ -193,6 +213,12 @@ r2d_discover_kernel(struct r2d_analysis *a)
         if (rc > 0)
             return 0;
     }
+    if (r2d_analysis_is_x86(a))
+        return r2d_err(a->ctx, R2D_ENOTFOUND,
+                       "%s: no 32-bit Windows kernel image (PE32 naming ntkrnlpa.pdb, ntkrpamp.pdb, ntoskrnl.pdb or "
+                       "ntkrnlmp.pdb) found through %u DTB candidate%s (IDT handlers, EIPs and the system half "
+                       "0x80000000-0xFFFFFFFF searched); use --kernel-base", r2d_image_path(a->img), ncands,
+                       ncands == 1 ? "" : "s");
     return r2d_err(a->ctx, R2D_ENOTFOUND,
                    "%s: no Windows kernel image (PE naming ntkrnlmp.pdb) found through %u DTB candidate%s (IDT "
                    "handlers, RIPs, the low-stub hint and the KASLR window 0x%" PRIx64 "-0x%" PRIx64

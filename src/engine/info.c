@@ -12,6 +12,7 @@
 #include "analysis.h"
 #include "bytes.h"
 #include "context_amd64.h"
+#include "context_x86.h"
 #include "dump_header64.h"
 #include "format.h"
 #include "info_text.h"
@@ -39,16 +40,24 @@ info_dump_kdbg(struct r2d_ctx *ctx, const struct r2d_image *img, json_t *info)
 {
     const struct r2d_image_props *props = r2d_image_props(img);
     const uint64_t va = props->dump_kdbg_va, dtb = props->dump_dtb;
+    static const enum r2d_paging modes[] = {R2D_PAGING_X64, R2D_PAGING_X86_PAE, R2D_PAGING_X86};
     json_t *k;
     struct r2d_mmu mmu;
     uint8_t hdr[R2D_KDBG_OFF_KERNBASE + 8];
+    int rc = 0;
 
     if (!props->have_dump_header || va == 0)
         return;
     k = json_object();
     json_object_set_new(k, "va", r2d_json_hex(va));
-    r2d_mmu_init(&mmu, ctx, img, R2D_PAGING_X64, dtb);
-    if (r2d_mmu_read(&mmu, va, hdr, sizeof(hdr))) {
+    /* The header does not name the paging mode: the first in which the block reads KDBG, else x64's. */
+    for (size_t i = 0; i <= sizeof(modes) / sizeof(modes[0]); i++) {
+        r2d_mmu_init(&mmu, ctx, img, i < sizeof(modes) / sizeof(modes[0]) ? modes[i] : R2D_PAGING_X64, dtb);
+        rc = r2d_mmu_read(&mmu, va, hdr, sizeof(hdr));
+        if (!rc && r2d_le32(hdr + R2D_KDBG_OFF_OWNER_TAG) == R2D_KDBG_TAG)
+            break;
+    }
+    if (rc) {
         json_object_set_new(k, "readable", json_false());
         json_object_set_new(k, "error", json_string(r2d_errmsg(ctx)));
     } else {
@@ -85,6 +94,10 @@ info_os_name(uint32_t major, uint32_t minor, uint32_t build, uint32_t product)
         return server ? "Windows Server 2008 R2" : "Windows 7";
     if (major == 6 && minor == 0)
         return server ? "Windows Server 2008" : "Windows Vista";
+    if (major == 5 && minor == 2)
+        return "Windows Server 2003";
+    if (major == 5 && minor == 1)
+        return "Windows XP";
     return "Windows";
 }
 
@@ -97,7 +110,7 @@ info_ksystem_time(struct r2d_analysis *a, uint64_t off, const char *key, json_t 
 {
     uint8_t t[12];
 
-    if (r2d_mmu_read(&a->mmu, R2D_KUSER_SHARED_DATA + off, t, sizeof(t)) == 0 &&
+    if (r2d_mmu_read(&a->mmu, r2d_kuser_va(a->paging) + off, t, sizeof(t)) == 0 &&
         r2d_le32(t + 4) == r2d_le32(t + 8))
         json_object_set_new(*o, key, r2d_json_hex((uint64_t)r2d_le32(t + 4) << 32 | r2d_le32(t)));
 }
@@ -110,13 +123,15 @@ info_os(struct r2d_analysis *a, json_t *info)
     uint32_t build = 0, product = 0, major = 0, minor = 0;
     json_t *os, *times = json_object();
 
-    if (!a->dtb || r2d_mmu_read_u32(&a->mmu, R2D_KUSER_SHARED_DATA + INFO_KUSER_NT_MAJOR, &major) ||
-        r2d_mmu_read_u32(&a->mmu, R2D_KUSER_SHARED_DATA + INFO_KUSER_NT_MINOR, &minor)) {
+    const uint64_t kuser = r2d_kuser_va(a->paging);
+
+    if (!a->dtb || r2d_mmu_read_u32(&a->mmu, kuser + INFO_KUSER_NT_MAJOR, &major) ||
+        r2d_mmu_read_u32(&a->mmu, kuser + INFO_KUSER_NT_MINOR, &minor)) {
         json_decref(times);
         return;
     }
-    r2d_mmu_read_u32(&a->mmu, R2D_KUSER_SHARED_DATA + INFO_KUSER_NT_BUILD_NUMBER, &build);
-    r2d_mmu_read_u32(&a->mmu, R2D_KUSER_SHARED_DATA + INFO_KUSER_NT_PRODUCT_TYPE, &product);
+    r2d_mmu_read_u32(&a->mmu, kuser + INFO_KUSER_NT_BUILD_NUMBER, &build);
+    r2d_mmu_read_u32(&a->mmu, kuser + INFO_KUSER_NT_PRODUCT_TYPE, &product);
     build &= 0xffff;
     info_ksystem_time(a, INFO_KUSER_SYSTEM_TIME, "system_time", &times);
     info_ksystem_time(a, INFO_KUSER_INTERRUPT_TIME, "system_uptime", &times);
@@ -224,19 +239,29 @@ info_dump_processors(struct r2d_analysis *a, json_t *info)
 {
     json_t *list = json_array(), *o = json_object();
 
+    /* An x86 CONTEXT (0x2CC bytes, CONTEXT_i386, 32-bit EIP/ESP) or an AMD64 one. */
+    const int x86 = r2d_analysis_is_x86(a);
+    const size_t size = x86 ? R2D_CTX86_SIZE : R2D_CONTEXT_SIZE;
+    const uint32_t arch_flag = x86 ? R2D_CTX86_FLAG_I386 : R2D_CTX64_FLAG_AMD64;
+
     for (size_t j = 0; j < a->ncpus; j++) {
         struct r2d_cpu_match *m = &a->cpus[j];
         uint8_t ctx[R2D_CONTEXT_SIZE];
         json_t *p = json_object();
         const char *state = "no KPRCB";
+        uint64_t ip = 0, sp = 0;
 
         if (m->processor >= 0) {
-            state = !m->context_va                                           ? "KPRCB.Context is NULL"
-                    : r2d_mmu_read(&a->mmu, m->context_va, ctx, sizeof(ctx)) ? "unreadable"
-                    : !(r2d_le32(ctx + R2D_CTX64_OFF_CONTEXT_FLAGS) & R2D_CTX64_FLAG_AMD64) ||
-                            r2d_le64(ctx + R2D_CTX64_OFF_RIP) == 0
-                        ? "empty"
-                        : "present";
+            const int unreadable = m->context_va && r2d_mmu_read(&a->mmu, m->context_va, ctx, size);
+
+            if (m->context_va && !unreadable) {
+                ip = x86 ? r2d_le32(ctx + R2D_CTX86_OFF_EIP) : r2d_le64(ctx + R2D_CTX64_OFF_RIP);
+                sp = x86 ? r2d_le32(ctx + R2D_CTX86_OFF_ESP) : r2d_le64(ctx + R2D_CTX64_OFF_RSP);
+            }
+            state = !m->context_va ? "KPRCB.Context is NULL"
+                    : unreadable   ? "unreadable"
+                    : !(r2d_le32(ctx) & arch_flag) || ip == 0 ? "empty"
+                                                               : "present";
         }
         json_object_set_new(p, "processor", json_integer((json_int_t)j));
         json_object_set_new(p, "context", json_string(state));
@@ -245,8 +270,8 @@ info_dump_processors(struct r2d_analysis *a, json_t *info)
             json_object_set_new(p, "context_va", r2d_json_hex(m->context_va));
         }
         if (!strcmp(state, "present")) {
-            json_object_set_new(p, "rip", r2d_json_hex(r2d_le64(ctx + R2D_CTX64_OFF_RIP)));
-            json_object_set_new(p, "rsp", r2d_json_hex(r2d_le64(ctx + R2D_CTX64_OFF_RSP)));
+            json_object_set_new(p, "rip", r2d_json_hex(ip));
+            json_object_set_new(p, "rsp", r2d_json_hex(sp));
         }
         json_array_append_new(list, p);
     }

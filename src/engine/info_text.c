@@ -219,7 +219,21 @@ it_os(struct it *t)
         it_drop_same(t, dump ? "input/notes/dump.machine_image_type" : "plan/header/machine_image_type",
                      machine);
     it_line(t, "OS", "%s build %" PRIu64 " (%s), NT %" PRIu64 ".%" PRIu64 "%s", name, build, product, major,
-            minor, machine == 0x8664 ? ", x64" : "");
+            minor, machine == 0x8664 ? ", x64" : machine == 0x14c ? ", x86" : "");
+}
+
+/* "x86 PAE", "x86" or "x64 4-level", and why: the registers' bits or the discovery test that found it. */
+static void
+it_paging(struct it *t)
+{
+    const char *mode = it_str(t, "analysis/paging/mode"), *how = it_str(t, "analysis/paging/how");
+    const char *colon = how ? strstr(how, ": ") : NULL;
+    uint64_t ptr = 0;
+
+    if (!mode)
+        return;
+    it_u64(t, "analysis/paging/pointer_size", &ptr);
+    it_line(t, "Paging", "%s, %" PRIu64 "-bit pointers; %s", mode, ptr * 8, colon ? colon + 2 : how ? how : "");
 }
 
 static void
@@ -339,8 +353,9 @@ static void
 it_dump_processors(struct it *t)
 {
     const json_t *list = json_object_get(json_object_get(t->info, "dump_processors"), "contexts");
-    uint64_t hdr = 0, kernel = 0, rip = 0, rsp = 0;
+    uint64_t hdr = 0, kernel = 0, rip = 0, rsp = 0, ptr = 0;
     char present[512] = "", other[512] = "";
+    const int x86 = it_u64(t, "analysis/paging/pointer_size", &ptr) && ptr == 4;
 
     it_u64(t, "input/notes/dump.number_processors", &hdr);
     if (it_u64(t, "dump_processors/kernel", &kernel))
@@ -368,9 +383,10 @@ it_dump_processors(struct it *t)
     if (it_u64(t, "input/cpus/0/rip", &rip) && it_u64(t, "input/cpus/0/rsp", &rsp)) {
         it_drop_same(t, "input/notes/dump.rip", rip);
         it_drop_same(t, "input/notes/dump.rsp", rsp);
-        it_line(t, "", "header CONTEXT: RIP 0x%" PRIx64 ", RSP 0x%" PRIx64, rip, rsp);
+        it_line(t, "", "header CONTEXT: %s 0x%" PRIx64 ", %s 0x%" PRIx64, x86 ? "EIP" : "RIP", rip,
+                x86 ? "ESP" : "RSP", rsp);
     } else {
-        it_line(t, "", "header CONTEXT: none (ContextFlags has no AMD64 bit)");
+        it_line(t, "", "header CONTEXT: none (ContextFlags has no %s bit)", x86 ? "i386" : "AMD64");
     }
 }
 
@@ -680,6 +696,7 @@ r2d_info_print_text(const json_t *info, FILE *out, int detail)
         return;
     it_input(&t);
     it_os(&t);
+    it_paging(&t);
     it_kernel(&t);
     it_symbols(&t);
     it_time(&t);

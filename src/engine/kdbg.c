@@ -49,6 +49,37 @@ r2d_kdbg_encode_u64(uint64_t plain, uint64_t wait_never, uint64_t wait_always, u
     return kdbg_rotr(t, (unsigned)(wait_never & 63)) ^ wait_never;
 }
 
+/*
+ * The 32-bit variant (x86 kernels from Windows 8 on): the same steps on every 4-byte word, with the low
+ * 32 bits of the keys and of the salt, and a 32-bit rotation by KiWaitNever & 31 (docs/reference/kdbg.md
+ * section 4.1, after the KiDecodePointer in Microsoft's kddebug.cpp).
+ */
+static uint32_t
+kdbg_rotl32(uint32_t v, unsigned n)
+{
+    n &= 31;
+    return n ? (v << n) | (v >> (32 - n)) : v;
+}
+
+static uint32_t
+kdbg_rotr32(uint32_t v, unsigned n)
+{
+    n &= 31;
+    return n ? (v >> n) | (v << (32 - n)) : v;
+}
+
+uint32_t
+r2d_kdbg_decode_u32(uint32_t e, uint32_t wait_never, uint32_t wait_always, uint32_t salt)
+{
+    return __builtin_bswap32(kdbg_rotl32(e ^ wait_never, wait_never) ^ salt) ^ wait_always;
+}
+
+uint32_t
+r2d_kdbg_encode_u32(uint32_t plain, uint32_t wait_never, uint32_t wait_always, uint32_t salt)
+{
+    return kdbg_rotr32(__builtin_bswap32(plain ^ wait_always) ^ salt, wait_never) ^ wait_never;
+}
+
 static int
 kdbg_size_sane(uint32_t size)
 {
@@ -65,6 +96,12 @@ kdbg_size_for_build(uint32_t build)
 {
     if (build < KDBG_BUILD_MIN || build > KDBG_BUILD_MAX)
         return 0;
+    if (build < 3790) /* XP */
+        return R2D_KDBG_SIZE_XP;
+    if (build < 6000) /* Server 2003, XP x64 */
+        return R2D_KDBG_SIZE_2003;
+    if (build < 7600) /* Vista, 2008 */
+        return R2D_KDBG_SIZE_VISTA;
     if (build >= 17763)
         return R2D_KDBG_SIZE_1809;
     if (build >= 14393)
@@ -74,12 +111,39 @@ kdbg_size_for_build(uint32_t build)
     return R2D_KDBG_SIZE_WIN7;
 }
 
+/* Decode size bytes of k->image: 8-byte words on x64, 4-byte words salted with k->salt on x86. */
 static void
-kdbg_decode_block(struct r2d_kdbg *k, uint32_t size, uint8_t *out)
+kdbg_decode_block(const struct r2d_kdbg *k, int x86, uint32_t size, uint8_t *out)
 {
+    if (x86) {
+        for (uint32_t i = 0; i < size; i += 4)
+            r2d_put_le32(out + i, r2d_kdbg_decode_u32(r2d_le32(k->image + i), (uint32_t)k->wait_never,
+                                                      (uint32_t)k->wait_always, (uint32_t)k->salt));
+        return;
+    }
     for (uint32_t i = 0; i < size; i += 8)
         r2d_put_le64(out + i, r2d_kdbg_decode_u64(r2d_le64(k->image + i), k->wait_never, k->wait_always,
                                                   k->flag_va));
+}
+
+/*
+ * Decode the header; on x86 the salt is &KdpDataBlockEncoded as on x64, and, failing that, the block's own
+ * address (what Microsoft's kddebug.cpp passes). Returns 1 when the header reads KDBG with a sane Size.
+ */
+static int
+kdbg_decode_header(struct r2d_kdbg *k, int x86, uint8_t dec[R2D_KDBG_HEADER_SIZE])
+{
+    const uint64_t salts[2] = {k->flag_va, k->va};
+
+    for (unsigned i = 0; i < (x86 ? 2u : 1u); i++) {
+        k->salt = salts[i];
+        kdbg_decode_block(k, x86, R2D_KDBG_HEADER_SIZE, dec);
+        if (r2d_le32(dec + R2D_KDBG_OFF_OWNER_TAG) == R2D_KDBG_TAG &&
+            kdbg_size_sane(r2d_le32(dec + R2D_KDBG_OFF_SIZE)))
+            return 1;
+    }
+    k->salt = k->flag_va;
+    return 0;
 }
 
 /*
@@ -128,7 +192,7 @@ kdbg_from_image(struct r2d_analysis *a)
             return 0;
         }
         memcpy(k->image, hdr, sizeof(hdr));
-        kdbg_decode_block(k, sizeof(hdr), dec);
+        kdbg_decode_header(k, r2d_analysis_is_x86(a), dec);
         tag = r2d_le32(dec + R2D_KDBG_OFF_OWNER_TAG);
         size = r2d_le32(dec + R2D_KDBG_OFF_SIZE);
         if (tag != R2D_KDBG_TAG || !kdbg_size_sane(size)) {
@@ -142,12 +206,16 @@ kdbg_from_image(struct r2d_analysis *a)
             return 0;
         }
         k->have_image = 1;
-        kdbg_decode_block(k, size, k->bytes);
+        kdbg_decode_block(k, r2d_analysis_is_x86(a), size, k->bytes);
         k->size = size;
         k->mode = R2D_KDBG_DECODED;
-        snprintf(k->why, sizeof(k->why), "decoded (Windows 8+ encoding, KdpDataBlockEncoded = %u)", k->flag);
+        snprintf(k->why, sizeof(k->why), "decoded (Windows 8+ encoding%s, KdpDataBlockEncoded = %u)",
+                 !r2d_analysis_is_x86(a)  ? ""
+                 : k->salt == k->flag_va ? ", 32-bit words salted with &KdpDataBlockEncoded"
+                                         : ", 32-bit words salted with the block's address", k->flag);
     }
-    if (r2d_le64(k->bytes + R2D_KDBG_OFF_KERNBASE) != a->kernel_base) {
+    /* x86 holds it sign-extended; a zero-extended one still names the kernel (and --verify-kdbg says so). */
+    if (r2d_analysis_va(a, r2d_le64(k->bytes + R2D_KDBG_OFF_KERNBASE)) != a->kernel_base) {
         snprintf(k->why, sizeof(k->why), "KDBG KernBase 0x%" PRIx64 " is not the kernel base 0x%" PRIx64,
                  r2d_le64(k->bytes + R2D_KDBG_OFF_KERNBASE), a->kernel_base);
         k->mode = R2D_KDBG_NONE;
@@ -170,10 +238,11 @@ r2d_kdbg_locate(struct r2d_analysis *a)
     if (!r2d_kernel_symbol(a, "KdpDataBlockEncoded", &k->flag_va) &&
         !r2d_mmu_read(&a->mmu, k->flag_va, &k->flag, 1))
         k->have_flag = 1;
+    /* ULONG_PTR keys: 8 bytes on x64, 4 on x86 (only their low 32 bits are used there). */
     if (!r2d_kernel_symbol(a, "KiWaitNever", &sym))
-        r2d_mmu_read_u64(&a->mmu, sym, &k->wait_never);
+        r2d_read_ptr(a, sym, &k->wait_never);
     if (!r2d_kernel_symbol(a, "KiWaitAlways", &sym))
-        r2d_mmu_read_u64(&a->mmu, sym, &k->wait_always);
+        r2d_read_ptr(a, sym, &k->wait_always);
 
     if (kdbg_from_image(a)) {
         memcpy(k->from_image, k->bytes, k->size);
@@ -231,12 +300,14 @@ struct kdbg_derived {
 static int
 kdbg_list_neighbour(struct r2d_analysis *a, uint64_t head, uint64_t self, unsigned link, uint64_t *out)
 {
+    /* The list is the kernel's LIST_ENTRY: on x86 Blink is the second 4-byte pointer. */
+    const unsigned at = link == R2D_KDBG_OFF_FLINK ? 0 : a->ptr_size;
     uint64_t e = head;
 
     for (unsigned i = 0; i < KDBG_LIST_MAX_WALK; i++) {
         uint64_t n;
 
-        if (r2d_mmu_read_u64(&a->mmu, e + link, &n) || n == 0)
+        if (r2d_read_ptr(a, e + at, &n) || n == 0)
             return 0;
         if (n == self) {
             *out = e;
@@ -272,7 +343,7 @@ kdbg_derive_links(struct r2d_analysis *a, struct kdbg_derived *d)
                 "itself");
         return;
     }
-    head = r2d_le64(vb + R2D_KVB_OFF_DEBUGGER_DATA_LIST);
+    head = r2d_analysis_va(a, r2d_le64(vb + R2D_KVB_OFF_DEBUGGER_DATA_LIST));
     if (!(r2d_le16(vb + R2D_KVB_OFF_FLAGS) & R2D_KVB_FLAG_DEBUGGER_DATA_LIST) || head == 0) {
         r2d_log(a->ctx, R2D_LOG_INFO,
                 "KDBG rebuild: KdVersionBlock names no debugger data list (Flags 0x%x); List links set to "
@@ -302,6 +373,32 @@ kdbg_derive_links(struct r2d_analysis *a, struct kdbg_derived *d)
  * slot's address, made canonical (0xFFFF000000000000 | slot << 39 with x64 4-level paging). Exactly one entry
  * must exist. Cross-checked with the value of nt!MmPteBase when the symbol exists.
  */
+/*
+ * x86: the page tables appear at the fixed 0xC0000000 (there is no randomised slot); derived when the
+ * self-map is really there: 0xC0300000 maps the page directory (non-PAE), 0xC0603000 the top one (PAE).
+ */
+static void
+kdbg_derive_pte_base_x86(struct r2d_analysis *a, struct kdbg_derived *d)
+{
+    const int pae = a->paging == R2D_PAGING_X86_PAE;
+    uint64_t pa, top = a->mmu.dtb;
+
+    if (pae) { /* the top directory is the one PDPT entry 3 names */
+        uint8_t e[8];
+
+        if (r2d_image_read(a->ctx, a->img, a->mmu.dtb + 24, e, sizeof(e), R2D_HOLE_ERROR))
+            return;
+        top = r2d_le64(e) & R2D_X64_PTE_FRAME;
+    }
+    if (r2d_mmu_translate(&a->mmu, pae ? 0xc0603000u : 0xc0300000u, &pa, NULL) || pa != top) {
+        r2d_log(a->ctx, R2D_LOG_INFO, "KDBG rebuild: no page-table self-map at 0x%s; PteBase not derived",
+                pae ? "C0603000" : "C0300000");
+        return;
+    }
+    d->pte_base = r2d_analysis_va(a, 0xc0000000u);
+    d->have_pte_base = 1;
+}
+
 static void
 kdbg_derive_pte_base(struct r2d_analysis *a, struct kdbg_derived *d)
 {
@@ -309,6 +406,10 @@ kdbg_derive_pte_base(struct r2d_analysis *a, struct kdbg_derived *d)
     uint64_t va, mm;
 
     d->have_pte_base = 0;
+    if (r2d_analysis_is_x86(a)) {
+        kdbg_derive_pte_base_x86(a, d);
+        return;
+    }
     found = r2d_mmu_self_map_slots(&a->mmu, &slot);
     if (found != 1) {
         r2d_log(a->ctx, R2D_LOG_INFO, "KDBG rebuild: %u self-map entries in the table at 0x%" PRIx64
@@ -317,7 +418,7 @@ kdbg_derive_pte_base(struct r2d_analysis *a, struct kdbg_derived *d)
     }
     d->pte_base = r2d_mmu_self_map_base(&a->mmu, slot);
     d->have_pte_base = 1;
-    if (!r2d_kernel_symbol(a, "MmPteBase", &va) && !r2d_mmu_read_u64(&a->mmu, va, &mm) && mm != 0 &&
+    if (!r2d_kernel_symbol(a, "MmPteBase", &va) && !r2d_read_ptr(a, va, &mm) && mm != 0 &&
         mm != d->pte_base)
         r2d_log(a->ctx, R2D_LOG_WARN, "KDBG rebuild: MmPteBase holds 0x%" PRIx64 " but the self-map "
                 "slot 0x%x gives 0x%" PRIx64 "; using the page tables", mm, slot, d->pte_base);
@@ -353,12 +454,20 @@ kdbg_rebuild_field(struct r2d_analysis *a, const struct kdbg_derived *d, const s
     case R2D_KF_SYMBOL:
         return r2d_kernel_symbol(a, f->source, v) == 0;
     case R2D_KF_OFFSET:
-        return r2d_symbols_field_offset(a->ctx, a->syms, f->source, f->path, v) == 0;
+        return r2d_symbols_field_offset(a->ctx, a->syms, f->source, r2d_kdbg_field_path(f, r2d_analysis_is_x86(a)),
+                                        v) == 0;
     case R2D_KF_SIZEOF:
         return r2d_symbols_type_size(a->ctx, a->syms, f->source, v) == 0;
     case R2D_KF_HEADER:
         if (f->offset == R2D_KDBG_OFF_FLINK || f->offset == R2D_KDBG_OFF_BLINK) {
-            *v = f->offset == R2D_KDBG_OFF_FLINK ? d->flink : d->blink;
+            /*
+             * x86 links the header into a 32-bit LIST_ENTRY: Flink and Blink are the two dwords of the
+             * first u64, and the second u64 stays 0 (the zeros Vol2's x86 KDBG signature starts with).
+             */
+            if (r2d_analysis_is_x86(a))
+                *v = f->offset == R2D_KDBG_OFF_FLINK ? (uint32_t)d->flink | (uint64_t)(uint32_t)d->blink << 32 : 0;
+            else
+                *v = f->offset == R2D_KDBG_OFF_FLINK ? d->flink : d->blink;
             return d->have_links;
         }
         *v = f->offset == R2D_KDBG_OFF_OWNER_TAG ? R2D_KDBG_TAG : d->size;
@@ -368,11 +477,13 @@ kdbg_rebuild_field(struct r2d_analysis *a, const struct kdbg_derived *d, const s
             *v = a->kernel_base;
         else if (strcmp(f->name, "MmPageSize") == 0)
             *v = R2D_PAGE_SIZE;
+        else if (strcmp(f->name, "PaeEnabled") == 0)
+            *v = a->paging == R2D_PAGING_X86_PAE;
         else if (strcmp(f->name, "PteBase") == 0) {
             *v = d->have_pte_base ? d->pte_base : 0;
             return d->have_pte_base;
         }
-        return 1; /* the rest are zeros by definition: padding, PaeEnabled on x64, IA64-only fields */
+        return 1; /* the rest are zeros by definition: padding, IA64-only fields */
     case R2D_KF_IMAGE:
         if (k->from_image_size < f->offset + f->width)
             return 0;

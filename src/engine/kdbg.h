@@ -33,6 +33,7 @@ struct r2d_kdbg {
     uint8_t flag;
     int have_flag;
     uint64_t wait_never, wait_always;
+    uint64_t salt;                     /* x86: the VA the 32-bit decoding used (&KdpDataBlockEncoded or va) */
     char why[1024];                    /* how the block was obtained, or why it could not be */
     /* The image's own block made plain (decoded or plain), kept for verification when we rebuild. */
     uint8_t from_image[R2D_KDBG_MAX_SIZE];
@@ -52,6 +53,9 @@ struct r2d_kdbg_diff {
 
 uint64_t r2d_kdbg_decode_u64(uint64_t e, uint64_t wait_never, uint64_t wait_always, uint64_t block_va);
 uint64_t r2d_kdbg_encode_u64(uint64_t plain, uint64_t wait_never, uint64_t wait_always, uint64_t block_va);
+/* The x86 variant, per 4-byte word: keys and salt are the low 32 bits of KiWaitNever, KiWaitAlways, &flag. */
+uint32_t r2d_kdbg_decode_u32(uint32_t e, uint32_t wait_never, uint32_t wait_always, uint32_t salt);
+uint32_t r2d_kdbg_encode_u32(uint32_t plain, uint32_t wait_never, uint32_t wait_always, uint32_t salt);
 int r2d_kdbg_locate(struct r2d_analysis *a);
 int r2d_kdbg_rebuild(struct r2d_analysis *a, uint8_t *out, uint32_t *size);
 /*

@@ -4,6 +4,8 @@
  * (docs/reference/kdbg.md sections 2 and 7). Offsets 0x000-0x338 are agreed by Rekall, Volatility 2/3 and
  * QEMU; the tail comes from public copies of KDDEBUGGER_DATA_ADDITION64.
  */
+#include <string.h>
+
 #include "kdbg_fields.h"
 
 #define SYM(off, name, sym) {off, 8, R2D_KF_SYMBOL, name, sym, NULL}
@@ -199,3 +201,15 @@ const struct r2d_kdbg_field r2d_kdbg_fields[] = {
 };
 
 const size_t r2d_kdbg_field_count = sizeof(r2d_kdbg_fields) / sizeof(r2d_kdbg_fields[0]);
+
+const char *
+r2d_kdbg_field_path(const struct r2d_kdbg_field *f, int x86)
+{
+    static const char *const x86_kpcr[][2] = {{"Self", "SelfPcr"}, {"CurrentPrcb", "Prcb"}, {"Prcb", "PrcbData"}};
+
+    if (x86 && f->kind == R2D_KF_OFFSET && strcmp(f->source, "_KPCR") == 0)
+        for (size_t i = 0; i < sizeof(x86_kpcr) / sizeof(x86_kpcr[0]); i++)
+            if (strcmp(f->path, x86_kpcr[i][0]) == 0)
+                return x86_kpcr[i][1];
+    return f->path;
+}

@@ -29,6 +29,11 @@ struct r2d_kdbg_field {
 
 extern const struct r2d_kdbg_field r2d_kdbg_fields[];
 extern const size_t r2d_kdbg_field_count;
+/*
+ * The member path to read for an R2D_KF_OFFSET field: the x86 _KPCR names its members differently
+ * (SelfPcr, Prcb for the pointer, PrcbData for the contained KPRCB, where x64 has Self, CurrentPrcb, Prcb).
+ */
+const char *r2d_kdbg_field_path(const struct r2d_kdbg_field *f, int x86);
 
 /*
  * The table runs in offset order and covers every byte of the largest known layout (R2D_KDBG_SIZE_1809)

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* PE32+ parsing over virtual memory: just what identifies a kernel image and its PDB. */
+/*
+ * PE parsing over virtual memory: just what identifies a kernel image and its PDB. A 64-bit guest's kernel
+ * is a PE32+ for AMD64, a 32-bit guest's a PE32 for i386: the optional headers differ in size before the data
+ * directories (0x70 against 0x60 bytes), the rest is shared.
+ */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +17,9 @@
 #define PE_MAX_LFANEW 0x800
 #define PE_SIG 0x00004550
 #define PE_MACHINE_AMD64 0x8664
+#define PE_MACHINE_I386 0x14c
 #define PE_MAGIC_PE32PLUS 0x20b
+#define PE_MAGIC_PE32 0x10b
 #define PE_COFF_NSECTIONS 0x06  /* from the PE signature */
 #define PE_COFF_TIMESTAMP 0x08
 #define PE_COFF_OPTSIZE 0x14
@@ -21,6 +27,8 @@
 #define PE_OPT_SIZE_OF_IMAGE 0x38
 #define PE_OPT_NUM_DIRS 0x6c
 #define PE_OPT_DIRS 0x70
+#define PE32_OPT_NUM_DIRS 0x5c
+#define PE32_OPT_DIRS 0x60
 #define PE_DIR_EXPORT 0
 #define PE_DIR_DEBUG 6
 #define PE_DEBUG_ENTRY 28
@@ -105,6 +113,10 @@ r2d_pe_parse(const struct r2d_mmu *mmu, uint64_t base, struct r2d_pe *pe)
     uint8_t hdr[R2D_PAGE_SIZE];
     uint32_t lfanew, ndirs, opt_size;
     size_t sec_off;
+    /* The guest's pointer size says which kind of image its kernel is. */
+    const int pe32 = r2d_mmu_pointer_size(mmu) == 4;
+    const uint16_t want_machine = pe32 ? PE_MACHINE_I386 : PE_MACHINE_AMD64;
+    const size_t dirs_off = pe32 ? PE32_OPT_DIRS : PE_OPT_DIRS;
     int rc;
 
     memset(pe, 0, sizeof(*pe));
@@ -114,19 +126,19 @@ r2d_pe_parse(const struct r2d_mmu *mmu, uint64_t base, struct r2d_pe *pe)
         return rc;
     R2D_CHECK(r2d_le16(hdr) != PE_MZ, mmu->ctx, R2D_EFORMAT, "0x%016" PRIx64 ": no MZ signature", base);
     lfanew = r2d_le32(hdr + PE_E_LFANEW);
-    R2D_CHECK(lfanew > PE_MAX_LFANEW || lfanew + PE_OPT + PE_OPT_DIRS > sizeof(hdr), mmu->ctx, R2D_EFORMAT,
+    R2D_CHECK(lfanew > PE_MAX_LFANEW || lfanew + PE_OPT + dirs_off > sizeof(hdr), mmu->ctx, R2D_EFORMAT,
               "0x%016" PRIx64 ": e_lfanew 0x%" PRIx32 " is implausible", base, lfanew);
     R2D_CHECK(r2d_le32(hdr + lfanew) != PE_SIG, mmu->ctx, R2D_EFORMAT, "0x%016" PRIx64 ": no PE signature",
               base);
     pe->machine = r2d_le16(hdr + lfanew + 4);
-    R2D_CHECK(pe->machine != PE_MACHINE_AMD64, mmu->ctx, R2D_EFORMAT,
-              "0x%016" PRIx64 ": PE machine 0x%x is not AMD64", base, pe->machine);
-    R2D_CHECK(r2d_le16(hdr + lfanew + PE_OPT) != PE_MAGIC_PE32PLUS, mmu->ctx, R2D_EFORMAT,
-              "0x%016" PRIx64 ": not a PE32+ optional header", base);
+    R2D_CHECK(pe->machine != want_machine, mmu->ctx, R2D_EFORMAT, "0x%016" PRIx64 ": PE machine 0x%x is not %s",
+              base, pe->machine, pe32 ? "i386 (0x14c)" : "AMD64 (0x8664)");
+    R2D_CHECK(r2d_le16(hdr + lfanew + PE_OPT) != (pe32 ? PE_MAGIC_PE32 : PE_MAGIC_PE32PLUS), mmu->ctx,
+              R2D_EFORMAT, "0x%016" PRIx64 ": not a %s optional header", base, pe32 ? "PE32" : "PE32+");
     pe->timestamp = r2d_le32(hdr + lfanew + PE_COFF_TIMESTAMP);
     pe->size_of_image = r2d_le32(hdr + lfanew + PE_OPT + PE_OPT_SIZE_OF_IMAGE);
     opt_size = r2d_le16(hdr + lfanew + PE_COFF_OPTSIZE);
-    ndirs = r2d_le32(hdr + lfanew + PE_OPT + PE_OPT_NUM_DIRS);
+    ndirs = r2d_le32(hdr + lfanew + PE_OPT + (pe32 ? PE32_OPT_NUM_DIRS : PE_OPT_NUM_DIRS));
 
     sec_off = (size_t)lfanew + PE_OPT + opt_size;
     pe->nsections = r2d_le16(hdr + lfanew + PE_COFF_NSECTIONS);
@@ -144,8 +156,10 @@ r2d_pe_parse(const struct r2d_mmu *mmu, uint64_t base, struct r2d_pe *pe)
         pe->sections[i].vsize = r2d_le32(hdr + off + 8);
         pe->sections[i].va = r2d_le32(hdr + off + 12);
     }
-    if (ndirs > PE_DIR_DEBUG && lfanew + PE_OPT + PE_OPT_DIRS + 8 * (PE_DIR_DEBUG + 1) <= sizeof(hdr)) {
-        const uint8_t *d = hdr + lfanew + PE_OPT + PE_OPT_DIRS;
+    /* The directories must lie inside the optional header the COFF header declares, and inside the page. */
+    if (ndirs > PE_DIR_DEBUG && dirs_off + 8 * (PE_DIR_DEBUG + 1) <= opt_size &&
+        lfanew + PE_OPT + dirs_off + 8 * (PE_DIR_DEBUG + 1) <= sizeof(hdr)) {
+        const uint8_t *d = hdr + lfanew + PE_OPT + dirs_off;
 
         pe_read_export_name(mmu, pe, r2d_le32(d + 8 * PE_DIR_EXPORT), r2d_le32(d + 8 * PE_DIR_EXPORT + 4));
         pe_read_debug_dir(mmu, pe, r2d_le32(d + 8 * PE_DIR_DEBUG), r2d_le32(d + 8 * PE_DIR_DEBUG + 4));

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* PE32+ images in guest memory: headers, sections, exports name, CodeView RSDS
+/* PE32+ (x64) and PE32 (x86) images in guest memory: headers, sections, exports name, CodeView RSDS
  * (docs/reference/symbols.md 1). */
 #ifndef R2D_ENGINE_PE_H
 #define R2D_ENGINE_PE_H
@@ -30,10 +30,11 @@ struct r2d_pe {
 };
 
 /*
- * Parse the PE image at virtual address base through mmu. Requires MZ, e_lfanew <= 0x800, PE\0\0, machine
- * 0x8664 and a PE32+ optional header; walks every debug directory entry for a CodeView RSDS record. Pages
+ * Parse the PE image at virtual address base through mmu. Requires MZ, e_lfanew <= 0x800, PE\0\0, and for
+ * the mmu's pointer size machine 0x8664 with a PE32+ optional header (8) or 0x14c with a PE32 one (4); walks
+ * every debug directory entry for a CodeView RSDS record. Pages
  * that do not translate leave the corresponding parts empty (have_rsds 0, export_name ""), they are not
- * errors. Returns R2D_EFORMAT (message says what is missing) when base is not a PE32+ image.
+ * errors. Returns R2D_EFORMAT (message says what is missing) when base is not such an image.
  */
 int r2d_pe_parse(const struct r2d_mmu *mmu, uint64_t base, struct r2d_pe *pe);
 

@@ -12,6 +12,7 @@
 #include "plan_build.h"
 #include "kdbg_fields.h"
 #include "bytes.h"
+#include "dump_header32.h"
 #include "dump_header64.h"
 #include "kd_version_block.h"
 
@@ -21,7 +22,10 @@
 #define KUSER_NT_PRODUCT_TYPE 0x264
 #define KUSER_SUITE_MASK 0x2d0
 #define BUGCHECK_LIVE_SYSTEM_DUMP 0x161u
-/* MmPhysicalMemoryBlock points at a descriptor in the PHYSICAL_MEMORY_DESCRIPTOR64 layout (R2D_PMD64_*). */
+/*
+ * MmPhysicalMemoryBlock points at a descriptor in the PHYSICAL_MEMORY_DESCRIPTOR64 layout (R2D_PMD64_*), or on
+ * a 32-bit kernel the PHYSICAL_MEMORY_DESCRIPTOR32 one (R2D_PMD32_*: u32 counts and PFNs).
+ */
 #define PMD_MAX_RUNS 0x80    /* MemProcFS's bound */
 #define PMD_MAX_PFN (1ull << 40) /* 52-bit physical addresses */
 
@@ -91,11 +95,12 @@ plan_version(struct r2d_analysis *a, struct r2d_plan *plan)
     {
         uint32_t build = 0;
 
-        r2d_mmu_read_u32(&a->mmu, R2D_KUSER_SHARED_DATA + KUSER_NT_BUILD_NUMBER, &build);
+        r2d_mmu_read_u32(&a->mmu, r2d_kuser_va(a->paging) + KUSER_NT_BUILD_NUMBER, &build);
         a->major_version = R2D_KVB_MAJOR_FREE_BUILD;
         a->minor_version = (uint16_t)build;
-        a->kd_secondary_version = R2D_KVB_KD_SECONDARY_AMD64_CONTEXT;
-        a->machine_type = R2D_DH64_MACHINE_AMD64;
+        /* x86 kernels report KdSecondaryVersion 0 (KD_SECONDARY_VERSION_DEFAULT) */
+        a->kd_secondary_version = r2d_analysis_is_x86(a) ? 0 : R2D_KVB_KD_SECONDARY_AMD64_CONTEXT;
+        a->machine_type = r2d_analysis_machine(a);
         return r2d_plan_add_warning(a->ctx, plan, "KdVersionBlock unreadable; version %u.%u taken from "
                                     "KUSER_SHARED_DATA", a->major_version, a->minor_version);
     }
@@ -117,13 +122,14 @@ static void
 plan_bugcheck(struct r2d_analysis *a, struct r2d_header_values *h)
 {
     const uint64_t va = plan_kdbg_ptr(a, R2D_KDBG_OFF_KI_BUGCHECK_DATA, "KiBugCheckData");
+    const unsigned w = a->ptr_size == 4 ? 4 : 8; /* ULONG_PTR KiBugCheckData[5]: code, then 4 parameters */
     uint8_t b[40];
 
     h->bugcheck_code = BUGCHECK_LIVE_SYSTEM_DUMP;
-    if (va && r2d_mmu_read(&a->mmu, va, b, sizeof(b)) == 0 && r2d_le32(b) != 0) {
+    if (va && r2d_mmu_read(&a->mmu, va, b, 5 * w) == 0 && r2d_le32(b) != 0) {
         h->bugcheck_code = r2d_le32(b);
-        for (int i = 0; i < 4; i++)
-            h->bugcheck_params[i] = r2d_le64(b + 8 + 8 * i);
+        for (unsigned i = 0; i < 4; i++)
+            h->bugcheck_params[i] = w == 4 ? r2d_le32(b + 4 + 4 * i) : r2d_le64(b + 8 + 8 * i);
     }
     if (a->opts->have_bugcheck) {
         h->bugcheck_code = a->opts->bugcheck_code;
@@ -140,19 +146,20 @@ plan_header_context(struct r2d_analysis *a, struct r2d_header_values *h)
     /* No registers: the same choice as for processor 0's KPRCB.Context (contexts.c). */
     if (ncpu == 0) {
         if (!r2d_context_saved(a, 0, h->context, why, sizeof(why)))
-            r2d_context_minimal(a->system_dtb, h->context);
+            r2d_context_fallback(a, h->context);
         return;
     }
 
     for (size_t i = 0; i < ncpu && i < a->ncpus; i++)
         if (a->cpus[i].processor == 0) {
-            r2d_context_from_cpu(r2d_image_cpu(a->img, i), h->context);
+            r2d_context_for_cpu(a, r2d_image_cpu(a->img, i), h->context);
             return;
         }
-    if (ncpu > 0 && (r2d_image_cpu(a->img, 0)->flags & R2D_CPU_LONG_MODE))
-        r2d_context_from_cpu(r2d_image_cpu(a->img, 0), h->context);
+    /* The first vCPU when it ran in the guest's own mode (long mode for x64, not for x86). */
+    if ((r2d_image_cpu(a->img, 0)->flags & R2D_CPU_LONG_MODE ? 0 : 1) == r2d_analysis_is_x86(a))
+        r2d_context_for_cpu(a, r2d_image_cpu(a->img, 0), h->context);
     else
-        r2d_context_minimal(a->system_dtb, h->context);
+        r2d_context_fallback(a, h->context);
 }
 
 /*
@@ -164,28 +171,32 @@ static int
 plan_read_pmd(struct r2d_analysis *a, struct plan_pmd *m, char *why, size_t whylen)
 {
     const uint64_t var = plan_kdbg_ptr(a, R2D_KDBG_OFF_MM_PHYSICAL_MEMORY_BLOCK, "MmPhysicalMemoryBlock");
+    const int x86 = r2d_analysis_is_x86(a);
+    const unsigned run0 = x86 ? R2D_PMD32_OFF_RUN0 : R2D_PMD64_OFF_RUN0;
+    const unsigned runsz = x86 ? R2D_PMD32_RUN_SIZE : R2D_PMD64_RUN_SIZE;
     uint8_t hdr[R2D_PMD64_OFF_RUN0], runs[PMD_MAX_RUNS * R2D_PMD64_RUN_SIZE];
     uint64_t sum = 0, prev_end = 0;
     int dtb_inside = 0;
 
-    if (var == 0 || r2d_mmu_read_u64(&a->mmu, var, &m->va) || r2d_mmu_read(&a->mmu, m->va, hdr, sizeof(hdr))) {
+    if (var == 0 || r2d_read_ptr(a, var, &m->va) || r2d_mmu_read(&a->mmu, m->va, hdr, run0)) {
         snprintf(why, whylen, "%s", var ? r2d_errmsg(a->ctx) : "no MmPhysicalMemoryBlock symbol");
         return 0;
     }
-    m->nruns = r2d_le32(hdr + R2D_PMD64_OFF_NUMBER_OF_RUNS);
-    m->npages = r2d_le64(hdr + R2D_PMD64_OFF_NUMBER_OF_PAGES);
+    m->nruns = r2d_le32(hdr + (x86 ? R2D_PMD32_OFF_NUMBER_OF_RUNS : R2D_PMD64_OFF_NUMBER_OF_RUNS));
+    m->npages = x86 ? r2d_le32(hdr + R2D_PMD32_OFF_NUMBER_OF_PAGES) : r2d_le64(hdr + R2D_PMD64_OFF_NUMBER_OF_PAGES);
     if (m->nruns == 0 || m->nruns > PMD_MAX_RUNS) {
         snprintf(why, whylen, "NumberOfRuns %" PRIu32 " at 0x%" PRIx64 " is not in 1..%u", m->nruns, m->va,
                  PMD_MAX_RUNS);
         return 0;
     }
-    if (r2d_mmu_read(&a->mmu, m->va + R2D_PMD64_OFF_RUN0, runs, (size_t)m->nruns * R2D_PMD64_RUN_SIZE)) {
+    if (r2d_mmu_read(&a->mmu, m->va + run0, runs, (size_t)m->nruns * runsz)) {
         snprintf(why, whylen, "%s", r2d_errmsg(a->ctx));
         return 0;
     }
     for (uint32_t i = 0; i < m->nruns; i++) {
-        m->base[i] = r2d_le64(runs + R2D_PMD64_RUN_SIZE * i);
-        m->count[i] = r2d_le64(runs + R2D_PMD64_RUN_SIZE * i + R2D_PMD64_RUN_OFF_PAGE_COUNT);
+        m->base[i] = x86 ? r2d_le32(runs + runsz * i) : r2d_le64(runs + runsz * i);
+        m->count[i] = x86 ? r2d_le32(runs + runsz * i + R2D_PMD32_RUN_OFF_PAGE_COUNT)
+                          : r2d_le64(runs + runsz * i + R2D_PMD64_RUN_OFF_PAGE_COUNT);
         if (m->count[i] == 0 || m->base[i] < prev_end || m->base[i] >= PMD_MAX_PFN ||
             m->count[i] > PMD_MAX_PFN - m->base[i]) {
             snprintf(why, whylen, "run %" PRIu32 " (BasePage 0x%" PRIx64 ", PageCount 0x%" PRIx64 ") is empty, "
@@ -323,6 +334,24 @@ plan_kdbg_patches(struct r2d_analysis *a, struct r2d_plan *plan)
     return rc;
 }
 
+/*
+ * A 32-bit guest's header: the analysis keeps kernel VAs sign-extended as the KDBG holds them, DUMP_HEADER32
+ * holds their low 32 bits; PaeEnabled must match the paging mode (readers choose their walker by it), and
+ * the header is always the 32-bit one, whatever KdVersionBlock.MachineType says.
+ */
+static void
+plan_header32(struct r2d_analysis *a, struct r2d_header_values *h)
+{
+    uint64_t *const va[] = {&h->pfn_database, &h->ps_loaded_module_list, &h->ps_active_process_head, &h->kdbg_va,
+                            &h->bugcheck_params[0], &h->bugcheck_params[1], &h->bugcheck_params[2],
+                            &h->bugcheck_params[3], &h->dtb};
+
+    for (size_t i = 0; i < sizeof(va) / sizeof(va[0]); i++)
+        *va[i] &= UINT32_MAX;
+    h->machine_image_type = R2D_DH32_MACHINE_I386;
+    h->pae_enabled = a->paging == R2D_PAGING_X86_PAE;
+}
+
 int
 r2d_build_plan_version(struct r2d_analysis *a, struct r2d_plan *plan)
 {
@@ -333,6 +362,7 @@ int
 r2d_build_plan(struct r2d_analysis *a, struct r2d_plan *plan)
 {
     struct r2d_header_values *h = r2d_plan_header(plan);
+    const uint64_t kuser = r2d_kuser_va(a->paging); /* the same layout at 0xFFDF0000 on x86 */
     int rc;
 
     rc = plan_version(a, plan);
@@ -341,7 +371,7 @@ r2d_build_plan(struct r2d_analysis *a, struct r2d_plan *plan)
     h->major_version = a->major_version;
     h->minor_version = a->minor_version;
     h->kd_secondary_version = a->kd_secondary_version;
-    h->machine_image_type = a->machine_type ? a->machine_type : R2D_DH64_MACHINE_AMD64;
+    h->machine_image_type = a->machine_type ? a->machine_type : r2d_analysis_machine(a);
     h->dtb = a->system_dtb;
     h->kdbg_va = a->kdbg.va;
     h->pfn_database = plan_kdbg_ptr(a, R2D_KDBG_OFF_MM_PFN_DATABASE, "MmPfnDatabase");
@@ -350,12 +380,14 @@ r2d_build_plan(struct r2d_analysis *a, struct r2d_plan *plan)
     h->number_processors = a->nprocessors;
     plan_bugcheck(a, h);
     plan_header_context(a, h);
-    if (!plan_read_ksystem_time(a, R2D_KUSER_SHARED_DATA + KUSER_SYSTEM_TIME, &h->system_time))
+    if (r2d_analysis_is_x86(a))
+        plan_header32(a, h);
+    if (!plan_read_ksystem_time(a, kuser + KUSER_SYSTEM_TIME, &h->system_time))
         r2d_plan_add_warning(a->ctx, plan, "KUSER_SHARED_DATA.SystemTime unreadable or torn; SystemTime left 0");
-    if (!plan_read_ksystem_time(a, R2D_KUSER_SHARED_DATA + KUSER_INTERRUPT_TIME, &h->system_uptime))
+    if (!plan_read_ksystem_time(a, kuser + KUSER_INTERRUPT_TIME, &h->system_uptime))
         r2d_plan_add_warning(a->ctx, plan, "KUSER_SHARED_DATA.InterruptTime unreadable or torn; SystemUpTime left 0");
-    r2d_mmu_read_u32(&a->mmu, R2D_KUSER_SHARED_DATA + KUSER_NT_PRODUCT_TYPE, &h->product_type);
-    r2d_mmu_read_u32(&a->mmu, R2D_KUSER_SHARED_DATA + KUSER_SUITE_MASK, &h->suite_mask);
+    r2d_mmu_read_u32(&a->mmu, kuser + KUSER_NT_PRODUCT_TYPE, &h->product_type);
+    r2d_mmu_read_u32(&a->mmu, kuser + KUSER_SUITE_MASK, &h->suite_mask);
     snprintf(h->comment, sizeof(h->comment), "raw2dmp %s: from %s, KDBG %s", R2D_VERSION,
              r2d_image_format_name(a->img), plan_kdbg_mode_name(a->kdbg.mode));
     r2d_plan_set_dump_type(plan, a->opts->dump_type);

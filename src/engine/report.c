@@ -251,8 +251,14 @@ r2d_report_analysis(const struct r2d_analysis *a)
     json_t *o = json_object();
 
     if (a->dtb) {
+        json_t *p = json_object();
+
         json_object_set_new(o, "dtb", r2d_json_hex(a->dtb));
         json_object_set_new(o, "dtb_how", json_string(a->dtb_how));
+        json_object_set_new(p, "mode", json_string(r2d_mmu_mode_name(&a->mmu)));
+        json_object_set_new(p, "how", json_string(a->paging_how));
+        json_object_set_new(p, "pointer_size", json_integer(a->ptr_size));
+        json_object_set_new(o, "paging", p);
     }
     if (a->system_dtb)
         json_object_set_new(o, "system_dtb", r2d_json_hex(a->system_dtb));

@@ -187,6 +187,22 @@ isf_uint(const json_t *v)
     return (int64_t)json_integer_value(v);
 }
 
+/*
+ * The machine the table describes: metadata.windows.pdb.machine_type when Volatility's converter wrote it
+ * (332 = 0x14c i386, 34404 = 0x8664 AMD64), else the size of base_types.pointer (4 or 8); 0 when neither says.
+ */
+static uint16_t
+isf_machine(json_t *root, json_t *base_types)
+{
+    json_t *pdb = json_object_get(json_object_get(json_object_get(root, "metadata"), "windows"), "pdb");
+    const int64_t m = isf_uint(json_object_get(pdb, "machine_type"));
+    const int64_t ptr = isf_uint(json_object_get(json_object_get(base_types, "pointer"), "size"));
+
+    if (m == 0x14c || m == 0x8664)
+        return (uint16_t)m;
+    return ptr == 4 ? 0x14c : ptr == 8 ? 0x8664 : 0;
+}
+
 /* Fill id from metadata.windows.pdb; a table without it keeps an all-zero id. */
 static int
 isf_read_id(struct r2d_ctx *ctx, const char *path, json_t *root, struct r2d_pdb_id *id)
@@ -418,6 +434,7 @@ r2d_isf_open_buffer(struct r2d_ctx *ctx, const char *name, uint8_t *file, size_t
         r2d_symbols_free(syms);
         return rc;
     }
+    syms->machine = isf_machine(root, isf->base_types);
     r2d_log(ctx, R2D_LOG_DEBUG, "%s: symbol table with %zu symbols and %zu types", name,
             json_object_size(isf->symbols), json_object_size(isf->user_types));
     *out = syms;

@@ -606,6 +606,7 @@ r2d_pdb_open(struct r2d_ctx *ctx, const char *path, struct r2d_symbols **out)
         return rc;
     }
     snprintf(syms->id.name, sizeof(syms->id.name), "%s", base ? base + 1 : path);
+    syms->machine = pdb->machine;
     snprintf(syms->origin, sizeof(syms->origin), "%s", path);
     snprintf(syms->path, sizeof(syms->path), "%s", path);
     syms->ops = &pdb_ops;

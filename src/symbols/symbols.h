@@ -38,6 +38,7 @@ struct r2d_symbols {
     const struct r2d_symbols_ops *ops;
     void *data;
     struct r2d_pdb_id id; /* what the file says it is: GUID (info stream / ISF), age (DBI / ISF) */
+    uint16_t machine;     /* IMAGE_FILE_MACHINE_* (0x8664, 0x14c) the file describes; 0 when it does not say */
     char origin[4096];    /* where it came from: a path, "cache:<path>", or a URL */
     char path[4096];      /* the file read, as opened (the report records it and its digest) */
 };

@@ -7,8 +7,9 @@
  * Offsets relative to the record (docs/formats/windows-layouts.md section 6), only as far as public sources
  * state them: the member order from Microsoft's "CONTEXT (x86 32-bit)" page (winnt.h, learn.microsoft.com);
  * each offset and the size from the Vergilius Project's _CONTEXT and _FLOATING_SAVE_AREA of the x86
- * Windows 7 SP1 and 8.1 Update 1 kernels (vergiliusproject.com), which agree. Not used yet: it is what
- * DUMP_HEADER32's ContextRecord holds.
+ * Windows 7 SP1 and 8.1 Update 1 kernels (vergiliusproject.com), which agree; the three x86 ISFs in
+ * tests/data/isf32 (XP, 7, 10) give the same _CONTEXT offsets (checked by tests/fixtures/test_fixture_x86.py).
+ * What DUMP_HEADER32's ContextRecord and a 32-bit guest's KPRCB CONTEXT hold (src/engine/context86.c).
  */
 #define R2D_CTX86_SIZE 0x2cc
 

@@ -16,7 +16,10 @@
 #define R2D_KDBG_TAG 0x4742444bu   /* 'KDBG' */
 
 /* Size as Windows sets it, by version (the layout grew at the end). */
-#define R2D_KDBG_SIZE_WIN7 0x340 /* 7 / 2008 R2: ends after OffsetPrcbContext */
+#define R2D_KDBG_SIZE_XP 0x290    /* XP (docs/reference/kdbg.md section 3) */
+#define R2D_KDBG_SIZE_2003 0x318  /* Server 2003 and XP x64 */
+#define R2D_KDBG_SIZE_VISTA 0x330 /* Vista / 2008 (0x328 on early builds) */
+#define R2D_KDBG_SIZE_WIN7 0x340  /* 7 / 2008 R2: ends after OffsetPrcbContext */
 #define R2D_KDBG_SIZE_WIN8 0x360 /* 8, 8.1 and 10 before 1607 */
 #define R2D_KDBG_SIZE_1607 0x368 /* adds PteBase */
 #define R2D_KDBG_SIZE_1809 0x380 /* 1809 and later: the largest layout we know */

@@ -156,7 +156,12 @@ test_pae_translates_through_an_unaligned_pdpt(void **state)
     expect(&mmu, 0x234567, 0x234567, 0x200000);      /* PAT (bit 12) of a 2 MiB entry either */
     expect(&mmu, 0xc0005004ull, 0x100004, 0x1000);   /* PDPT[3]: the kernel quarter */
     assert_int_equal(r2d_mmu_translate(&mmu, 0x40000000, &pa, NULL), R2D_ENOVA); /* PDPT[1] not present */
-    assert_false(r2d_mmu_canonical(&mmu, 0xffffffffc0000000ull));
+    /* The sign-extended form Windows' 64-bit structures hold is the same address; other high bits are not. */
+    assert_true(r2d_mmu_canonical(&mmu, 0xffffffffc0000000ull));
+    expect(&mmu, 0xffffffffc0005004ull, 0x100004, 0x1000);
+    assert_false(r2d_mmu_canonical(&mmu, 0xffffffff40000000ull));
+    assert_false(r2d_mmu_canonical(&mmu, 0x00000001c0000000ull));
+    assert_int_equal(r2d_mmu_translate(&mmu, 0xffffffff40005000ull, &pa, NULL), R2D_ENOVA);
 }
 
 struct walk_count {

@@ -145,6 +145,69 @@ class Dump:
         return f.read(PAGE)
 
 
+class Dump32:
+    """A 32-bit crash dump (PAGEDUMP): DUMP_HEADER32 at the offsets of the public declarations (Microsoft's
+    ntiodump.h, Bin2Dmp's dmp.h, Volatility 2's _DMP_HEADER), pages from 0x1000 (DumpType 1) or after the
+    SUMMARY_DUMP32-shaped bitmap header at 0x1000 (DumpType 5)."""
+
+    def __init__(self, path):
+        self.path = path
+        with open(path, "rb") as f:
+            self.hdr = h = f.read(0x1000)
+            f.seek(0, 2)
+            self.size = f.tell()
+        assert h[0:8] == b"PAGEDUMP", "not a 32-bit crash dump"
+        u32 = lambda o: struct.unpack_from("<I", h, o)[0]
+        u64 = lambda o: struct.unpack_from("<Q", h, o)[0]
+        nruns = u32(0x64)
+        runs = [(u32(0x6C + 8 * i), u32(0x70 + 8 * i)) for i in range(min(nruns, 86))]
+        self.header_runs = runs
+        self.fields = {
+            "signature": h[0:4].decode(), "valid_dump": h[4:8].decode(),
+            "major_version": u32(0x8), "minor_version": u32(0xC), "dtb": u32(0x10), "pfn_database": u32(0x14),
+            "ps_loaded_module_list": u32(0x18), "ps_active_process_head": u32(0x1C),
+            "machine_image_type": u32(0x20), "number_processors": u32(0x24), "bugcheck_code": u32(0x28),
+            "bugcheck_params": [u32(0x2C + 4 * i) for i in range(4)], "pae_enabled": h[0x5C],
+            "kd_secondary_version": h[0x5D], "kdbg_va": u32(0x60),
+            "physical_memory_block": {"number_of_runs": nruns, "number_of_pages": u32(0x68),
+                                      "runs": [{"base_page": b, "page_count": c} for b, c in runs]},
+            "dump_type": u32(0xF88), "product_type": u32(0xF94), "suite_mask": u32(0xF98),
+            "required_dump_space": u64(0xFA0), "system_uptime": u64(0xFB8), "system_time": u64(0xFC0),
+        }
+        c = 0x320     # x86 CONTEXT
+        self.context = {"context_flags": u32(c), "eip": u32(c + 0xB8), "esp": u32(c + 0xC4),
+                        "cs": u32(c + 0xBC), "eax": u32(c + 0xB0), "ebp": u32(c + 0xB4)}
+        self.comment = h[0x820:0x8A0].split(b"\0")[0].decode("ascii", "replace")
+        self.page_offsets = {}
+        if self.fields["dump_type"] == 1:
+            off = 0x1000
+            for base, count in runs:
+                for k in range(count):
+                    self.page_offsets[base + k] = off
+                    off += PAGE
+            self.data_end = off
+        elif self.fields["dump_type"] == 5:
+            with open(path, "rb") as f:
+                f.seek(0x1000)
+                bh = f.read(0x20)
+                assert bh[4:8] == b"DUMP"
+                _, _, _, first, bits, present = struct.unpack_from("<IIIIII", bh, 0)
+                bitmap = f.read((bits + 7) // 8)
+            off = first
+            for pfn in range(bits):
+                if bitmap[pfn >> 3] >> (pfn & 7) & 1:
+                    self.page_offsets[pfn] = off
+                    off += PAGE
+            self.bitmap = (first, present, bits)
+            self.data_end = off
+        else:
+            raise AssertionError("unexpected DumpType %d" % self.fields["dump_type"])
+
+    def read_page(self, f, pfn):
+        f.seek(self.page_offsets[pfn])
+        return f.read(PAGE)
+
+
 # ---- source readers (independent of formats/*.c) ----
 
 def source_segments(path, fmt):
@@ -153,13 +216,21 @@ def source_segments(path, fmt):
     with open(path, "rb") as f:
         if fmt == "elf":
             eh = f.read(64)
-            phoff, = struct.unpack_from("<Q", eh, 0x20)
-            phentsize, phnum = struct.unpack_from("<HH", eh, 0x36)
+            elf32 = eh[4] == 1
+            if elf32:   # ELFCLASS32 (an i386 guest's core below 4 GiB)
+                phoff, = struct.unpack_from("<I", eh, 0x1C)
+                phentsize, phnum = struct.unpack_from("<HH", eh, 0x2A)
+            else:
+                phoff, = struct.unpack_from("<Q", eh, 0x20)
+                phentsize, phnum = struct.unpack_from("<HH", eh, 0x36)
             f.seek(phoff)
             for i in range(phnum):
                 ph = f.read(phentsize)
                 ptype, = struct.unpack_from("<I", ph, 0)
-                if ptype == 1:
+                if ptype == 1 and elf32:
+                    off, vaddr, paddr, filesz = struct.unpack_from("<IIII", ph, 4)
+                    segs.append((paddr, filesz, off))
+                elif ptype == 1:
                     off, vaddr, paddr, filesz = struct.unpack_from("<QQQQ", ph, 8)
                     segs.append((paddr, filesz, off))
         elif fmt == "raw":

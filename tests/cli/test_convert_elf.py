@@ -103,8 +103,9 @@ def seabios_em386():
         o.write(f.read())
     out = os.path.join(work, "out.dmp")
     p = t.raw2dmp(src, out)
+    # An EM_386 core is read (32-bit guests convert); this one holds SeaBIOS in real mode, no Windows.
     t.check(p.returncode == 1, "seabios EM_386 ELF: exit code 1 (got %d)" % p.returncode)
-    t.check(p.stderr.count("\n") == 1 and "EM_386" in p.stderr and src in p.stderr,
+    t.check(p.stderr.count("\n") == 1 and src in p.stderr,
             "seabios EM_386 ELF: one clear line naming the file: %r" % p.stderr)
     t.check(not os.path.exists(out), "seabios EM_386 ELF: no output left")
     t.check(not [n for n in os.listdir(work) if n.endswith(".part")], "seabios: no temporary left")

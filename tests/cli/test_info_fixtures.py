@@ -54,7 +54,7 @@ for fmt, fname in sorted(files.items()):
 # The text form names the same things.
 p = t.raw2dmp("--info", "--pdb", pdb, os.path.join(work, files["elf"]), check_rc=0)
 labels = [l.split()[0] for l in p.stdout.splitlines() if l and not l.startswith(" ")]
-t.check(p.returncode == 0 and labels[:6] == ["Input", "Format", "OS", "Kernel", "Symbols", "System"]
+t.check(p.returncode == 0 and labels[:7] == ["Input", "Format", "OS", "Paging", "Kernel", "Symbols", "System"]
         and "KDBG" in labels and "Conversion" in labels, "text --info starts with the summary: %r" % p.stdout)
 t.check("Format      elf, detected (confidence" in p.stdout, "text --info: the format and why: %r" % p.stdout)
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The Windows 8+ KDBG encoding (docs/reference/kdbg.md section 4): the published vector, round trips,
- * rotation edges. */
+ * rotation edges; and its 32-bit variant (section 4.1): its vector, every rotation, the count masked to 5 bits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,6 +134,79 @@ all_zero_keys_reduce_to_a_byte_swap(void **state)
                      UINT64_C(0x0807060504030201));
 }
 
+/* docs/reference/kdbg.md section 4.1: synthetic x86 vector computed from the 32-bit formula. */
+#define VEC32_WN 0x91A3D4C7u
+#define VEC32_WA 0x5B6A7988u
+#define VEC32_B 0x82B4F2A0u
+
+static const uint32_t vec32_plain[6] = {0x82B41C18u, 0x82B41C18u, 0, 0, 0x4742444Bu, 0x00000360u};
+static const uint32_t vec32_encoded[6] = {0x6386769Fu, 0x6386769Fu, 0x67B64FF6u, 0x67B64FF6u, 0xE920C772u,
+                                          0x677649F6u};
+
+static uint32_t
+rotl32_ref(uint32_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n % 32; i++)
+        v = (v << 1) | (v >> 31);
+    return v;
+}
+
+static uint32_t
+bswap32_ref(uint32_t v)
+{
+    return (v >> 24) | ((v >> 8) & 0xFF00u) | ((v << 8) & 0xFF0000u) | (v << 24);
+}
+
+/* KiDecodePointer's steps on one dword, as docs/reference/kdbg.md section 4.1 states them. */
+static uint32_t
+decode32_ref(uint32_t e, uint32_t wn, uint32_t wa, uint32_t b)
+{
+    uint32_t t = rotl32_ref(e ^ wn, wn & 31);
+
+    return bswap32_ref(t ^ b) ^ wa;
+}
+
+static void
+x86_vector_decodes_and_encodes(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(r2d_kdbg_decode_u32(vec32_encoded[i], VEC32_WN, VEC32_WA, VEC32_B), vec32_plain[i]);
+        assert_int_equal(r2d_kdbg_encode_u32(vec32_plain[i], VEC32_WN, VEC32_WA, VEC32_B), vec32_encoded[i]);
+        assert_int_equal(decode32_ref(vec32_encoded[i], VEC32_WN, VEC32_WA, VEC32_B), vec32_plain[i]);
+    }
+}
+
+static void
+x86_every_rotation_round_trips_and_masks_to_5_bits(void **state)
+{
+    static const uint32_t s32[] = {0, 1, 0xFFFFFFFFu, 0x80000000u, 0x4742444Bu, 0x82B41C18u, 0x01234567u};
+
+    (void)state;
+    for (unsigned r = 0; r < 64; r++) {
+        /* bit 5 set for r >= 32: RotateLeft32 masks the count, so r and r - 32 rotate alike */
+        const uint32_t wn = 0xA5A5A500u | r;
+
+        for (size_t i = 0; i < sizeof(s32) / sizeof(s32[0]); i++) {
+            const uint32_t e = r2d_kdbg_encode_u32(s32[i], wn, VEC32_WA, VEC32_B);
+
+            assert_int_equal(r2d_kdbg_decode_u32(e, wn, VEC32_WA, VEC32_B), s32[i]);
+            assert_int_equal(r2d_kdbg_decode_u32(s32[i], wn, VEC32_WA, VEC32_B),
+                             decode32_ref(s32[i], wn, VEC32_WA, VEC32_B));
+        }
+    }
+}
+
+static void
+x86_is_not_the_x64_formula_on_dwords(void **state)
+{
+    /* The 64-bit decoding of the two header dwords taken as one qword does not give the x86 plain values. */
+    const uint64_t q = (uint64_t)vec32_encoded[5] << 32 | vec32_encoded[4];
+
+    (void)state;
+    assert_int_not_equal(r2d_kdbg_decode_u64(q, VEC32_WN, VEC32_WA, VEC32_B) & 0xFFFFFFFFu, 0x4742444Bu);
+}
+
 int
 main(void)
 {
@@ -145,6 +218,9 @@ main(void)
         cmocka_unit_test(rotation_by_zero_is_identity_rotation),
         cmocka_unit_test(rotation_by_63_moves_bit_0_to_bit_63),
         cmocka_unit_test(all_zero_keys_reduce_to_a_byte_swap),
+        cmocka_unit_test(x86_vector_decodes_and_encodes),
+        cmocka_unit_test(x86_every_rotation_round_trips_and_masks_to_5_bits),
+        cmocka_unit_test(x86_is_not_the_x64_formula_on_dwords),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

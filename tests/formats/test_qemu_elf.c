@@ -431,23 +431,47 @@ pn_xnum_takes_the_count_from_section_header_0(void **state)
     assert_msg_has(t->ctx, "PN_XNUM");
 }
 
+/* A 32-bit guest: EM_386 in either class; its QEMU notes become CPUs that are not in long mode. */
 static void
-em_386_is_refused_with_a_clear_message(void **state)
+em_386_cores_open_as_32_bit_guests(void **state)
 {
     struct fmt_test *t = *state;
-    struct elf_spec s = elf_default();
     struct r2d_image *img = NULL;
 
-    s.machine = 3;
-    assert_int_equal(r2d_format_open(t->ctx, write_elf(t, &s, NULL), "auto", &img), R2D_EUNSUPPORTED);
-    assert_null(img);
-    assert_msg_has(t->ctx, t->path);
-    assert_msg_has(t->ctx, "the guest was not in 64-bit long mode when dumped (e_machine EM_386)");
-    assert_msg_has(t->ctx, "64-bit Windows guests only");
+    for (int class64 = 0; class64 <= 1; class64++) {
+        struct elf_spec s = elf_default();
+        struct elf_built e;
 
-    s.machine = 183; /* EM_AARCH64 */
-    assert_int_equal(r2d_format_open(t->ctx, write_elf(t, &s, NULL), "auto", &img), R2D_EUNSUPPORTED);
-    assert_msg_has(t->ctx, "e_machine 183");
+        s.machine = 3;
+        s.class64 = class64;
+        if (r2d_format_open(t->ctx, write_elf(t, &s, &e), "auto", &img))
+            fail_msg("class64 %d: %s", class64, r2d_errmsg(t->ctx));
+        check_runs(t, img, &e, &s);
+        assert_int_equal(r2d_image_cpu_count(img), 2);
+        for (unsigned k = 0; k < 2; k++) {
+            const struct r2d_cpu_state *c = r2d_image_cpu(img, k);
+
+            assert_int_equal(c->flags & R2D_CPU_LONG_MODE, 0);
+            assert_int_equal(c->rip, reg(k, Q_RIP));
+            assert_int_equal(c->cr3, reg(k, Q_CR3));
+            assert_int_equal(c->fs.base, reg(k, Q_FS + 0x10));
+        }
+        assert_string_equal(note_value(img, "elf.machine"), "EM_386");
+        assert_string_equal(note_value(img, "elf.class"), class64 ? "ELFCLASS64" : "ELFCLASS32");
+        assert_non_null(strstr(note_value(img, "elf.guest"), "32-bit"));
+        r2d_image_free(img);
+        free(e.b.p);
+        img = NULL;
+    }
+    {
+        struct elf_spec s = elf_default();
+
+        s.machine = 183; /* EM_AARCH64 */
+        assert_int_equal(r2d_format_open(t->ctx, write_elf(t, &s, NULL), "auto", &img), R2D_EUNSUPPORTED);
+        assert_null(img);
+        assert_msg_has(t->ctx, t->path);
+        assert_msg_has(t->ctx, "e_machine 183");
+    }
 }
 
 /* Unpack the real QEMU 7.2 file with liblzma. */
@@ -477,8 +501,9 @@ unxz(const char *from, const char *to)
     return fclose(out) == 0 && ret == LZMA_STREAM_END ? 0 : -1;
 }
 
+/* The real QEMU 7.2 dump of a SeaBIOS guest (CPU 0 in real mode): EM_386, read as a 32-bit guest's core. */
 static void
-real_qemu_seabios_dump_is_refused_as_em_386(void **state)
+real_qemu_seabios_dump_opens_as_em_386(void **state)
 {
     struct fmt_test *t = *state;
     const char *root = getenv("R2D_SOURCE_ROOT");
@@ -490,23 +515,13 @@ real_qemu_seabios_dump_is_refused_as_em_386(void **state)
     snprintf(xz, sizeof(xz), "%s/tests/data/qemu/seabios-32M-dump-guest-memory.elf.xz", root);
     snprintf(elf, sizeof(elf), "%s/seabios.elf", t->dir);
     assert_int_equal(unxz(xz, elf), 0);
-    assert_int_equal(r2d_format_open(t->ctx, elf, "auto", &img), R2D_EUNSUPPORTED);
-    assert_msg_has(t->ctx, elf);
-    assert_msg_has(t->ctx, "the guest was not in 64-bit long mode when dumped (e_machine EM_386)");
-
-    /* The rest of the real file parses: with e_machine patched to EM_X86_64 (in a copy) it gives the two
-     * PT_LOADs readelf shows and one CPU with a full 0x1b8-byte QEMUCPUState. */
+    /* the two PT_LOADs readelf shows and one CPU with a full 0x1b8-byte QEMUCPUState */
     {
-        FILE *f = fopen(elf, "r+b");
-        const uint8_t em[2] = {62, 0};
         const struct r2d_cpu_state *c;
 
-        assert_non_null(f);
-        assert_int_equal(fseek(f, 0x12, SEEK_SET), 0);
-        assert_int_equal(fwrite(em, 1, 2, f), 2);
-        assert_int_equal(fclose(f), 0);
         if (r2d_format_open(t->ctx, elf, "auto", &img))
             fail_msg("%s", r2d_errmsg(t->ctx));
+        assert_string_equal(note_value(img, "elf.machine"), "EM_386");
         assert_int_equal(r2d_image_run_count(img), 2);
         assert_int_equal(r2d_image_run(img, 0)->pa, 0);
         assert_int_equal(r2d_image_run(img, 0)->len, 0x2000000);
@@ -520,6 +535,10 @@ real_qemu_seabios_dump_is_refused_as_em_386(void **state)
         assert_int_equal(c->rflags, 0x246);
         assert_int_equal(c->cs.selector, 0xf000);
         assert_int_equal(c->cr0, 0x10);
+        assert_int_equal(c->flags & R2D_CPU_LONG_MODE, 0);
+        /* ELFCLASS64 although RAM is 32 MiB: the BIOS run [0xfffc0000, 4 GiB) ends past UINT_MAX, which is
+         * QEMU's test for the class, so a pc machine's i386 core is always ELFCLASS64. */
+        assert_string_equal(note_value(img, "elf.class"), "ELFCLASS64");
         r2d_image_free(img);
     }
 }
@@ -783,8 +802,8 @@ main(void)
         T(qemu72_layout_two_cpus_three_loads_out_of_order),
         T(elfclass32_cores_are_decoded_too),
         T(pn_xnum_takes_the_count_from_section_header_0),
-        T(em_386_is_refused_with_a_clear_message),
-        T(real_qemu_seabios_dump_is_refused_as_em_386),
+        T(em_386_cores_open_as_32_bit_guests),
+        T(real_qemu_seabios_dump_opens_as_em_386),
         T(truncated_files_fail_at_every_structural_boundary),
         T(qemu_cpu_state_of_0x1b0_bytes_has_no_kernel_gs_base),
         T(qemu_cpu_state_with_bad_version_or_size_is_refused),
