@@ -2,8 +2,8 @@
 /*
  * The arch layer: virtual-to-physical translation over an image, for the paging mode the caller names.
  * Discovery asks "translate this VA with this DTB"; only this layer knows how a mode's tables look.
- * Modes: x64 4-level, x86 with PAE and without (the engine selects x64 only so far; 32-bit guests come with
- * their discovery). 5-level paging is a descriptor still to add (src/arch/paging.h).
+ * Modes: x64 4-level, x86 with PAE and without (the engine picks one per page-table base it finds). 5-level
+ * paging is a descriptor still to add (src/arch/paging.h).
  */
 #ifndef R2D_ARCH_MMU_H
 #define R2D_ARCH_MMU_H
@@ -44,7 +44,7 @@ unsigned r2d_mmu_pointer_size(const struct r2d_mmu *mmu);
 /* The bits of a CR3 value that address the top table in this mode. */
 uint64_t r2d_paging_dtb_mask(enum r2d_paging paging);
 
-/* True when va is canonical for the paging mode. */
+/* True when va is canonical for the paging mode; a 32-bit mode takes va below 4 GiB or its sign extension. */
 int r2d_mmu_canonical(const struct r2d_mmu *mmu, uint64_t va);
 
 /*

@@ -539,8 +539,8 @@ r2d_discover_dtb(struct r2d_analysis *a)
         return r2d_err(a->ctx, R2D_ENOTFOUND,
                        "%s: no page table maps a Windows kernel (tried %zu CPU CR3 value%s, the low stub below "
                        "0x%llx, self-referencing x64 PML4s and x86 PAE and non-PAE page directories below %llu "
-                       "MiB); is this a Windows memory image? Use --dtb to give one", r2d_image_path(a->img), ncpu, ncpu == 1 ? "" : "s",
-                       LOW_STUB_END, SELFMAP_SCAN_END >> 20);
+                       "MiB); is this a Windows memory image? Use --dtb to give one", r2d_image_path(a->img), ncpu,
+                       ncpu == 1 ? "" : "s", LOW_STUB_END, SELFMAP_SCAN_END >> 20);
     r2d_discover_use_candidate(a, 0);
     for (unsigned i = 1; i < a->ndtb_cands; i++)
         r2d_log(a->ctx, R2D_LOG_DEBUG, "DTB candidate %u: 0x%" PRIx64 " (score %d) from %s", i,

@@ -117,6 +117,16 @@ struct discover_walk {
     int found;
 };
 
+static const char *
+discover_walk_what(const struct discover_walk *w)
+{
+    if (r2d_analysis_is_x86(w->a))
+        return w->aligned_only ? "page-table walk of the system half (2 MiB-aligned)"
+                               : "page-table walk of the system half";
+    return w->aligned_only ? "page-table walk of the KASLR window (2 MiB-aligned)"
+                           : "page-table walk of the KASLR window";
+}
+
 static int
 discover_walk_leaf(void *arg, uint64_t va, uint64_t pa, uint64_t size)
 {
@@ -133,8 +143,7 @@ discover_walk_leaf(void *arg, uint64_t va, uint64_t pa, uint64_t size)
         w->pages--;
         if (r2d_image_read(w->a->ctx, w->a->img, pa + off, mz, 2, R2D_HOLE_ERROR) || mz[0] != 'M' || mz[1] != 'Z')
             continue;
-        if (discover_try_kernel(w->a, r2d_analysis_va(w->a, va + off), w->aligned_only ? "page-table walk of the KASLR window (2 MiB-"
-                                                                  "aligned)" : "page-table walk of the KASLR window")) {
+        if (discover_try_kernel(w->a, r2d_analysis_va(w->a, va + off), discover_walk_what(w))) {
             w->found = 1;
             return 1;
         }

@@ -61,13 +61,15 @@ for name, isf, pae, cpus, extra in CASES:
         t.check(int(a.get("system_dtb", "0"), 16) == truth["dtb"],
                 "%s: System DTB 0x%x (got %s)" % (what, truth["dtb"], a.get("system_dtb")))
         kbase = int(a.get("kernel", {}).get("base", "0"), 16)
-        t.check(kbase == sx(truth["kernel_base"]), "%s: kernel base 0x%x (got 0x%x)" % (what, sx(truth["kernel_base"]), kbase))
+        t.check(kbase == sx(truth["kernel_base"]),
+                "%s: kernel base 0x%x (got 0x%x)" % (what, sx(truth["kernel_base"]), kbase))
         t.check(a.get("kernel", {}).get("pdb_name", "").lower() == truth["pdb"]["name"].lower(),
                 "%s: kernel PDB %s" % (what, truth["pdb"]["name"]))
         kd = a.get("kdbg", {})
         t.check(int(kd.get("va", "0"), 16) == sx(truth["kdbg"]["va"]), "%s: KDBG VA" % what)
         want_mode = "decoded" if truth["kdbg"]["mode"] == "encoded" else "plain"
-        t.check(kd.get("mode") == want_mode, "%s: KDBG %s (got %s: %s)" % (what, want_mode, kd.get("mode"), kd.get("why")))
+        t.check(kd.get("mode") == want_mode,
+                "%s: KDBG %s (got %s: %s)" % (what, want_mode, kd.get("mode"), kd.get("why")))
         t.check(a.get("processors") == truth["header"]["number_processors"], "%s: processors" % what)
         if fmt == "elf":
             got = {m["cpu"]: m.get("processor") for m in a.get("cpu_matches", [])}
@@ -86,7 +88,8 @@ for name, isf, pae, cpus, extra in CASES:
         u64 = lambda o: struct.unpack_from("<Q", b, o)[0]
         size = {2600: 0x290, 7601: 0x340, 19041: 0x380}[truth["build"]]
         base = truth["kernel_base"]
-        t.check(kd["mode"] == "rebuilt" and len(b) == size, "%s: rebuilt, Size 0x%x (got %s)" % (name, size, kd["size"]))
+        t.check(kd["mode"] == "rebuilt" and len(b) == size,
+                "%s: rebuilt, Size 0x%x (got %s)" % (name, size, kd["size"]))
         t.check(u64(0x18) == sx(base), "%s: rebuilt KernBase" % name)
         for off, sym in ((0x48, "PsLoadedModuleList"), (0x50, "PsActiveProcessHead"), (0x218, "KiProcessorBlock")):
             t.check(u64(off) == sx(base + truth["symbols"][sym]), "%s: rebuilt %s 0x%x (got 0x%x)"

@@ -230,10 +230,10 @@ encode32(uint32_t plain, uint32_t wn, uint32_t wa, uint32_t salt)
     return t ^ wn;
 }
 
+/* Encode the block at KdDebuggerDataBlock with the given salt, then run discovery, symbols and the KDBG. */
 static void
-test_discovery_and_kdbg_end_to_end(void **state)
+kdbg_round_trip(struct fixture *f, int salt_is_block, const char *why)
 {
-    struct fixture *f = *state;
     struct r2d_symbols *syms = NULL;
     uint8_t plain[KDBG_SIZE];
     uint32_t kdbg, flag;
@@ -249,7 +249,7 @@ test_discovery_and_kdbg_end_to_end(void **state)
     r2d_put_le64(plain + R2D_KDBG_OFF_KERNBASE, 0xffffffff00000000ull | BASE);
     for (uint32_t i = 0; i < KDBG_SIZE; i += 4)
         r2d_put_le32(f->mem + IMAGE_PA + kdbg + i,
-                     encode32(r2d_le32(plain + i), 0x91a3d4c7u, 0x5b6a7988u, BASE + flag));
+                     encode32(r2d_le32(plain + i), 0x91a3d4c7u, 0x5b6a7988u, BASE + (salt_is_block ? kdbg : flag)));
     f->opts.pdb_path = pdb_path;
     open_image(f);
     assert_int_equal(r2d_discover_dtb(&f->a), 0);
@@ -260,9 +260,22 @@ test_discovery_and_kdbg_end_to_end(void **state)
     assert_int_equal(r2d_load_kernel_symbols(&f->a), 0);
     assert_int_equal(r2d_kdbg_locate(&f->a), 0);
     assert_int_equal(f->a.kdbg.mode, R2D_KDBG_DECODED);
-    assert_non_null(strstr(f->a.kdbg.why, "salted with &KdpDataBlockEncoded"));
+    assert_non_null(strstr(f->a.kdbg.why, why));
     assert_int_equal(f->a.kdbg.size, KDBG_SIZE);
     assert_memory_equal(f->a.kdbg.bytes, plain, KDBG_SIZE);
+}
+
+static void
+test_discovery_and_kdbg_end_to_end(void **state)
+{
+    kdbg_round_trip(*state, 0, "salted with &KdpDataBlockEncoded");
+}
+
+/* Microsoft's kddebug.cpp salts with the block's own address: decoded too, and said so. */
+static void
+test_kdbg_salted_with_its_own_address(void **state)
+{
+    kdbg_round_trip(*state, 1, "salted with the block's address");
 }
 
 /* Patch the image's headers, parse, and return the result. */
@@ -319,6 +332,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_pe32_parses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_x86_pdb_types_and_symbols, setup, teardown),
         cmocka_unit_test_setup_teardown(test_discovery_and_kdbg_end_to_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kdbg_salted_with_its_own_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lying_pe32_headers, setup, teardown),
     };
 
