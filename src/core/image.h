@@ -42,6 +42,10 @@ struct r2d_image_props {
     int have_dump_header;
     uint64_t dump_dtb;
     uint64_t dump_kdbg_va;
+    /* What the acquisition tool recorded about the system (WinPmem's CR3 and kernel base in an AFF4
+     * volume): candidates the engine tries first and still validates; 0 when none. */
+    uint64_t hint_dtb;
+    uint64_t hint_kernel_base;
 };
 
 /* A segment register or descriptor-table register as QEMU records it. */
