@@ -40,10 +40,11 @@ r2d_aff4_map_entries(struct r2d_ctx *ctx, const char *what, const uint8_t *map, 
         const uint8_t *e = map + i * R2D_AFF4_MAP_ENTRY;
         const struct r2d_aff4_run x = {.pa = r2d_le64(e), .len = r2d_le64(e + 8), .off = r2d_le64(e + 16),
                                        .stream = r2d_le32(e + 24)};
-        const char *bad = x.stream >= ntargets                           ? "names no target in the idx list"
-                          : x.pa > map_size || x.len > map_size - x.pa   ? "runs past the map's aff4:size"
-                          : x.off + x.len < x.off                        ? "target range wraps around"
-                                                                         : NULL;
+        /* empty entries (pyaff4 drops them too) are not checked further */
+        const char *bad = x.stream >= ntargets                                  ? "names no target in the idx list"
+                          : x.len && (x.pa > map_size || x.len > map_size - x.pa) ? "runs past the map's aff4:size"
+                          : x.off + x.len < x.off                               ? "target range wraps around"
+                                                                                : NULL;
 
         if (bad) {
             free(r);
