@@ -4,7 +4,8 @@ reader here, with the standard library only (zipfile, a few regular expressions 
 first confirms that each volume holds the source memory. The bare raw image is converted and checked fully
 (header = truth, every page = the source except listed patches, the KDBG); each AFF4 volume's dump must then
 equal it byte for byte (the header's comment, which names the input, aside), its report must say "aff4" with
-no container, and --info -v must show the volume, the stream and WinPmem's CR3 and kernel base. Variants:
+no container, and --info -v must show the volume, the stream and WinPmem's CR3 and kernel base, which the
+discovery tries first (wrong ones, in one variant, are rejected and the dump is the same). Variants:
 zlib (the fixture factory's), deflate in many small bevies, stored, the pre-standard index with escaped member
 names and a padded last chunk, snappy and LZ4 (python3-snappy / python3-lz4). Hostile volumes (a corrupt
 chunk, a lying bevy index, a map cycle, overlapping or past-size map entries, a missing bevy, a blank node
@@ -168,6 +169,9 @@ def info(work, truth, src):
     t.check(re.search(r"aff4\.stream0: <aff4://[^>]+/PhysicalMemory/data>: 0x[0-9a-f]+ bytes, zlib chunks", out)
             is not None, "--info -v: the ImageStream, its size and codec")
     t.check("category memory/physical" in out, "--info -v: the map and its category")
+    t.check("DTB 0x%x from the CR3 the input records" % truth["dtb"] in p.stderr, "-v: the DTB comes from WinPmem's CR3")
+    t.check("kernel base 0x%x from the kernel base the input records" % truth["kernel_base"] in p.stderr,
+            "-v: the kernel base comes from WinPmem's KernBase")
 
 
 def variants(work, truth, ref):
@@ -175,8 +179,10 @@ def variants(work, truth, ref):
     runs = [(r["pa"], r["len"]) for r in truth["runs"]]
     cases = [("deflate-small-bevies", dict(codec="deflate", chunk_size=4096, per_bevy=64)),
              ("stored", dict(codec="stored", chunk_size=65536, per_bevy=16)),
-             ("legacy-escaped-padded", dict(codec="zlib", legacy=True, escaped=True, pad_last=True,
-                                            chunk_size=12288))]
+             # WinPmem's hints wrong here: rejected by validation, the discovery finds the real ones
+             ("legacy-escaped-padded-wrong-hints", dict(codec="zlib", legacy=True, escaped=True, pad_last=True,
+                                                        chunk_size=12288,
+                                                        pmem={"CR3": 0x1000, "KernBase": 0xfffff80000000000}))]
     have = wa.available()
     for codec in ("snappy", "lz4"):
         if codec in have:
