@@ -76,25 +76,22 @@ static const struct r2d_source_ops aff4_source_ops = {
 
 /* --- the volume --- */
 
-/* A small member's text, or NULL (no error) when absent. */
+/* A small member's text (NUL-terminated), or NULL without an error when absent. */
 static int
-aff4_small(struct aff4_vol *v, const char *name, char **text, size_t *len)
+aff4_small(struct aff4_vol *v, const char *name, uint64_t max, char **text, size_t *len)
 {
     struct r2d_zip_member m;
+    int rc;
 
     *text = NULL;
     *len = 0;
     if (zip_name_locate(r2d_zip_handle(v->z), name, ZIP_FL_ENC_RAW) < 0)
         return 0;
-    *len = 0;
-    const int rc = r2d_zip_member_named(v->ctx, v->z, name, &m);
-
-    if (rc)
-        return rc;
-    *len = (size_t)m.size;
-    return r2d_zip_read_member(v->ctx, v->z, &m, name[0] == 'i' && strcmp(name, "information.turtle") == 0
-                                                     ? R2D_AFF4_TURTLE_MAX : AFF4_SMALL_MAX,
-                               (uint8_t **)text);
+    rc = r2d_zip_member_named(v->ctx, v->z, name, &m);
+    if (!rc)
+        rc = r2d_zip_read_member(v->ctx, v->z, &m, max, (uint8_t **)text);
+    *len = rc ? 0 : (size_t)m.size;
+    return rc;
 }
 
 static void
@@ -113,7 +110,7 @@ aff4_load(struct aff4_vol *v)
     char *text = NULL;
     size_t len = 0, clen = 0;
     const char *comment;
-    int rc = aff4_small(v, "container.description", &v->volume, &len);
+    int rc = aff4_small(v, "container.description", AFF4_SMALL_MAX, &v->volume, &len);
 
     if (!rc && !v->volume && (comment = r2d_zip_comment(v->z, &clen)) != NULL && clen < R2D_AFF4_TERM_MAX)
         v->volume = strndup(comment, clen);
@@ -123,7 +120,7 @@ aff4_load(struct aff4_vol *v)
     if (rc)
         return rc;
     aff4_trim(v->volume);
-    rc = aff4_small(v, "information.turtle", &text, &len);
+    rc = aff4_small(v, "information.turtle", R2D_AFF4_TURTLE_MAX, &text, &len);
     R2D_CHECK(!rc && !text, v->ctx, R2D_EFORMAT, "%s: no information.turtle member: not an AFF4 volume", v->file);
     if (!rc) {
         char where[600];
@@ -284,7 +281,7 @@ aff4_describe(struct aff4_vol *v, const char *urn, int is_map, size_t nentries, 
 {
     char *ver = NULL;
     size_t len;
-    int rc = aff4_small(v, "version.txt", &ver, &len);
+    int rc = aff4_small(v, "version.txt", AFF4_SMALL_MAX, &ver, &len);
 
     if (!rc && ver) {
         for (char *p = ver; *p; p++)

@@ -59,8 +59,8 @@ r2d_aff4_member(struct aff4_vol *v, const char *urn, const char *suffix, struct 
             snprintf(name, name_len, "%s", cand[i]);
             return r2d_zip_member_named(v->ctx, v->z, cand[i], m);
         }
-    return r2d_err(v->ctx, R2D_ENOTFOUND, "%s: no member holds <%s>%s%s%s", v->file, urn, suffix,
-                   nc ? " (looked for " : "", nc ? cand[nc - 1] : "");
+    return r2d_err(v->ctx, R2D_ENOTFOUND, "%s: no member holds <%s>%s%s%s%s", v->file, urn, suffix,
+                   nc ? " (looked for " : "", nc ? cand[nc - 1] : "", nc ? ")" : "");
 }
 
 int

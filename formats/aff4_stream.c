@@ -149,7 +149,6 @@ r2d_aff4_stream_open(struct r2d_ctx *ctx, const struct r2d_zip *z, const struct 
                      const struct r2d_aff4_stream_desc *d, struct r2d_aff4_stream **out)
 {
     struct r2d_aff4_stream *s;
-    struct r2d_zip_member m;
     char name[R2D_AFF4_TERM_MAX + 32];
     int rc = stream_check_desc(ctx, r2d_bytesrc_name(in), d);
 
@@ -161,7 +160,7 @@ r2d_aff4_stream_open(struct r2d_ctx *ctx, const struct r2d_zip *z, const struct 
     rc = stream_alloc(ctx, s, d);
     /* The standard's "<bevy>.index", or the pre-standard "<bevy>/index" of Rekall-era writers */
     snprintf(name, sizeof(name), "%s/%08u/index", d->member, 0u);
-    s->legacy = !rc && s->nchunks && r2d_zip_member_named(ctx, z, name, &m) == 0;
+    s->legacy = !rc && s->nchunks && zip_name_locate(r2d_zip_handle(z), name, ZIP_FL_ENC_RAW) >= 0;
     for (uint64_t b = 0, first = 0; !rc && first < s->nchunks; b++, first += d->per_bevy) {
         const uint64_t want = s->nchunks - first < d->per_bevy ? s->nchunks - first : d->per_bevy;
 

@@ -161,6 +161,11 @@ def convert(work, truth, src, ref, name):
 
 
 def info(work, truth, src):
+    p = t.raw2dmp("--info", "--offline", "--pdb", os.path.join(work, truth["pdb"]["path"]), src)
+    t.check(re.search(r"^AFF4\s+<aff4://[^>]+/PhysicalMemory> \(aff4:Map, category memory/physical\), 2 runs$",
+                      p.stdout, re.M) is not None, "--info: the AFF4 map line")
+    t.check("WinPmem recorded CR3 0x%x, kernel base 0x%x" % (truth["cpus"][0]["regs"]["cr3"], truth["kernel_base"])
+            in p.stdout, "--info: WinPmem's recorded CR3 and kernel base")
     p = t.raw2dmp("--info", "-v", "--offline", "--pdb", os.path.join(work, truth["pdb"]["path"]), src)
     out = p.stdout
     t.check(re.search(r"^Format\s+aff4", out, re.M) is not None, "--info: format aff4")

@@ -107,7 +107,8 @@ if t.check(p.returncode == 0 and head > 0, "--list-formats lists formats, then f
     conts = next((i for i, l in enumerate(lines) if l.startswith("containers, read in place")), head)
     formats, features = lines[:conts], lines[head + 1:]
     names = [l.split()[0] for l in formats]
-    t.check(names == ["elf", "vbox", "xen", "lime", "crashdump", "kdump", "savevm", "libvirt-save", "vmware", "raw"],
+    t.check(names == ["elf", "vbox", "xen", "lime", "crashdump", "kdump", "savevm", "libvirt-save", "vmware", "aff4",
+                     "raw"],
             "every format: %s" % names)
     cols = {len(l) - len(l[len(l.split()[0]):].lstrip()) for l in formats + features}
     t.check(len(cols) == 1, "descriptions start in one column: %s" % cols)
