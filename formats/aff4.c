@@ -121,7 +121,8 @@ aff4_load(struct aff4_vol *v)
         return rc;
     aff4_trim(v->volume);
     rc = aff4_small(v, "information.turtle", R2D_AFF4_TURTLE_MAX, &text, &len);
-    R2D_CHECK(!rc && !text, v->ctx, R2D_EFORMAT, "%s: no information.turtle member: not an AFF4 volume", v->file);
+    R2D_CHECK(!rc && !text, v->ctx, R2D_EFORMAT, "%s: no information.turtle member: not an AFF4 volume",
+              v->file);
     if (!rc) {
         char where[600];
 
@@ -143,7 +144,8 @@ aff4_count(const char **list, size_t *n, const char *s)
     (*n)++;
 }
 
-/* The object aff4:category memory/physical marks (itself, or the stream its aff4:dataStream names), or NULL. */
+/* The object aff4:category memory/physical marks (itself, or the stream its aff4:dataStream names), or NULL.
+ */
 static const char *
 aff4_physical(const struct aff4_vol *v, int *is_map)
 {
@@ -185,12 +187,13 @@ aff4_choose(struct aff4_vol *v, const char **urn, int *is_map)
         return 0;
     }
     *is_map = nm > 0;
-    R2D_CHECK(nm == 0 && ns == 0, v->ctx, R2D_EFORMAT, "%s: the AFF4 volume holds no aff4:Map or aff4:ImageStream",
-              v->file);
-    R2D_CHECK(nm > 1 || (nm == 0 && ns > 1), v->ctx, R2D_EINVAL,
-              "%s: the AFF4 volume holds several %s (<%s>, <%s>%s) and none has aff4:category memory/physical",
-              v->file, nm ? "maps" : "image streams", nm ? maps[0] : streams[0], nm ? maps[1] : streams[1],
-              (nm ? nm : ns) > 2 ? ", ..." : "");
+    R2D_CHECK(nm == 0 && ns == 0, v->ctx, R2D_EFORMAT,
+              "%s: the AFF4 volume holds no aff4:Map or aff4:ImageStream", v->file);
+    R2D_CHECK(
+        nm > 1 || (nm == 0 && ns > 1), v->ctx, R2D_EINVAL,
+        "%s: the AFF4 volume holds several %s (<%s>, <%s>%s) and none has aff4:category memory/physical",
+        v->file, nm ? "maps" : "image streams", nm ? maps[0] : streams[0], nm ? maps[1] : streams[1],
+        (nm ? nm : ns) > 2 ? ", ..." : "");
     *urn = nm ? maps[0] : streams[0];
     return 0;
 }
@@ -230,11 +233,12 @@ aff4_pmem_parse(struct aff4_vol *v, const char *name, char *text, struct aff4_pm
 
             if (strcmp(p, keys[k]) != 0)
                 continue;
-            R2D_CHECK(r2d_parse_u64(val, val[0] == '0' && (val[1] == 'x' || val[1] == 'X') ? R2D_RADIX_ADDRESS
-                                                                                          : R2D_RADIX_DECIMAL,
+            R2D_CHECK(r2d_parse_u64(val,
+                                    val[0] == '0' && (val[1] == 'x' || val[1] == 'X') ? R2D_RADIX_ADDRESS
+                                                                                      : R2D_RADIX_DECIMAL,
                                     &x) != 0,
-                      v->ctx, R2D_EFORMAT, "%s[%s]: line %u: %s is '%.40s', not a number", v->file, name, line,
-                      keys[k], val);
+                      v->ctx, R2D_EFORMAT, "%s[%s]: line %u: %s is '%.40s', not a number", v->file, name,
+                      line, keys[k], val);
             *(k == 0 ? &pm->cr3 : k == 1 ? &pm->kernbase : &pm->build) = x;
             *(k == 0 ? &pm->have_cr3 : k == 1 ? &pm->have_kernbase : &pm->have_build) = 1;
         }
@@ -261,8 +265,8 @@ aff4_pmem(struct aff4_vol *v, const char *map_urn, struct aff4_pmem *pm)
 
 /* --- the image --- */
 
-static int
-aff4_note(struct aff4_vol *v, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int aff4_note(struct aff4_vol *v, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int
 aff4_note(struct aff4_vol *v, const char *key, const char *fmt, ...)
@@ -292,20 +296,23 @@ aff4_describe(struct aff4_vol *v, const char *urn, int is_map, size_t nentries, 
         rc = aff4_note(v, "aff4.volume", "<%s>%s%s", v->volume, ver ? ", version.txt: " : "", ver ? ver : "");
     free(ver);
     if (!rc)
-        rc = aff4_note(v, "aff4.memory", "<%s> (%s%s), %zu run%s", urn, is_map ? "aff4:Map" : "aff4:ImageStream",
+        rc = aff4_note(v, "aff4.memory", "<%s> (%s%s), %zu run%s", urn,
+                       is_map ? "aff4:Map" : "aff4:ImageStream",
                        r2d_aff4_graph_has(&v->g, urn, R2D_AFF4_NS "category", AFF4_PHYSICAL)
-                           ? ", category memory/physical" : "",
+                           ? ", category memory/physical"
+                           : "",
                        nentries, nentries == 1 ? "" : "s");
     for (size_t i = 0; !rc && i < v->src->n; i++) {
         char key[32];
         snprintf(key, sizeof(key), "aff4.stream%zu", i);
         rc = aff4_note(v, key, "<%s>: 0x%" PRIx64 " bytes, %s chunks, index %s", v->src->urn[i],
-                       r2d_aff4_stream_size(v->src->st[i]), r2d_aff4_codec_name(r2d_aff4_stream_codec(v->src->st[i])),
+                       r2d_aff4_stream_size(v->src->st[i]),
+                       r2d_aff4_codec_name(r2d_aff4_stream_codec(v->src->st[i])),
                        r2d_aff4_stream_index_kind(v->src->st[i]));
     }
     if (!rc && v->symbolic)
-        rc = aff4_note(v, "aff4.symbolic", "%zu map entr%s onto symbolic streams (aff4:Zero ...) left out", v->symbolic,
-                       v->symbolic == 1 ? "y" : "ies");
+        rc = aff4_note(v, "aff4.symbolic", "%zu map entr%s onto symbolic streams (aff4:Zero ...) left out",
+                       v->symbolic, v->symbolic == 1 ? "y" : "ies");
     if (!rc && pm->have_cr3)
         rc = aff4_note(v, "aff4.cr3", "0x%" PRIx64, pm->cr3);
     if (!rc && pm->have_kernbase)
@@ -329,7 +336,8 @@ aff4_runs(struct aff4_vol *v, const char *urn, int is_map, struct r2d_aff4_run *
     R2D_CHECK(!rc && !(*runs = malloc(sizeof(**runs))), v->ctx, R2D_ENOMEM, "out of memory");
     if (rc)
         return rc;
-    **runs = (struct r2d_aff4_run){.pa = 0, .len = r2d_aff4_stream_size(v->src->st[si]), .off = 0, .stream = si};
+    **runs =
+        (struct r2d_aff4_run){.pa = 0, .len = r2d_aff4_stream_size(v->src->st[si]), .off = 0, .stream = si};
     *n = (*runs)->len ? 1 : 0;
     return 0;
 }
@@ -348,7 +356,8 @@ aff4_build(struct aff4_vol *v)
         rc = aff4_choose(v, &urn, &is_map);
     if (!rc)
         rc = aff4_runs(v, urn, is_map, &runs, &n);
-    R2D_CHECK(!rc && n == 0, v->ctx, R2D_EFORMAT, "%s: the AFF4 memory image <%s> maps no bytes", v->file, urn);
+    R2D_CHECK(!rc && n == 0, v->ctx, R2D_EFORMAT, "%s: the AFF4 memory image <%s> maps no bytes", v->file,
+              urn);
     if (!rc && is_map)
         rc = aff4_pmem(v, urn, &pm);
     for (size_t i = 0; !rc && i < n; i++)

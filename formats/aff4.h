@@ -47,8 +47,8 @@ int r2d_aff4_turtle_parse(struct r2d_ctx *ctx, const char *name, const char *tex
                           struct r2d_aff4_graph *g);
 void r2d_aff4_graph_free(struct r2d_aff4_graph *g);
 /** The first triple at index >= *from with subject s (NULL: any) and predicate p; NULL when none. */
-const struct r2d_aff4_triple *r2d_aff4_graph_next(const struct r2d_aff4_graph *g, const char *s, const char *p,
-                                                  size_t *from);
+const struct r2d_aff4_triple *r2d_aff4_graph_next(const struct r2d_aff4_graph *g, const char *s,
+                                                  const char *p, size_t *from);
 /** The first object of (s, p): its text, or NULL. */
 const char *r2d_aff4_graph_get(const struct r2d_aff4_graph *g, const char *s, const char *p);
 /** Whether (s, p, o) is in the graph (o compared as text, whatever its kind). */
@@ -64,9 +64,9 @@ int r2d_aff4_graph_u64(struct r2d_ctx *ctx, const char *where, const struct r2d_
 
 /* --- ImageStream (aff4_stream.c) and its chunk codecs (aff4_codec*.c) --- */
 
-#define R2D_AFF4_CHUNK_MAX (4u << 20)       /* the largest aff4:chunkSize read */
-#define R2D_AFF4_PER_BEVY_MAX (1u << 20)    /* the most aff4:chunksInSegment read */
-#define R2D_AFF4_CHUNKS_MAX (1ull << 27)    /* chunks in one stream: 1.5 GiB of index at most */
+#define R2D_AFF4_CHUNK_MAX (4u << 20)    /* the largest aff4:chunkSize read */
+#define R2D_AFF4_PER_BEVY_MAX (1u << 20) /* the most aff4:chunksInSegment read */
+#define R2D_AFF4_CHUNKS_MAX (1ull << 27) /* chunks in one stream: 1.5 GiB of index at most */
 
 enum r2d_aff4_codec { R2D_AFF4_STORED, R2D_AFF4_ZLIB, R2D_AFF4_DEFLATE, R2D_AFF4_SNAPPY, R2D_AFF4_LZ4 };
 
@@ -77,17 +77,17 @@ const char *r2d_aff4_codec_name(enum r2d_aff4_codec c);
  * Decode one chunk of slen bytes into dst (cap bytes); *out receives the length decoded. A stream that is
  * corrupt or decodes past cap is R2D_EFORMAT naming what; a codec this build lacks is R2D_EUNSUPPORTED.
  */
-int r2d_aff4_decode(struct r2d_ctx *ctx, const char *what, enum r2d_aff4_codec c, const uint8_t *src, size_t slen,
-                    uint8_t *dst, size_t cap, size_t *out);
+int r2d_aff4_decode(struct r2d_ctx *ctx, const char *what, enum r2d_aff4_codec c, const uint8_t *src,
+                    size_t slen, uint8_t *dst, size_t cap, size_t *out);
 /* The optional codecs (one file each with its library, or a _none file without). */
 int r2d_aff4_snappy(struct r2d_ctx *ctx, const char *what, const uint8_t *src, size_t slen, uint8_t *dst,
                     size_t cap, size_t *out);
-int r2d_aff4_lz4(struct r2d_ctx *ctx, const char *what, const uint8_t *src, size_t slen, uint8_t *dst, size_t cap,
-                 size_t *out);
+int r2d_aff4_lz4(struct r2d_ctx *ctx, const char *what, const uint8_t *src, size_t slen, uint8_t *dst,
+                 size_t cap, size_t *out);
 
 /**
- * A bevy's index: idx (len bytes) in the standard form (u64 offset, u32 length per chunk) or, when legacy, the
- * pre-standard u32 chunk offsets (lengths from the next offset and the bevy's size). want chunks must be
+ * A bevy's index: idx (len bytes) in the standard form (u64 offset, u32 length per chunk) or, when legacy,
+ * the pre-standard u32 chunk offsets (lengths from the next offset and the bevy's size). want chunks must be
  * described, each inside the bevy's bevy_size bytes, non-empty and at most max_len long; off and len
  * (want entries each) receive them. R2D_EFORMAT naming what otherwise.
  */
@@ -122,9 +122,9 @@ void r2d_aff4_stream_free(struct r2d_aff4_stream *s);
 
 /* --- Map (aff4_map.c) --- */
 
-#define R2D_AFF4_MAP_ENTRY 28u          /* u64 mapped offset, u64 length, u64 target offset, u32 target id */
+#define R2D_AFF4_MAP_ENTRY 28u /* u64 mapped offset, u64 length, u64 target offset, u32 target id */
 #define R2D_AFF4_MAP_ENTRIES_MAX (1u << 22)
-#define R2D_AFF4_MAP_DEPTH 4            /* maps of maps followed at most */
+#define R2D_AFF4_MAP_DEPTH 4 /* maps of maps followed at most */
 
 /* One run of the image: [pa, pa + len) is target stream `stream` at offset off. */
 struct r2d_aff4_run {
@@ -138,8 +138,8 @@ struct r2d_aff4_run {
  * that does not exist, or overlapping another is R2D_EFORMAT naming what. *out (malloc'd, *n entries)
  * holds them with stream = the target id.
  */
-int r2d_aff4_map_entries(struct r2d_ctx *ctx, const char *what, const uint8_t *map, size_t len, uint64_t map_size,
-                         uint32_t ntargets, struct r2d_aff4_run **out, size_t *n);
+int r2d_aff4_map_entries(struct r2d_ctx *ctx, const char *what, const uint8_t *map, size_t len,
+                         uint64_t map_size, uint32_t ntargets, struct r2d_aff4_run **out, size_t *n);
 /**
  * Compose: the runs of a map whose entry e points into another map's runs sub (sorted, nsub) become runs
  * onto sub's targets, clipped to [e->off, e->off + e->len); appended to *out (grown with r2d_grow). A part

@@ -62,7 +62,9 @@ aff4_inflate(struct r2d_ctx *ctx, const char *what, int wbits, const uint8_t *sr
     inflateEnd(&z);
     R2D_CHECK(zr != Z_STREAM_END, ctx, R2D_EFORMAT, "%s: %s data does not decode (%s)", what,
               wbits > 0 ? "zlib" : "deflate",
-              zr == Z_BUF_ERROR && z.avail_out == 0 ? "more than a chunk" : z.msg ? z.msg : "truncated");
+              zr == Z_BUF_ERROR && z.avail_out == 0 ? "more than a chunk"
+              : z.msg                               ? z.msg
+                                                    : "truncated");
     return 0;
 }
 

@@ -32,24 +32,26 @@ r2d_aff4_map_entries(struct r2d_ctx *ctx, const char *what, const uint8_t *map, 
     *n = 0;
     R2D_CHECK(len % R2D_AFF4_MAP_ENTRY != 0, ctx, R2D_EFORMAT,
               "%s: %zu bytes is not a whole number of %u-byte map entries", what, len, R2D_AFF4_MAP_ENTRY);
-    R2D_CHECK(count > R2D_AFF4_MAP_ENTRIES_MAX, ctx, R2D_EUNSUPPORTED, "%s: %zu map entries, more than the %u read",
-              what, count, R2D_AFF4_MAP_ENTRIES_MAX);
-    R2D_CHECK(!(r = malloc((count ? count : 1) * sizeof(*r))), ctx, R2D_ENOMEM, "out of memory for %zu map entries",
-              count);
+    R2D_CHECK(count > R2D_AFF4_MAP_ENTRIES_MAX, ctx, R2D_EUNSUPPORTED,
+              "%s: %zu map entries, more than the %u read", what, count, R2D_AFF4_MAP_ENTRIES_MAX);
+    R2D_CHECK(!(r = malloc((count ? count : 1) * sizeof(*r))), ctx, R2D_ENOMEM,
+              "out of memory for %zu map entries", count);
     for (size_t i = 0; i < count; i++) {
         const uint8_t *e = map + i * R2D_AFF4_MAP_ENTRY;
-        const struct r2d_aff4_run x = {.pa = r2d_le64(e), .len = r2d_le64(e + 8), .off = r2d_le64(e + 16),
-                                       .stream = r2d_le32(e + 24)};
+        const struct r2d_aff4_run x = {
+            .pa = r2d_le64(e), .len = r2d_le64(e + 8), .off = r2d_le64(e + 16), .stream = r2d_le32(e + 24)};
         /* empty entries (pyaff4 drops them too) are not checked further */
-        const char *bad = x.stream >= ntargets                                  ? "names no target in the idx list"
-                          : x.len && (x.pa > map_size || x.len > map_size - x.pa) ? "runs past the map's aff4:size"
-                          : x.off + x.len < x.off                               ? "target range wraps around"
-                                                                                : NULL;
+        const char *bad = x.stream >= ntargets ? "names no target in the idx list"
+                          : x.len && (x.pa > map_size || x.len > map_size - x.pa)
+                              ? "runs past the map's aff4:size"
+                          : x.off + x.len < x.off ? "target range wraps around"
+                                                  : NULL;
 
         if (bad) {
             free(r);
             return r2d_err(ctx, R2D_EFORMAT,
-                           "%s: entry %zu (0x%" PRIx64 "+0x%" PRIx64 " -> target %" PRIu32 " at 0x%" PRIx64 ") %s",
+                           "%s: entry %zu (0x%" PRIx64 "+0x%" PRIx64 " -> target %" PRIu32 " at 0x%" PRIx64
+                           ") %s",
                            what, i, x.pa, x.len, x.stream, x.off, bad);
         }
         if (x.len)
@@ -58,9 +60,10 @@ r2d_aff4_map_entries(struct r2d_ctx *ctx, const char *what, const uint8_t *map, 
     qsort(r, k, sizeof(*r), map_cmp);
     for (size_t i = 1; i < k; i++)
         if (r[i].pa < r[i - 1].pa + r[i - 1].len) {
-            const int rc = r2d_err(ctx, R2D_EFORMAT,
-                                   "%s: map entries 0x%" PRIx64 "+0x%" PRIx64 " and 0x%" PRIx64 "+0x%" PRIx64 " overlap",
-                                   what, r[i - 1].pa, r[i - 1].len, r[i].pa, r[i].len);
+            const int rc =
+                r2d_err(ctx, R2D_EFORMAT,
+                        "%s: map entries 0x%" PRIx64 "+0x%" PRIx64 " and 0x%" PRIx64 "+0x%" PRIx64 " overlap",
+                        what, r[i - 1].pa, r[i - 1].len, r[i].pa, r[i].len);
 
             free(r);
             return rc;
@@ -71,8 +74,8 @@ r2d_aff4_map_entries(struct r2d_ctx *ctx, const char *what, const uint8_t *map, 
 }
 
 int
-r2d_aff4_map_compose(struct r2d_ctx *ctx, const struct r2d_aff4_run *e, const struct r2d_aff4_run *sub, size_t nsub,
-                     struct r2d_aff4_run **out, size_t *n, size_t *cap)
+r2d_aff4_map_compose(struct r2d_ctx *ctx, const struct r2d_aff4_run *e, const struct r2d_aff4_run *sub,
+                     size_t nsub, struct r2d_aff4_run **out, size_t *n, size_t *cap)
 {
     const uint64_t lo = e->off, hi = e->off + e->len; /* checked not to wrap by r2d_aff4_map_entries */
 
@@ -86,8 +89,10 @@ r2d_aff4_map_compose(struct r2d_ctx *ctx, const struct r2d_aff4_run *e, const st
         rc = r2d_grow(ctx, out, cap, *n + 1, sizeof(**out), "AFF4 map runs");
         if (rc)
             return rc;
-        (*out)[(*n)++] = (struct r2d_aff4_run){
-            .pa = e->pa + (s - lo), .len = t - s, .off = sub[i].off + (s - sub[i].pa), .stream = sub[i].stream};
+        (*out)[(*n)++] = (struct r2d_aff4_run){.pa = e->pa + (s - lo),
+                                               .len = t - s,
+                                               .off = sub[i].off + (s - sub[i].pa),
+                                               .stream = sub[i].stream};
     }
     return 0;
 }

@@ -101,14 +101,15 @@ aff4_u64(struct aff4_vol *v, const char *urn, const char *const *preds, uint64_t
 
 /* The stream's description from the turtle: the defaults are pyaff4's and c-aff4's (32 KiB, 1024, zlib). */
 static int
-aff4_stream_desc(struct aff4_vol *v, const char *urn, struct r2d_aff4_stream_desc *d, char *member, size_t mlen)
+aff4_stream_desc(struct aff4_vol *v, const char *urn, struct r2d_aff4_stream_desc *d, char *member,
+                 size_t mlen)
 {
     struct r2d_zip_member m;
     const char *codec = r2d_aff4_prop(v, urn, pred_codec);
     int rc = aff4_u64(v, urn, pred_size, UINT64_MAX, &d->size);
 
-    R2D_CHECK(!rc && d->size == UINT64_MAX, v->ctx, R2D_EFORMAT, "%s: ImageStream <%s> has no aff4:size", v->file,
-              urn);
+    R2D_CHECK(!rc && d->size == UINT64_MAX, v->ctx, R2D_EFORMAT, "%s: ImageStream <%s> has no aff4:size",
+              v->file, urn);
     if (!rc)
         rc = aff4_u64(v, urn, pred_chunk, 32768, &d->chunk_size);
     if (!rc)
@@ -143,8 +144,8 @@ r2d_aff4_stream_of(struct aff4_vol *v, const char *urn, uint32_t *index)
               v->file, AFF4_STREAMS_MAX);
     R2D_CHECK(!(r2d_aff4_is_a(v, urn, "ImageStream") || r2d_aff4_is_a(v, urn, "image") ||
                 r2d_aff4_is_a(v, urn, "stream")),
-              v->ctx, R2D_EUNSUPPORTED, "%s: map target <%s> is not an aff4:ImageStream of this volume", v->file,
-              urn);
+              v->ctx, R2D_EUNSUPPORTED, "%s: map target <%s> is not an aff4:ImageStream of this volume",
+              v->file, urn);
     rc = aff4_stream_desc(v, urn, &d, member, sizeof(member));
     if (!rc)
         rc = r2d_aff4_stream_open(v->ctx, v->z, v->in, &d, &s->st[s->n]);
@@ -215,10 +216,15 @@ aff4_read_targets(struct aff4_vol *v, const char *urn, struct aff4_targets *t)
 static int
 aff4_symbolic(const char *urn)
 {
-    static const char *const names[] = {R2D_AFF4_NS "Zero", R2D_AFF4_NS "UnknownData", R2D_AFF4_NS "UnreadableData",
-                                        R2D_AFF4_NS "FFDevice", R2D_AFF4_NS "SymbolicStream",
-                                        R2D_AFF4_LEGACY_NS "Zero", R2D_AFF4_LEGACY_NS "UnknownData",
-                                        R2D_AFF4_LEGACY_NS "UnreadableData", R2D_AFF4_LEGACY_NS "FF",
+    static const char *const names[] = {R2D_AFF4_NS "Zero",
+                                        R2D_AFF4_NS "UnknownData",
+                                        R2D_AFF4_NS "UnreadableData",
+                                        R2D_AFF4_NS "FFDevice",
+                                        R2D_AFF4_NS "SymbolicStream",
+                                        R2D_AFF4_LEGACY_NS "Zero",
+                                        R2D_AFF4_LEGACY_NS "UnknownData",
+                                        R2D_AFF4_LEGACY_NS "UnreadableData",
+                                        R2D_AFF4_LEGACY_NS "FF",
                                         "http://afflib.org/2012/SymbolicStream#"};
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -241,8 +247,8 @@ aff4_map_entry(struct aff4_vol *v, const struct r2d_aff4_run *e, struct aff4_tar
         return 0;
     }
     if (r2d_aff4_is_a(v, tu, "Map") || r2d_aff4_is_a(v, tu, "map")) {
-        if (!t->sub[e->stream] && (rc = r2d_aff4_map_runs(v, tu, depth + 1, stack, &t->sub[e->stream],
-                                                          &t->nsub[e->stream])) != 0)
+        if (!t->sub[e->stream] &&
+            (rc = r2d_aff4_map_runs(v, tu, depth + 1, stack, &t->sub[e->stream], &t->nsub[e->stream])) != 0)
             return rc;
         return r2d_aff4_map_compose(v->ctx, e, t->sub[e->stream], t->nsub[e->stream], out, n, cap);
     }
@@ -293,7 +299,8 @@ r2d_aff4_map_runs(struct aff4_vol *v, const char *urn, unsigned depth, const cha
     if (!rc)
         rc = r2d_aff4_member(v, urn, "/map", &m, name, sizeof(name));
     if (!rc)
-        rc = r2d_zip_read_member(v->ctx, v->z, &m, (uint64_t)R2D_AFF4_MAP_ENTRIES_MAX * R2D_AFF4_MAP_ENTRY, &buf);
+        rc = r2d_zip_read_member(v->ctx, v->z, &m, (uint64_t)R2D_AFF4_MAP_ENTRIES_MAX * R2D_AFF4_MAP_ENTRY,
+                                 &buf);
     snprintf(what, sizeof(what), "%s: map %s", v->file, name);
     if (!rc)
         rc = r2d_aff4_map_entries(v->ctx, what, buf, (size_t)m.size, size, t.n, &e, &ne);

@@ -45,8 +45,8 @@ r2d_aff4_bevy_index(struct r2d_ctx *ctx, const char *what, const uint8_t *idx, s
     const int implicit0 = legacy && n > 0 && r2d_le32(idx) != 0;
     const uint64_t have = n + (uint64_t)implicit0;
 
-    R2D_CHECK(len % esz != 0, ctx, R2D_EFORMAT, "%s: %zu bytes is not a whole number of %zu-byte entries", what,
-              len, esz);
+    R2D_CHECK(len % esz != 0, ctx, R2D_EFORMAT, "%s: %zu bytes is not a whole number of %zu-byte entries",
+              what, len, esz);
     R2D_CHECK(have < want, ctx, R2D_EFORMAT, "%s: %" PRIu64 " entries for the %" PRIu64 " chunks of the bevy",
               what, have, want);
     for (uint64_t i = 0; i < want; i++) {
@@ -62,12 +62,12 @@ r2d_aff4_bevy_index(struct r2d_ctx *ctx, const char *what, const uint8_t *idx, s
             l = (k + 1 < n ? r2d_le32(idx + (k + 1) * 4) : bevy_size) - o; /* wraps when offsets go back */
         }
         R2D_CHECK(o > bevy_size || l > bevy_size - o, ctx, R2D_EFORMAT,
-                  "%s: chunk %" PRIu64 " at 0x%" PRIx64 " (0x%" PRIx64 " bytes) runs past the bevy's 0x%" PRIx64
-                  " bytes",
+                  "%s: chunk %" PRIu64 " at 0x%" PRIx64 " (0x%" PRIx64
+                  " bytes) runs past the bevy's 0x%" PRIx64 " bytes",
                   what, i, o, l, bevy_size);
         R2D_CHECK(l == 0 || l > max_len, ctx, R2D_EFORMAT,
-                  "%s: chunk %" PRIu64 " is 0x%" PRIx64 " bytes long (a chunk is at most 0x%" PRIx64 ")", what, i,
-                  l, max_len);
+                  "%s: chunk %" PRIu64 " is 0x%" PRIx64 " bytes long (a chunk is at most 0x%" PRIx64 ")",
+                  what, i, l, max_len);
         off[i] = o;
         clen[i] = (uint32_t)l;
     }
@@ -127,10 +127,13 @@ stream_alloc(struct r2d_ctx *ctx, struct r2d_aff4_stream *s, const struct r2d_af
     s->size = d->size;
     s->codec = d->codec;
     s->nchunks = (d->size + d->chunk_size - 1) / d->chunk_size;
-    /* the worst case of every codec (LZ4, snappy, zlib on incompressible data) is well below a quarter more */
+    /* the worst case of every codec (LZ4, snappy, zlib on incompressible data) is well below a quarter more
+     */
     s->cmax = (size_t)d->chunk_size + d->chunk_size / 4 + 1024;
     s->nslots = (unsigned)(AFF4_CACHE_BYTES / d->chunk_size);
-    s->nslots = s->nslots < AFF4_CACHE_MIN ? AFF4_CACHE_MIN : s->nslots > AFF4_CACHE_MAX ? AFF4_CACHE_MAX : s->nslots;
+    s->nslots = s->nslots < AFF4_CACHE_MIN   ? AFF4_CACHE_MIN
+                : s->nslots > AFF4_CACHE_MAX ? AFF4_CACHE_MAX
+                                             : s->nslots;
     s->urn = strdup(d->urn);
     s->coff = malloc((size_t)(s->nchunks ? s->nchunks : 1) * sizeof(*s->coff));
     s->clen = malloc((size_t)(s->nchunks ? s->nchunks : 1) * sizeof(*s->clen));
@@ -181,8 +184,8 @@ stream_chunk(struct r2d_ctx *ctx, struct r2d_aff4_stream *s, uint64_t k, const u
 {
     const unsigned slot = (unsigned)(k % s->nslots);
     uint8_t *dst = s->cache + (size_t)slot * s->chunk_size;
-    const uint64_t expect = s->size - k * s->chunk_size < s->chunk_size ? s->size - k * s->chunk_size
-                                                                         : s->chunk_size;
+    const uint64_t expect =
+        s->size - k * s->chunk_size < s->chunk_size ? s->size - k * s->chunk_size : s->chunk_size;
     char what[R2D_AFF4_TERM_MAX + 128];
     size_t got = 0;
     int rc;
@@ -194,8 +197,8 @@ stream_chunk(struct r2d_ctx *ctx, struct r2d_aff4_stream *s, uint64_t k, const u
     rc = r2d_bytesrc_read(ctx, s->in, s->coff[k], s->cbuf, s->clen[k], "AFF4 chunk");
     if (rc)
         return rc;
-    snprintf(what, sizeof(what), "%s: offset 0x%" PRIx64 ": chunk %" PRIu64 " of <%s>", r2d_bytesrc_name(s->in),
-             s->coff[k], k, s->urn);
+    snprintf(what, sizeof(what), "%s: offset 0x%" PRIx64 ": chunk %" PRIu64 " of <%s>",
+             r2d_bytesrc_name(s->in), s->coff[k], k, s->urn);
     /* A chunk as long as aff4:chunkSize is stored as is, whatever the codec (the standard's rule) */
     if (s->clen[k] == s->chunk_size) {
         memcpy(dst, s->cbuf, s->chunk_size);
@@ -209,8 +212,8 @@ stream_chunk(struct r2d_ctx *ctx, struct r2d_aff4_stream *s, uint64_t k, const u
             rc = 0;
         }
     }
-    R2D_CHECK(!rc && got < expect, ctx, R2D_EFORMAT,
-              "%s decodes to 0x%zx bytes, 0x%" PRIx64 " expected", what, got, expect);
+    R2D_CHECK(!rc && got < expect, ctx, R2D_EFORMAT, "%s decodes to 0x%zx bytes, 0x%" PRIx64 " expected",
+              what, got, expect);
     if (!rc)
         s->slot_chunk[slot] = k;
     return rc;

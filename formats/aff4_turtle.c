@@ -108,8 +108,8 @@ ttl_iri(struct ttl *t, struct ttl_buf *b)
 static int
 ttl_pn_char(int c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-           c == '.' || c >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c >= 0x80;
 }
 
 /* prefix:local, expanded with the declared prefix. */
@@ -186,7 +186,8 @@ ttl_string(struct ttl *t, struct ttl_buf *b)
 }
 
 static int
-ttl_add(struct ttl *t, const char *s, const char *p, const char *o, enum r2d_aff4_kind kind, const char *dtype)
+ttl_add(struct ttl *t, const char *s, const char *p, const char *o, enum r2d_aff4_kind kind,
+        const char *dtype)
 {
     struct r2d_aff4_graph *g = t->g;
     struct r2d_aff4_triple *x;
@@ -198,8 +199,8 @@ ttl_add(struct ttl *t, const char *s, const char *p, const char *o, enum r2d_aff
     if (rc)
         return rc;
     x = &g->t[g->n];
-    *x = (struct r2d_aff4_triple){.s = strdup(s), .p = strdup(p), .o = strdup(o), .kind = kind,
-                                  .dtype = dtype ? strdup(dtype) : NULL};
+    *x = (struct r2d_aff4_triple){
+        .s = strdup(s), .p = strdup(p), .o = strdup(o), .kind = kind, .dtype = dtype ? strdup(dtype) : NULL};
     g->n++; /* freed with the graph even when a copy failed */
     if (!x->s || !x->p || !x->o || (dtype && !x->dtype))
         return r2d_err(t->ctx, R2D_ENOMEM, "out of memory for turtle triples");
@@ -231,8 +232,8 @@ ttl_literal_tail(struct ttl *t, struct ttl_buf *dt, int *have)
     }
     if (ttl_peek(t, 0) == '@') {
         t->at++;
-        while ((ttl_peek(t, 0) >= 'a' && ttl_peek(t, 0) <= 'z') || (ttl_peek(t, 0) >= 'A' && ttl_peek(t, 0) <= 'Z') ||
-               ttl_peek(t, 0) == '-')
+        while ((ttl_peek(t, 0) >= 'a' && ttl_peek(t, 0) <= 'z') ||
+               (ttl_peek(t, 0) >= 'A' && ttl_peek(t, 0) <= 'Z') || ttl_peek(t, 0) == '-')
             t->at++;
     }
     return 0;
@@ -275,8 +276,8 @@ ttl_object(struct ttl *t, const char *s, const char *p)
         rc = ttl_number(t, o);
         if (!rc)
             rc = ttl_add(t, s, p, o->b, R2D_AFF4_LITERAL, R2D_XSD_NS "integer");
-    } else if ((ttl_starts(t, "true") || ttl_starts(t, "false")) && !ttl_pn_char(ttl_peek(t, c == 't' ? 4 : 5)) &&
-               ttl_peek(t, c == 't' ? 4 : 5) != ':') {
+    } else if ((ttl_starts(t, "true") || ttl_starts(t, "false")) &&
+               !ttl_pn_char(ttl_peek(t, c == 't' ? 4 : 5)) && ttl_peek(t, c == 't' ? 4 : 5) != ':') {
         t->at += c == 't' ? 4 : 5;
         rc = ttl_add(t, s, p, c == 't' ? "true" : "false", R2D_AFF4_LITERAL, R2D_XSD_NS "boolean");
     } else {
@@ -464,9 +465,9 @@ r2d_aff4_graph_u64(struct r2d_ctx *ctx, const char *where, const struct r2d_aff4
     *found = o != NULL;
     if (!o)
         return 0;
-    R2D_CHECK(r2d_parse_u64(o, o[0] == '0' && (o[1] == 'x' || o[1] == 'X') ? R2D_RADIX_ADDRESS : R2D_RADIX_DECIMAL,
-                            v) != 0,
-              ctx, R2D_EFORMAT, "%s: <%s> %s is '%.40s', not a number", where, s, p,
-              o);
+    R2D_CHECK(
+        r2d_parse_u64(o, o[0] == '0' && (o[1] == 'x' || o[1] == 'X') ? R2D_RADIX_ADDRESS : R2D_RADIX_DECIMAL,
+                      v) != 0,
+        ctx, R2D_EFORMAT, "%s: <%s> %s is '%.40s', not a number", where, s, p, o);
     return 0;
 }

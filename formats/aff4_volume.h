@@ -30,8 +30,8 @@ struct aff4_vol {
 };
 
 /** The member for urn + suffix (a name relative to the volume or the escaped URN); R2D_ENOTFOUND if none. */
-int r2d_aff4_member(struct aff4_vol *v, const char *urn, const char *suffix, struct r2d_zip_member *m, char *name,
-                    size_t name_len);
+int r2d_aff4_member(struct aff4_vol *v, const char *urn, const char *suffix, struct r2d_zip_member *m,
+                    char *name, size_t name_len);
 /** Whether urn has rdf:type <ns>name for one of the AFF4 namespaces (standard, legacy). */
 int r2d_aff4_is_a(const struct aff4_vol *v, const char *urn, const char *name);
 /** The first of the predicates' objects (NULL-terminated list of full IRIs) for urn, or NULL. */

@@ -55,7 +55,8 @@ r2d_aff4_probe_head(const uint8_t *head, size_t len, const char **why)
         }
         if (name_is(name, nlen, "container.description") || name_is(name, nlen, "information.turtle") ||
             name_is(name, nlen, "version.txt")) {
-            *why = "ZIP whose members include AFF4's container.description / information.turtle / version.txt";
+            *why =
+                "ZIP whose members include AFF4's container.description / information.turtle / version.txt";
             return 100;
         }
         if (name_is_bevy(name, nlen) || (nlen > 13 && memcmp(name, "aff4%3A%2F%2F", 13) == 0)) {

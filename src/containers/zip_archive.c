@@ -93,9 +93,9 @@ zip_open_libzip(struct r2d_ctx *ctx, struct r2d_zip *z)
     src = zip_source_function_create(zip_io_cb, &z->io, &err);
     z->za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err) : NULL;
     if (!z->za) {
-        const int rc =
-            r2d_err(ctx, zip_error_code_zip(&err) == ZIP_ER_MEMORY ? R2D_ENOMEM : R2D_EFORMAT,
-                    "%s: not a readable ZIP archive: %s", r2d_bytesrc_name(z->io.bs), zip_error_strerror(&err));
+        const int rc = r2d_err(ctx, zip_error_code_zip(&err) == ZIP_ER_MEMORY ? R2D_ENOMEM : R2D_EFORMAT,
+                               "%s: not a readable ZIP archive: %s", r2d_bytesrc_name(z->io.bs),
+                               zip_error_strerror(&err));
 
         zip_source_free(src);
         zip_error_fini(&err);
@@ -188,7 +188,8 @@ zip_walk_cd(struct r2d_ctx *ctx, struct r2d_zip *z)
         rc = r2d_bytesrc_read(ctx, z->io.bs, cd_off, cd, (size_t)cd_size, "ZIP central directory");
     for (e = cd; !rc && z->n < (uint64_t)zip_get_num_entries(z->za, 0); z->n++) {
         if (cd + cd_size - e < ZIP_CDH_SIZE || memcmp(e, "PK\1\2", 4) != 0) {
-            rc = r2d_err(ctx, R2D_EFORMAT, "%s: ZIP central directory entry %" PRIu64 " is damaged", file, z->n);
+            rc = r2d_err(ctx, R2D_EFORMAT, "%s: ZIP central directory entry %" PRIu64 " is damaged", file,
+                         z->n);
             break;
         }
         rc = r2d_grow(ctx, &z->lho, &cap, (size_t)z->n + 1, sizeof(*z->lho), "ZIP members");
@@ -258,9 +259,12 @@ r2d_zip_member_at(struct r2d_ctx *ctx, const struct r2d_zip *z, uint64_t i, stru
 
     R2D_CHECK(i >= z->n || zip_stat_index(z->za, i, 0, &st) != 0, ctx, R2D_EFORMAT,
               "%s: member %" PRIu64 ": %s", file, i, i >= z->n ? "no such member" : zip_strerror(z->za));
-    *m = (struct r2d_zip_member){
-        .index = i, .name = st.name, .size = st.size, .comp_size = st.comp_size, .method = st.comp_method,
-        .crc = st.crc};
+    *m = (struct r2d_zip_member){.index = i,
+                                 .name = st.name,
+                                 .size = st.size,
+                                 .comp_size = st.comp_size,
+                                 .method = st.comp_method,
+                                 .crc = st.crc};
     R2D_CHECK(st.encryption_method != ZIP_EM_NONE, ctx, R2D_EUNSUPPORTED,
               "%s: member %s is encrypted: not supported", file, st.name);
     rc = r2d_bytesrc_read(ctx, z->io.bs, z->lho[i], lfh, sizeof(lfh), "ZIP local header");
@@ -269,7 +273,8 @@ r2d_zip_member_at(struct r2d_ctx *ctx, const struct r2d_zip *z, uint64_t i, stru
     if (rc)
         return rc;
     m->data_off = z->lho[i] + ZIP_LFH_SIZE + r2d_le16(lfh + 26) + r2d_le16(lfh + 28);
-    R2D_CHECK(m->data_off > r2d_bytesrc_size(z->io.bs) || m->comp_size > r2d_bytesrc_size(z->io.bs) - m->data_off,
+    R2D_CHECK(m->data_off > r2d_bytesrc_size(z->io.bs) ||
+                  m->comp_size > r2d_bytesrc_size(z->io.bs) - m->data_off,
               ctx, R2D_ETRUNC,
               "%s: member %s: 0x%" PRIx64 " compressed bytes at offset 0x%" PRIx64 " run past end of file",
               file, m->name, m->comp_size, m->data_off);
@@ -286,8 +291,8 @@ r2d_zip_member_named(struct r2d_ctx *ctx, const struct r2d_zip *z, const char *n
 }
 
 int
-r2d_zip_read_member(struct r2d_ctx *ctx, const struct r2d_zip *z, const struct r2d_zip_member *m, uint64_t max,
-                    uint8_t **out)
+r2d_zip_read_member(struct r2d_ctx *ctx, const struct r2d_zip *z, const struct r2d_zip_member *m,
+                    uint64_t max, uint8_t **out)
 {
     const char *file = r2d_bytesrc_name(z->io.bs);
     zip_file_t *zf;

@@ -48,7 +48,8 @@ turtle_reads_what_writers_write(void **state)
     assert_true(r2d_aff4_graph_has(&g, m, R2D_AFF4_NS "note", "two\n lines"));
     assert_true(r2d_aff4_graph_has(&g, m, R2D_AFF4_NS "flag", "true"));
     assert_true(r2d_aff4_graph_has(&g, m, "urn:default#local", "-12"));
-    assert_int_equal(r2d_aff4_graph_u64(t->ctx, "t", &g, "aff4://v/data", R2D_AFF4_NS "chunkSize", &v, &found), 0);
+    assert_int_equal(
+        r2d_aff4_graph_u64(t->ctx, "t", &g, "aff4://v/data", R2D_AFF4_NS "chunkSize", &v, &found), 0);
     assert_int_equal(v, 32768);
     assert_int_equal(r2d_aff4_graph_u64(t->ctx, "t", &g, "aff4://v/data", R2D_AFF4_NS "hex", &v, &found), 0);
     assert_int_equal(v, 0x1f);
@@ -62,23 +63,23 @@ static void
 turtle_refuses_what_it_does_not_read(void **state)
 {
     static const char *const bad[] = {
-        "<a> <b> _:x .",                     /* blank node */
-        "<a> <b> [ <c> <d> ] .",             /* anonymous blank node */
-        "<a> <b> ( <c> ) .",                 /* collection */
-        "@base <http://x/> .",               /* directive */
-        "<a> nope:b <c> .",                  /* undeclared prefix */
-        "<a> <b> <c",                        /* IRI not closed */
-        "<a> <b> \"abc",                     /* string not closed */
-        "<a> <b> \"a\nb\" .",                /* line break in a short string */
-        "<a> <b> \"\\u0041\" .",             /* unsupported escape */
-        "<a> <b> 1.5 .",                     /* decimal */
-        "<a> <b> 1e5 .",                     /* double */
-        "<a> <b> <c>",                       /* no final '.' */
-        "<a> <b> <c> ; <d> .",               /* predicate without object */
-        "<a b> <c> <d> .",                   /* space in an IRI */
-        "@prefix x <http://y> .",            /* prefix without ':' */
-        "<a> <b> - .",                       /* sign without digits */
-        "<a> <b> <c> .\n<x>",                /* subject alone */
+        "<a> <b> _:x .",          /* blank node */
+        "<a> <b> [ <c> <d> ] .",  /* anonymous blank node */
+        "<a> <b> ( <c> ) .",      /* collection */
+        "@base <http://x/> .",    /* directive */
+        "<a> nope:b <c> .",       /* undeclared prefix */
+        "<a> <b> <c",             /* IRI not closed */
+        "<a> <b> \"abc",          /* string not closed */
+        "<a> <b> \"a\nb\" .",     /* line break in a short string */
+        "<a> <b> \"\\u0041\" .",  /* unsupported escape */
+        "<a> <b> 1.5 .",          /* decimal */
+        "<a> <b> 1e5 .",          /* double */
+        "<a> <b> <c>",            /* no final '.' */
+        "<a> <b> <c> ; <d> .",    /* predicate without object */
+        "<a b> <c> <d> .",        /* space in an IRI */
+        "@prefix x <http://y> .", /* prefix without ':' */
+        "<a> <b> - .",            /* sign without digits */
+        "<a> <b> <c> .\n<x>",     /* subject alone */
     };
     struct fmt_test *t = *state;
 
@@ -282,14 +283,17 @@ codecs_decode_and_refuse(void **state)
     assert_int_equal(got, sizeof(raw));
     assert_memory_equal(out, raw, sizeof(raw));
     /* the same bytes past the zlib header are raw deflate */
-    assert_int_equal(r2d_aff4_decode(t->ctx, "c", R2D_AFF4_DEFLATE, z + 2, zl - 6, out, sizeof(out), &got), 0);
+    assert_int_equal(r2d_aff4_decode(t->ctx, "c", R2D_AFF4_DEFLATE, z + 2, zl - 6, out, sizeof(out), &got),
+                     0);
     assert_memory_equal(out, raw, sizeof(raw));
     /* more than the room given, a cut stream, garbage */
     assert_int_equal(r2d_aff4_decode(t->ctx, "c", R2D_AFF4_ZLIB, z, zl, out, 4095, &got), R2D_EFORMAT);
-    assert_int_equal(r2d_aff4_decode(t->ctx, "c", R2D_AFF4_ZLIB, z, zl / 2, out, sizeof(out), &got), R2D_EFORMAT);
+    assert_int_equal(r2d_aff4_decode(t->ctx, "c", R2D_AFF4_ZLIB, z, zl / 2, out, sizeof(out), &got),
+                     R2D_EFORMAT);
     memset(z, 0xff, 64);
     assert_int_equal(r2d_aff4_decode(t->ctx, "c", R2D_AFF4_ZLIB, z, 64, out, sizeof(out), &got), R2D_EFORMAT);
-    assert_int_equal(r2d_aff4_decode(t->ctx, "c", R2D_AFF4_STORED, z, 8192, out, sizeof(out), &got), R2D_EFORMAT);
+    assert_int_equal(r2d_aff4_decode(t->ctx, "c", R2D_AFF4_STORED, z, 8192, out, sizeof(out), &got),
+                     R2D_EFORMAT);
     assert_int_equal(r2d_aff4_codec_from_iri(t->ctx, "v", "https://github.com/google/snappy", &c), 0);
     assert_int_equal(c, R2D_AFF4_SNAPPY);
     assert_int_equal(r2d_aff4_codec_from_iri(t->ctx, "v", "http://aff4.org/Schema#NullCompressor", &c), 0);
