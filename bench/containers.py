@@ -57,12 +57,12 @@ def log(msg):
     print("bench: " + msg, file=sys.stderr, flush=True)
 
 
-def prepare(work, mib, only=None):
-    out = os.path.join(work, "containers-%d" % mib)
+def prepare(work, mib, only=None, fill="random"):
+    out = os.path.join(work, "containers-%d%s" % (mib, "" if fill == "random" else "-" + fill))
     if not os.path.exists(os.path.join(out, "truth.json")):
-        log("generating a %d MiB random-filled fixture in %s (once)" % (mib, out))
+        log("generating a %d MiB %s-filled fixture in %s (once)" % (mib, fill, out))
         subprocess.run([sys.executable, FACTORY, "--isf", ISF, "--out", out, "--mem-mib", str(mib), "--format", "raw",
-                        "--cache", os.path.join(work, "cache")], check=True, stdout=subprocess.DEVNULL)
+                        "--fill", fill, "--cache", os.path.join(work, "cache")], check=True, stdout=subprocess.DEVNULL)
     for name, f, make, *_ in CONTAINERS:
         if only and f not in only:
             continue
@@ -96,6 +96,8 @@ def main():
     ap.add_argument("--mib", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--work", default=os.environ.get("R2D_BENCH_DIR", "/tmp/raw2dmp-bench"))
+    ap.add_argument("--fill", choices=("random", "zero"), default="random",
+                    help="the fixture's RAM: random (codecs store it) or zero (codecs squeeze it)")
     ap.add_argument("--only", help="comma-separated container files to run (e.g. memory.aff4,memory.zip)")
     a = ap.parse_args()
     exe = os.path.abspath(a.raw2dmp)
@@ -103,7 +105,7 @@ def main():
     only = a.only.split(",") if a.only else None
     if only:  # and the files their reference tools read
         only += [c[4] for c in CONTAINERS if c[1] in only and len(c) > 4]
-    fx = prepare(a.work, a.mib, only)
+    fx = prepare(a.work, a.mib, only, a.fill)
     cases = [c for c in CONTAINERS if os.path.exists(os.path.join(fx, c[1])) and
              (not a.only or c[1] in a.only.split(","))]  # noqa: E131
     conv = "%s -q --offline --force --pdb ntkrnlmp.pdb %%s out.dmp" % exe
