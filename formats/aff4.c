@@ -43,10 +43,12 @@ aff4_src_read(struct r2d_ctx *ctx, void *src, uint64_t off, void *buf, size_t le
             i--;
         R2D_CHECK(i == 0, ctx, R2D_ETRUNC, "AFF4 source: offset 0x%" PRIx64 " is in no stream", off);
         in = off - s->base[i - 1];
-        R2D_CHECK(in >= r2d_aff4_stream_size(s->st[i - 1]), ctx, R2D_ETRUNC,
+        R2D_CHECK(in >= s->size[i - 1], ctx, R2D_ETRUNC,
                   "AFF4 source: offset 0x%" PRIx64 " is past stream <%s>", off, s->urn[i - 1]);
-        n = r2d_aff4_stream_size(s->st[i - 1]) - in < len ? r2d_aff4_stream_size(s->st[i - 1]) - in : len;
-        rc = r2d_aff4_stream_read(ctx, s->st[i - 1], in, p, (size_t)n);
+        n = s->size[i - 1] - in < len ? s->size[i - 1] - in : len;
+        rc = s->st[i - 1]
+                 ? r2d_aff4_stream_read(ctx, s->st[i - 1], in, p, (size_t)n)
+                 : r2d_bytesrc_read(ctx, s->in, s->seg_off[i - 1] + in, p, (size_t)n, "AFF4 ZIP segment");
         if (rc)
             return rc;
         p += n;
@@ -305,10 +307,12 @@ aff4_describe(struct aff4_vol *v, const char *urn, int is_map, size_t nentries, 
     for (size_t i = 0; !rc && i < v->src->n; i++) {
         char key[32];
         snprintf(key, sizeof(key), "aff4.stream%zu", i);
-        rc = aff4_note(v, key, "<%s>: 0x%" PRIx64 " bytes, %s chunks, index %s", v->src->urn[i],
-                       r2d_aff4_stream_size(v->src->st[i]),
-                       r2d_aff4_codec_name(r2d_aff4_stream_codec(v->src->st[i])),
-                       r2d_aff4_stream_index_kind(v->src->st[i]));
+        rc = v->src->st[i]
+                 ? aff4_note(v, key, "<%s>: 0x%" PRIx64 " bytes, %s chunks, index %s", v->src->urn[i],
+                             v->src->size[i], r2d_aff4_codec_name(r2d_aff4_stream_codec(v->src->st[i])),
+                             r2d_aff4_stream_index_kind(v->src->st[i]))
+                 : aff4_note(v, key, "<%s>: 0x%" PRIx64 " bytes, a stored ZIP member at offset 0x%" PRIx64,
+                             v->src->urn[i], v->src->size[i], v->src->seg_off[i]);
     }
     if (!rc && v->symbolic)
         rc = aff4_note(v, "aff4.symbolic", "%zu map entr%s onto symbolic streams (aff4:Zero ...) left out",
@@ -336,8 +340,7 @@ aff4_runs(struct aff4_vol *v, const char *urn, int is_map, struct r2d_aff4_run *
     R2D_CHECK(!rc && !(*runs = malloc(sizeof(**runs))), v->ctx, R2D_ENOMEM, "out of memory");
     if (rc)
         return rc;
-    **runs =
-        (struct r2d_aff4_run){.pa = 0, .len = r2d_aff4_stream_size(v->src->st[si]), .off = 0, .stream = si};
+    **runs = (struct r2d_aff4_run){.pa = 0, .len = v->src->size[si], .off = 0, .stream = si};
     *n = (*runs)->len ? 1 : 0;
     return 0;
 }
@@ -383,6 +386,8 @@ aff4_open(struct r2d_ctx *ctx, struct r2d_image *img)
 
     if (!rc && !(v.src = calloc(1, sizeof(*v.src))))
         rc = r2d_err(ctx, R2D_ENOMEM, "out of memory");
+    if (!rc)
+        v.src->in = v.in;
     if (!rc) {
         rc = r2d_image_set_source(ctx, img, &aff4_source_ops, v.src); /* img owns the source from here */
         if (rc)

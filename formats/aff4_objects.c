@@ -127,6 +127,28 @@ aff4_stream_desc(struct aff4_vol *v, const char *urn, struct r2d_aff4_stream_des
     return rc;
 }
 
+/* A stored member named after urn: its bytes are the stream's (a pyaff4 "zip segment"). */
+static int
+aff4_segment(struct aff4_vol *v, const char *urn, size_t i)
+{
+    struct r2d_zip_member m;
+    char name[R2D_AFF4_TERM_MAX + 64];
+    const int rc = r2d_aff4_member(v, urn, "", &m, name, sizeof(name));
+
+    if (rc == R2D_ENOTFOUND)
+        return r2d_err(v->ctx, R2D_EUNSUPPORTED,
+                       "%s: map target <%s> is neither an aff4:ImageStream nor a member of this volume",
+                       v->file, urn);
+    R2D_CHECK(!rc && m.method != ZIP_CM_STORE, v->ctx, R2D_EUNSUPPORTED,
+              "%s: map target %s is compressed in the ZIP (method %u): only stored members are read", v->file,
+              name, m.method);
+    if (!rc) {
+        v->src->seg_off[i] = m.data_off;
+        v->src->size[i] = m.size;
+    }
+    return rc;
+}
+
 int
 r2d_aff4_stream_of(struct aff4_vol *v, const char *urn, uint32_t *index)
 {
@@ -142,20 +164,23 @@ r2d_aff4_stream_of(struct aff4_vol *v, const char *urn, uint32_t *index)
         }
     R2D_CHECK(s->n == AFF4_STREAMS_MAX, v->ctx, R2D_EUNSUPPORTED, "%s: the map reads more than %u streams",
               v->file, AFF4_STREAMS_MAX);
-    R2D_CHECK(!(r2d_aff4_is_a(v, urn, "ImageStream") || r2d_aff4_is_a(v, urn, "image") ||
-                r2d_aff4_is_a(v, urn, "stream")),
-              v->ctx, R2D_EUNSUPPORTED, "%s: map target <%s> is not an aff4:ImageStream of this volume",
-              v->file, urn);
-    rc = aff4_stream_desc(v, urn, &d, member, sizeof(member));
-    if (!rc)
-        rc = r2d_aff4_stream_open(v->ctx, v->z, v->in, &d, &s->st[s->n]);
+    if (r2d_aff4_is_a(v, urn, "ImageStream") || r2d_aff4_is_a(v, urn, "image") ||
+        r2d_aff4_is_a(v, urn, "stream")) {
+        rc = aff4_stream_desc(v, urn, &d, member, sizeof(member));
+        if (!rc)
+            rc = r2d_aff4_stream_open(v->ctx, v->z, v->in, &d, &s->st[s->n]);
+        if (!rc)
+            s->size[s->n] = r2d_aff4_stream_size(s->st[s->n]);
+    } else {
+        rc = aff4_segment(v, urn, s->n);
+    }
     R2D_CHECK(!rc && !(s->urn[s->n] = strdup(urn)), v->ctx, R2D_ENOMEM, "out of memory");
     if (rc) {
         r2d_aff4_stream_free(s->st[s->n]);
         s->st[s->n] = NULL;
         return rc;
     }
-    s->base[s->n] = s->n ? s->base[s->n - 1] + r2d_aff4_stream_size(s->st[s->n - 1]) : 0;
+    s->base[s->n] = s->n ? s->base[s->n - 1] + s->size[s->n - 1] : 0;
     *index = (uint32_t)s->n++;
     return 0;
 }
@@ -253,10 +278,10 @@ aff4_map_entry(struct aff4_vol *v, const struct r2d_aff4_run *e, struct aff4_tar
         return r2d_aff4_map_compose(v->ctx, e, t->sub[e->stream], t->nsub[e->stream], out, n, cap);
     }
     rc = r2d_aff4_stream_of(v, tu, &si);
-    R2D_CHECK(!rc && e->off + e->len > r2d_aff4_stream_size(v->src->st[si]), v->ctx, R2D_EFORMAT,
+    R2D_CHECK(!rc && e->off + e->len > v->src->size[si], v->ctx, R2D_EFORMAT,
               "%s: map entry 0x%" PRIx64 "+0x%" PRIx64 " reads <%s> at 0x%" PRIx64 ", past its 0x%" PRIx64
               " bytes",
-              v->file, e->pa, e->len, tu, e->off, r2d_aff4_stream_size(v->src->st[si]));
+              v->file, e->pa, e->len, tu, e->off, v->src->size[si]);
     if (!rc)
         rc = r2d_grow(v->ctx, out, cap, *n + 1, sizeof(**out), "AFF4 map runs");
     if (!rc)

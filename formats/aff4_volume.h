@@ -9,11 +9,15 @@
 
 #define AFF4_STREAMS_MAX 16u
 
-/* The image's decoding source: the streams the runs read, one after another in its address space. */
+/*
+ * The image's decoding source: the streams the runs read, one after another in its address space. A stream
+ * is an ImageStream (st) or a stored ZIP member read in place (st NULL, its data at seg_off of in).
+ */
 struct aff4_src {
+    const struct r2d_bytesrc *in;
     struct r2d_aff4_stream *st[AFF4_STREAMS_MAX];
     char *urn[AFF4_STREAMS_MAX];
-    uint64_t base[AFF4_STREAMS_MAX];
+    uint64_t base[AFF4_STREAMS_MAX], size[AFF4_STREAMS_MAX], seg_off[AFF4_STREAMS_MAX];
     size_t n;
 };
 
@@ -36,7 +40,10 @@ int r2d_aff4_member(struct aff4_vol *v, const char *urn, const char *suffix, str
 int r2d_aff4_is_a(const struct aff4_vol *v, const char *urn, const char *name);
 /** The first of the predicates' objects (NULL-terminated list of full IRIs) for urn, or NULL. */
 const char *r2d_aff4_prop(const struct aff4_vol *v, const char *urn, const char *const *preds);
-/** The ImageStream urn in the source (opened once); its index in v->src on success. */
+/**
+ * The stream urn in the source (opened once): an ImageStream, or a member holding the bytes as they are
+ * (pyaff4 writes a map's data that way when it is not compressed); its index in v->src on success.
+ */
 int r2d_aff4_stream_of(struct aff4_vol *v, const char *urn, uint32_t *index);
 /** The runs of Map urn, resolved down to ImageStreams (maps of maps followed, cycles refused). */
 int r2d_aff4_map_runs(struct aff4_vol *v, const char *urn, unsigned depth, const char **stack,

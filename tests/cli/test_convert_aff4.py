@@ -7,9 +7,10 @@ equal it byte for byte (the header's comment, which names the input, aside), its
 no container, and --info -v must show the volume, the stream and WinPmem's CR3 and kernel base, which the
 discovery tries first (wrong ones, in one variant, are rejected and the dump is the same). Variants:
 zlib (the fixture factory's), deflate in many small bevies, stored, the pre-standard index with escaped member
-names and a padded last chunk, snappy and LZ4 (python3-snappy / python3-lz4). Hostile volumes (a corrupt
+names and a padded last chunk, the map's data as one stored member (pyaff4's uncompressed form), snappy and
+LZ4 (python3-snappy / python3-lz4). Hostile volumes (a corrupt
 chunk, a lying bevy index, a map cycle, overlapping or past-size map entries, a missing bevy, a blank node
-in the turtle, a truncated file) fail with one line, exit 1 and no output."""
+in the turtle, the volume cut at seven points) fail with one line, exit 1 and no output."""
 import json
 import os
 import re
@@ -59,6 +60,8 @@ def read_volume(path):
         return urn[len(volume) + 1:] if urn.startswith(volume + "/") else urn.replace("aff4://", "aff4%3A%2F%2F")
 
     def stream(urn):
+        if urn not in objs:                                   # a stored member holding the bytes
+            return z.read(member(urn))
         o = objs[urn]
         size = int(o["size"][0])
         chunk = int((o.get("chunkSize") or o["chunk_size"])[0])
@@ -188,6 +191,7 @@ def variants(work, truth, ref):
              ("legacy-escaped-padded-wrong-hints", dict(codec="zlib", legacy=True, escaped=True, pad_last=True,
                                                         chunk_size=12288,
                                                         pmem={"CR3": 0x1000, "KernBase": 0xfffff80000000000}))]
+    cases.append(("zip-segment", dict(segment=True)))   # pyaff4's uncompressed map data: one stored member
     have = wa.available()
     for codec in ("snappy", "lz4"):
         if codec in have:
@@ -223,11 +227,19 @@ def hostile(work, truth):
         path = os.path.join(work, "hostile-%s.aff4" % mutate)
         wa.from_raw(raw, runs, path, codec="zlib", chunk_size=4096, per_bevy=256, mutate=mutate)
         must_fail(work, truth, path, mutate, needle)
+    # Cuts: inside container.description, the first bevy, the last members, the central directory, the end
+    # record; a cut volume has lost its end record, whatever else it keeps.
     good = os.path.join(work, truth["formats"]["aff4"])
+    size = os.path.getsize(good)
+    with zipfile.ZipFile(good) as z:
+        infos = z.infolist()
+    points = {20, infos[2].header_offset + 100, infos[-1].header_offset + 10, size // 2, size - 200, size - 22,
+              size - 1}
     cut = os.path.join(work, "truncated.aff4")
-    with open(good, "rb") as f, open(cut, "wb") as g:
-        g.write(f.read(os.path.getsize(good) // 2))
-    must_fail(work, truth, cut, "truncated", "truncated.aff4")
+    for n in sorted(points):
+        with open(good, "rb") as f, open(cut, "wb") as g:
+            g.write(f.read(n))
+        must_fail(work, truth, cut, "truncated at 0x%x" % n, "truncated.aff4")
 
 
 def main():
