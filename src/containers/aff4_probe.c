@@ -2,7 +2,7 @@
 /*
  * Recognising an AFF4 volume by its head: a ZIP whose local headers, as far as the head shows them, name
  * members only AFF4 writes (container.description, which c-aff4 writes first, information.turtle,
- * version.txt, bevies and their indexes). Shared by the ZIP container's probe, which leaves such files to
+ * version.txt, bevy indexes, members named after escaped aff4:// URNs). Shared by the ZIP container's probe, which leaves such files to
  * the AFF4 format (formats/aff4.c), and that format's own probe. Pure, so built with or without libzip.
  */
 #include <string.h>
@@ -18,16 +18,19 @@ name_is(const uint8_t *name, size_t n, const char *want)
     return n == strlen(want) && memcmp(name, want, n) == 0;
 }
 
-/* "<anything>/NNNNNNNN", ".../NNNNNNNN.index" or ".../NNNNNNNN/index": an ImageStream's bevy or its index */
+/*
+ * ".../NNNNNNNN.index" or ".../NNNNNNNN/index": a bevy's index. A bare ".../NNNNNNNN" could as well be a
+ * file named after a date, so a bevy alone does not count (unless its name is an escaped URN, below).
+ */
 static int
-name_is_bevy(const uint8_t *name, size_t n)
+name_is_bevy_index(const uint8_t *name, size_t n)
 {
     size_t end = n, digits = 0;
 
-    if (end > 6 && memcmp(name + end - 6, ".index", 6) == 0)
+    if (end > 6 && (memcmp(name + end - 6, ".index", 6) == 0 || memcmp(name + end - 6, "/index", 6) == 0))
         end -= 6;
-    else if (end > 6 && memcmp(name + end - 6, "/index", 6) == 0)
-        end -= 6;
+    else
+        return 0;
     while (digits < end && name[end - 1 - digits] >= '0' && name[end - 1 - digits] <= '9')
         digits++;
     return digits == 8 && end > 9 && name[end - 9] == '/';
@@ -59,8 +62,8 @@ r2d_aff4_probe_head(const uint8_t *head, size_t len, const char **why)
                 "ZIP whose members include AFF4's container.description / information.turtle / version.txt";
             return 100;
         }
-        if (name_is_bevy(name, nlen) || (nlen > 13 && memcmp(name, "aff4%3A%2F%2F", 13) == 0)) {
-            *why = "ZIP whose first members are AFF4 bevies (<stream>/NNNNNNNN)";
+        if (name_is_bevy_index(name, nlen) || (nlen > 13 && memcmp(name, "aff4%3A%2F%2F", 13) == 0)) {
+            *why = "ZIP whose first members are AFF4 bevy indexes or named after AFF4 URNs";
             return 50;
         }
         if ((flags & 8) || csize == 0xffffffffu || (uint64_t)LFH_SIZE + nlen + xlen + csize > len - at)

@@ -336,6 +336,10 @@ probe_takes_aff4_volumes_from_the_zip_container(void **state)
     assert_int_equal(r2d_aff4_probe_head(head, n, &why), 50);
     n = lfh(head, "PhysicalMemory/data/0000000");
     assert_int_equal(r2d_aff4_probe_head(head, n, &why), 0);
+    /* a file named after a date is no bevy: the ZIP container keeps it */
+    n = lfh(head, "dumps/20240101");
+    assert_int_equal(r2d_aff4_probe_head(head, n, &why), 0);
+    assert_int_equal(r2d_probe_zip(head, n, 1 << 20, &why), 1);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fmt_test_setup, fmt_test_teardown)
