@@ -2,8 +2,9 @@
 /*
  * Recognising an AFF4 volume by its head: a ZIP whose local headers, as far as the head shows them, name
  * members only AFF4 writes (container.description, which c-aff4 writes first, information.turtle,
- * version.txt, bevy indexes, members named after escaped aff4:// URNs). Shared by the ZIP container's probe, which leaves such files to
- * the AFF4 format (formats/aff4.c), and that format's own probe. Pure, so built with or without libzip.
+ * version.txt, bevy indexes, members named after escaped aff4:// URNs). Shared by the ZIP container's
+ * probe, which leaves such files to the AFF4 format (formats/aff4.c), and that format's own probe. Pure, so
+ * built with or without libzip.
  */
 #include <string.h>
 
