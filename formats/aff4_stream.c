@@ -161,7 +161,8 @@ r2d_aff4_stream_open(struct r2d_ctx *ctx, const struct r2d_zip *z, const struct 
     /* every chunk takes at least 4 bytes of index and 1 of data: a size the volume cannot hold is a lie,
      * refused before the index is allocated */
     R2D_CHECK((d->size + d->chunk_size - 1) / d->chunk_size > r2d_bytesrc_size(in) / 4, ctx, R2D_EFORMAT,
-              "%s: <%s> declares 0x%" PRIx64 " bytes in chunks of 0x%" PRIx64 ": more chunks than the volume's "
+              "%s: <%s> declares 0x%" PRIx64 " bytes in chunks of 0x%" PRIx64
+              ": more chunks than the volume's "
               "0x%" PRIx64 " bytes can hold",
               r2d_bytesrc_name(in), d->urn, d->size, d->chunk_size, r2d_bytesrc_size(in));
     R2D_CHECK(!(s = calloc(1, sizeof(*s))), ctx, R2D_ENOMEM, "out of memory");

@@ -306,8 +306,9 @@ r2d_zip_read_member(struct r2d_ctx *ctx, const struct r2d_zip *z, const struct r
     /* before allocating: stored data is its compressed bytes, deflate cannot beat 1032:1 */
     R2D_CHECK((m->method == ZIP_CM_STORE && m->size != m->comp_size) ||
                   (m->method == ZIP_CM_DEFLATE && m->size / 1032 > m->comp_size),
-              ctx, R2D_EFORMAT, "%s: member %s declares 0x%" PRIx64 " bytes from 0x%" PRIx64 " stored (method %u)",
-              file, m->name, m->size, m->comp_size, m->method);
+              ctx, R2D_EFORMAT,
+              "%s: member %s declares 0x%" PRIx64 " bytes from 0x%" PRIx64 " stored (method %u)", file,
+              m->name, m->size, m->comp_size, m->method);
     buf = malloc((size_t)m->size + 1);
     R2D_CHECK(!buf, ctx, R2D_ENOMEM, "out of memory for member %s", m->name);
     ((struct r2d_zip *)z)->io.ctx = ctx; /* libzip's reads report into the caller's context */
