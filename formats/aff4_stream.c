@@ -3,9 +3,11 @@
  * An AFF4 ImageStream: the stream cut in chunks of aff4:chunkSize bytes, each compressed alone, gathered
  * aff4:chunksInSegment at a time into bevies (ZIP members "<stream>/00000000", "<stream>/00000001", ...)
  * whose index members say where each chunk lies. All indexes are read and checked at open; chunks are
- * decoded on demand through a small direct-mapped cache. Facts: docs/formats/aff4.md A4-A6.
+ * decoded on demand through a small direct-mapped cache, or straight into the caller's buffer for whole
+ * chunks, half of a long read by a second thread. Facts: docs/formats/aff4.md A4-A6.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,23 @@
 #define AFF4_CACHE_BYTES (8u << 20) /* decoded chunks kept */
 #define AFF4_CACHE_MIN 2u
 #define AFF4_CACHE_MAX 64u
-#define AFF4_INDEX_STD 12u /* u64 offset, u32 length */
+#define AFF4_INDEX_STD 12u   /* u64 offset, u32 length */
+#define AFF4_PARALLEL_MIN 8u /* whole chunks in one read before the worker takes half */
+
+enum { AFF4_WORKER_NONE, AFF4_WORKER_OFF, AFF4_WORKER_ON };
+
+/* The second decoding thread: whole chunks of long reads, into the caller's buffer (as kdump's). */
+struct aff4_worker {
+    int state;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake, done;
+    int busy, stop, rc;
+    uint64_t first, count;
+    uint8_t *dst;
+    uint8_t *cbuf;
+    struct r2d_ctx *ctx;
+};
 
 struct r2d_aff4_stream {
     const struct r2d_bytesrc *in;
@@ -33,6 +51,7 @@ struct r2d_aff4_stream {
     uint8_t *cache; /* nslots decoded chunks */
     uint64_t *slot_chunk;
     unsigned nslots;
+    struct aff4_worker worker;
 };
 
 int
@@ -185,44 +204,145 @@ r2d_aff4_stream_open(struct r2d_ctx *ctx, const struct r2d_zip *z, const struct 
     return 0;
 }
 
-/* Chunk k decoded, through the cache. */
+/*
+ * Chunk k into dst (a chunk's room): its compressed bytes read into cbuf, or a stored chunk read straight
+ * into dst. The decoded length must reach what the stream still holds from the chunk on.
+ */
 static int
-stream_chunk(struct r2d_ctx *ctx, struct r2d_aff4_stream *s, uint64_t k, const uint8_t **out)
+stream_decode(struct r2d_ctx *ctx, const struct r2d_aff4_stream *s, uint8_t *cbuf, uint64_t k, uint8_t *dst)
 {
-    const unsigned slot = (unsigned)(k % s->nslots);
-    uint8_t *dst = s->cache + (size_t)slot * s->chunk_size;
     const uint64_t expect =
         s->size - k * s->chunk_size < s->chunk_size ? s->size - k * s->chunk_size : s->chunk_size;
     char what[R2D_AFF4_TERM_MAX + 128];
     size_t got = 0;
     int rc;
 
-    *out = dst;
-    if (s->slot_chunk[slot] == k)
-        return 0;
-    s->slot_chunk[slot] = UINT64_MAX;
-    rc = r2d_bytesrc_read(ctx, s->in, s->coff[k], s->cbuf, s->clen[k], "AFF4 chunk");
+    /* A chunk as long as aff4:chunkSize is stored as is, whatever the codec (the standard's rule) */
+    if (s->clen[k] == s->chunk_size)
+        return r2d_bytesrc_read(ctx, s->in, s->coff[k], dst, s->chunk_size, "AFF4 chunk");
+    rc = r2d_bytesrc_read(ctx, s->in, s->coff[k], cbuf, s->clen[k], "AFF4 chunk");
     if (rc)
         return rc;
     snprintf(what, sizeof(what), "%s: offset 0x%" PRIx64 ": chunk %" PRIu64 " of <%s>",
              r2d_bytesrc_name(s->in), s->coff[k], k, s->urn);
-    /* A chunk as long as aff4:chunkSize is stored as is, whatever the codec (the standard's rule) */
-    if (s->clen[k] == s->chunk_size) {
-        memcpy(dst, s->cbuf, s->chunk_size);
-        got = s->chunk_size;
-    } else {
-        rc = r2d_aff4_decode(ctx, what, s->codec, s->cbuf, s->clen[k], dst, s->chunk_size, &got);
-        /* c-aff4 stores a short last chunk as is too when it does not compress */
-        if (rc == R2D_EFORMAT && s->clen[k] == expect && k + 1 == s->nchunks) {
-            memcpy(dst, s->cbuf, expect);
-            got = expect;
-            rc = 0;
-        }
+    rc = r2d_aff4_decode(ctx, what, s->codec, cbuf, s->clen[k], dst, s->chunk_size, &got);
+    /* c-aff4 stores a short last chunk as is too when it does not compress */
+    if (rc == R2D_EFORMAT && s->clen[k] == expect && k + 1 == s->nchunks) {
+        memcpy(dst, cbuf, expect);
+        got = expect;
+        rc = 0;
     }
     R2D_CHECK(!rc && got < expect, ctx, R2D_EFORMAT, "%s decodes to 0x%zx bytes, 0x%" PRIx64 " expected",
               what, got, expect);
+    return rc;
+}
+
+/* Chunk k decoded, through the cache. */
+static int
+stream_chunk(struct r2d_ctx *ctx, struct r2d_aff4_stream *s, uint64_t k, const uint8_t **out)
+{
+    const unsigned slot = (unsigned)(k % s->nslots);
+    uint8_t *dst = s->cache + (size_t)slot * s->chunk_size;
+    int rc;
+
+    *out = dst;
+    if (s->slot_chunk[slot] == k)
+        return 0;
+    s->slot_chunk[slot] = UINT64_MAX;
+    rc = stream_decode(ctx, s, s->cbuf, k, dst);
     if (!rc)
         s->slot_chunk[slot] = k;
+    return rc;
+}
+
+/* Whole chunks [first, first + count) into dst, in order. */
+static int
+stream_decode_range(struct r2d_ctx *ctx, const struct r2d_aff4_stream *s, uint8_t *cbuf, uint64_t first,
+                    uint64_t count, uint8_t *dst)
+{
+    int rc = 0;
+
+    for (uint64_t i = 0; !rc && i < count; i++)
+        rc = stream_decode(ctx, s, cbuf, first + i, dst + i * s->chunk_size);
+    return rc;
+}
+
+static void *
+stream_worker_main(void *arg)
+{
+    struct r2d_aff4_stream *s = arg;
+    struct aff4_worker *w = &s->worker;
+    int rc;
+
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (!w->busy && !w->stop)
+            pthread_cond_wait(&w->wake, &w->lock);
+        if (w->stop)
+            break;
+        pthread_mutex_unlock(&w->lock);
+        rc = stream_decode_range(w->ctx, s, w->cbuf, w->first, w->count, w->dst);
+        pthread_mutex_lock(&w->lock);
+        w->rc = rc;
+        w->busy = 0;
+        pthread_cond_signal(&w->done);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/*
+ * Start the worker on first use. Only over a plain file, whose reads (pread) may run in two threads at once;
+ * a decoding container below keeps caches. AFF4_WORKER_OFF (decode alone) when anything fails.
+ */
+static int
+stream_worker_ready(struct r2d_aff4_stream *s)
+{
+    struct aff4_worker *w = &s->worker;
+
+    if (w->state != AFF4_WORKER_NONE)
+        return w->state == AFF4_WORKER_ON;
+    w->state = AFF4_WORKER_OFF;
+    if (r2d_bytesrc_fd(s->in) < 0 || !(w->cbuf = malloc(s->cmax)) || !(w->ctx = r2d_ctx_new()))
+        return 0;
+    r2d_ctx_set_verbosity(w->ctx, R2D_LOG_ERROR);
+    if (pthread_mutex_init(&w->lock, NULL) != 0)
+        return 0;
+    if (pthread_cond_init(&w->wake, NULL) != 0 || pthread_cond_init(&w->done, NULL) != 0 ||
+        pthread_create(&w->thread, NULL, stream_worker_main, s) != 0) {
+        pthread_mutex_destroy(&w->lock); /* the conds are trivial on glibc: an init failure leaks nothing */
+        return 0;
+    }
+    w->state = AFF4_WORKER_ON;
+    return 1;
+}
+
+/* Whole chunks: long ranges split between this thread (first half) and the worker (second half). */
+static int
+stream_decode_chunks(struct r2d_ctx *ctx, struct r2d_aff4_stream *s, uint64_t first, uint64_t count,
+                     uint8_t *dst)
+{
+    struct aff4_worker *w = &s->worker;
+    const uint64_t mine = count / 2;
+    int rc, wrc;
+
+    if (count < AFF4_PARALLEL_MIN || !stream_worker_ready(s))
+        return stream_decode_range(ctx, s, s->cbuf, first, count, dst);
+    pthread_mutex_lock(&w->lock);
+    w->first = first + mine;
+    w->count = count - mine;
+    w->dst = dst + mine * s->chunk_size;
+    w->busy = 1;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    rc = stream_decode_range(ctx, s, s->cbuf, first, mine, dst);
+    pthread_mutex_lock(&w->lock); /* the worker writes into dst: always wait for it */
+    while (w->busy)
+        pthread_cond_wait(&w->done, &w->lock);
+    wrc = w->rc;
+    pthread_mutex_unlock(&w->lock);
+    if (!rc && wrc)
+        rc = r2d_err(ctx, wrc, "%s", r2d_errmsg(w->ctx));
     return rc;
 }
 
@@ -237,9 +357,22 @@ r2d_aff4_stream_read(struct r2d_ctx *ctx, struct r2d_aff4_stream *s, uint64_t of
     while (len) {
         const uint64_t k = off / s->chunk_size, in = off % s->chunk_size;
         const size_t n = s->chunk_size - in < len ? (size_t)(s->chunk_size - in) : len;
+        /* whole chunks, the stream's last one aside (it may be short): straight into the caller's buffer */
+        const uint64_t whole =
+            in ? 0 : (len / s->chunk_size < s->nchunks - 1 - k ? len / s->chunk_size : s->nchunks - 1 - k);
         const uint8_t *c;
-        const int rc = stream_chunk(ctx, s, k, &c);
+        int rc;
 
+        if (whole) {
+            rc = stream_decode_chunks(ctx, s, k, whole, p);
+            if (rc)
+                return rc;
+            p += whole * s->chunk_size;
+            off += whole * s->chunk_size;
+            len -= (size_t)(whole * s->chunk_size);
+            continue;
+        }
+        rc = stream_chunk(ctx, s, k, &c);
         if (rc)
             return rc;
         memcpy(p, c + in, n);
@@ -272,8 +405,23 @@ r2d_aff4_stream_index_kind(const struct r2d_aff4_stream *s)
 void
 r2d_aff4_stream_free(struct r2d_aff4_stream *s)
 {
+    struct aff4_worker *w;
+
     if (!s)
         return;
+    w = &s->worker;
+    if (w->state == AFF4_WORKER_ON) {
+        pthread_mutex_lock(&w->lock);
+        w->stop = 1;
+        pthread_cond_signal(&w->wake);
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->thread, NULL);
+        pthread_cond_destroy(&w->wake);
+        pthread_cond_destroy(&w->done);
+        pthread_mutex_destroy(&w->lock);
+    }
+    r2d_ctx_free(w->ctx);
+    free(w->cbuf);
     free(s->urn);
     free(s->coff);
     free(s->clen);
