@@ -31,7 +31,14 @@ ROOT = os.path.dirname(HERE)
 FACTORY = os.path.join(ROOT, "tests", "fixtures", "mkfixture.py")
 ISF = os.path.join(ROOT, "tests", "data", "isf", "606FF669409B00F7FC8C61A9C1670129-1.json.xz")
 
-# name, file, command making it (in the fixture directory), reference command (file appended)
+# WinPmem-style volume of the raw image, 32 KiB chunks deflated at level 1 (tests/fixtures/writer_aff4.py)
+AFF4_MAKE = ("%s -c \"import json, sys; sys.path.insert(0, '%s'); import writer_aff4 as w; "
+             "t = json.load(open('truth.json')); "
+             "w.from_raw('memory.raw', [(r['pa'], r['len']) for r in t['runs']], 'memory.aff4', codec='deflate')\""
+             % (sys.executable, os.path.join(ROOT, "tests", "fixtures")))
+
+# name, file, command making it (in the fixture directory), reference command (file appended; a fifth
+# element names another file for it)
 CONTAINERS = [
     ("gzip (pigz)", "memory.raw.gz", "pigz -p 2 -c memory.raw > memory.raw.gz", "zcat"),
     ("xz, blocks", "memory.raw.xz", "xz -0 -T2 -c memory.raw > memory.raw.xz", "xz -dc"),
@@ -40,6 +47,9 @@ CONTAINERS = [
     ("lz4", "memory.raw.lz4", "lz4 -q -c memory.raw > memory.raw.lz4", "lz4 -q -dc"),
     ("zip (deflate)", "memory.zip", "zip -q -1 memory.zip memory.raw", "unzip -p"),
     ("E01 (deflate fast)", "case.E01", "ewfacquirestream -q -t case -c deflate:fast < memory.raw", "ewfexport -q -u -t - -f raw"),
+    # No Debian tool reads AFF4: the reference is unzip -p of the same memory deflated at the same level (the
+    # ZIP above), so the row compares chunked deflate read in place with deflate decompressed by unzip.
+    ("AFF4 (deflate chunks)", "memory.aff4", AFF4_MAKE, "unzip -p", "memory.zip"),
 ]
 
 
@@ -47,13 +57,15 @@ def log(msg):
     print("bench: " + msg, file=sys.stderr, flush=True)
 
 
-def prepare(work, mib):
-    out = os.path.join(work, "containers-%d" % mib)
+def prepare(work, mib, only=None, fill="random"):
+    out = os.path.join(work, "containers-%d%s" % (mib, "" if fill == "random" else "-" + fill))
     if not os.path.exists(os.path.join(out, "truth.json")):
-        log("generating a %d MiB random-filled fixture in %s (once)" % (mib, out))
+        log("generating a %d MiB %s-filled fixture in %s (once)" % (mib, fill, out))
         subprocess.run([sys.executable, FACTORY, "--isf", ISF, "--out", out, "--mem-mib", str(mib), "--format", "raw",
-                        "--cache", os.path.join(work, "cache")], check=True, stdout=subprocess.DEVNULL)
-    for name, f, make, _ in CONTAINERS:
+                        "--fill", fill, "--cache", os.path.join(work, "cache")], check=True, stdout=subprocess.DEVNULL)
+    for name, f, make, *_ in CONTAINERS:
+        if only and f not in only:
+            continue
         if not os.path.exists(os.path.join(out, f)):
             tool = make.split()[0]
             if not shutil.which(tool):
@@ -84,11 +96,18 @@ def main():
     ap.add_argument("--mib", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--work", default=os.environ.get("R2D_BENCH_DIR", "/tmp/raw2dmp-bench"))
+    ap.add_argument("--fill", choices=("random", "zero"), default="random",
+                    help="the fixture's RAM: random (codecs store it) or zero (codecs squeeze it)")
+    ap.add_argument("--only", help="comma-separated container files to run (e.g. memory.aff4,memory.zip)")
     a = ap.parse_args()
     exe = os.path.abspath(a.raw2dmp)
     os.makedirs(a.work, exist_ok=True)
-    fx = prepare(a.work, a.mib)
-    cases = [c for c in CONTAINERS if os.path.exists(os.path.join(fx, c[1]))]
+    only = a.only.split(",") if a.only else None
+    if only:  # and the files their reference tools read
+        only += [c[4] for c in CONTAINERS if c[1] in only and len(c) > 4]
+    fx = prepare(a.work, a.mib, only, a.fill)
+    cases = [c for c in CONTAINERS if os.path.exists(os.path.join(fx, c[1])) and
+             (not a.only or c[1] in a.only.split(","))]  # noqa: E131
     conv = "%s -q --offline --force --pdb ntkrnlmp.pdb %%s out.dmp" % exe
     res = {("bare", "raw2dmp"): []}
     for name, *_ in cases:
@@ -97,8 +116,8 @@ def main():
     for r in range(a.runs):
         order = cases[r % len(cases):] + cases[:r % len(cases)]
         res[("bare", "raw2dmp")].append(timed(conv % "memory.raw", fx))
-        for name, f, _, ref in order:
-            pair = [("raw2dmp", conv % f), ("tool", "%s %s > /dev/null" % (ref, f))]
+        for name, f, _, ref, *rf in order:
+            pair = [("raw2dmp", conv % f), ("tool", "%s %s > /dev/null" % (ref, rf[0] if rf else f))]
             for what, cmd in (pair if r % 2 == 0 else pair[::-1]):
                 res[(name, what)].append(timed(cmd, fx))
                 subprocess.run(["sync"])
@@ -111,7 +130,7 @@ def main():
     print("| container | file MiB | raw2dmp wall s (range) | CPU s | RSS MiB | tool wall s (range) | tool + bare conversion s | ratio |")
     print("|---|---|---|---|---|---|---|---|")
     print("| (bare raw) | %d | %.2f (%s) | %.2f | %.0f | | | |" % (a.mib, med(bare, 0), rng(bare, 0), med(bare, 1), med(bare, 2)))
-    for name, f, _, ref in cases:
+    for name, f, _, ref, *rf in cases:
         x, y = res[(name, "raw2dmp")], res[(name, "tool")]
         target = med(y, 0) + med(bare, 0)
         print("| %s | %d | %.2f (%s) | %.2f | %.0f | %.2f (%s) `%s` | %.2f | %.2f |"

@@ -18,6 +18,7 @@ extern const struct r2d_format r2d_format_savevm;
 extern const struct r2d_format r2d_format_libvirt_save;
 extern const struct r2d_format r2d_format_vmware;
 extern const struct r2d_format r2d_format_hiberfil;
+extern const struct r2d_format r2d_format_aff4;
 extern const struct r2d_format r2d_format_raw;
 
 const struct r2d_format *const r2d_formats[] = {
@@ -31,6 +32,7 @@ const struct r2d_format *const r2d_formats[] = {
     &r2d_format_libvirt_save,
     &r2d_format_vmware,
     &r2d_format_hiberfil,
+    &r2d_format_aff4,
     &r2d_format_raw, /* last: it claims anything, with the lowest confidence */
     NULL,
 };

@@ -6,7 +6,7 @@ PKGS="gcc meson ninja-build pkg-config libjansson-dev libcurl4-openssl-dev liblz
 libssl-dev libzip-dev liblzo2-dev libsnappy-dev libcmocka-dev python3 xz-utils binutils clang lld llvm
 libclang-rt-dev qemu-system-x86 libvirt-clients libvirt-daemon
 libvirt-daemon-driver-qemu libkdumpfile-dev
-libzstd-dev liblz4-dev libzip-dev libewf-dev ewf-tools pigz zstd lz4 zip unzip
+libzstd-dev liblz4-dev libzip-dev libewf-dev ewf-tools pigz zstd lz4 zip unzip python3-snappy python3-lz4
 slurm-wlm munge"
 missing=""
 for p in $PKGS; do

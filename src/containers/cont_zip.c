@@ -5,8 +5,8 @@
  * checked against it) and lists the members; the member holding the image is the one of at least 1 MiB
  * (or the one given with --member). Its data is then read without libzip: a stored member is a slice of
  * the archive, a deflated one goes through the deflate index, which also checks its CRC-32 and that it
- * inflates to exactly its declared size (a ZIP bomb's lie ends the open). libzip exposes no data offset,
- * so the member's local header is found through the central directory here (APPNOTE 4.3).
+ * inflates to exactly its declared size (a ZIP bomb's lie ends the open). The archive itself (libzip over
+ * the byte source, and the data offsets libzip does not expose) is zip_archive.c, shared with AFF4.
  * Facts: docs/formats/containers.md "ZIP".
  */
 #include <inttypes.h>
@@ -19,23 +19,11 @@
 #include "bytes.h"
 #include "container_kinds.h"
 #include "inflate_index.h"
+#include "zip_archive.h"
 
 #define ZIP_CANDIDATE_MIN (1u << 20) /* members this large may be memory images */
 #define ZIP_DEFLATE_MAX_RATIO 1032u  /* deflate's best: 258 bytes from 2 bits */
-#define ZIP_CD_MAX (64u << 20)       /* central directory bytes read to find a member */
-#define ZIP_EOCD_SIZE 22
-#define ZIP_EOCD_SEARCH (65535u + ZIP_EOCD_SIZE)
-#define ZIP_CDH_SIZE 46
-#define ZIP_LFH_SIZE 30
 #define ZIP_CHUNK (1u << 20)
-
-struct zipc_member {
-    zip_uint64_t index;
-    const char *name;
-    uint64_t size, comp_size, data_off;
-    uint16_t method;
-    uint32_t crc;
-};
 
 struct zipc_src {
     const struct r2d_bytesrc *in;
@@ -43,105 +31,7 @@ struct zipc_src {
     struct r2d_inflate *z; /* deflated members */
 };
 
-/* --- libzip reads the archive through the byte source below --- */
-
-struct zipc_io {
-    struct r2d_ctx *ctx;
-    const struct r2d_bytesrc *bs;
-    uint64_t pos;
-    zip_error_t err;
-};
-
-static zip_int64_t
-zipc_io_cb(void *ud, void *data, zip_uint64_t len, zip_source_cmd_t cmd)
-{
-    struct zipc_io *io = ud;
-    const uint64_t size = r2d_bytesrc_size(io->bs);
-    zip_int64_t at;
-
-    switch (cmd) {
-    case ZIP_SOURCE_OPEN:
-        io->pos = 0;
-        return 0;
-    case ZIP_SOURCE_READ:
-        len = len > size - io->pos ? size - io->pos : len;
-        if (len && r2d_bytesrc_read(io->ctx, io->bs, io->pos, data, (size_t)len, "ZIP archive")) {
-            zip_error_set(&io->err, ZIP_ER_READ, 5 /* EIO */);
-            return -1;
-        }
-        io->pos += len;
-        return (zip_int64_t)len;
-    case ZIP_SOURCE_CLOSE:
-    case ZIP_SOURCE_FREE:
-        return 0;
-    case ZIP_SOURCE_STAT: {
-        zip_stat_t *st = data;
-
-        zip_stat_init(st);
-        st->size = size;
-        st->valid |= ZIP_STAT_SIZE;
-        return sizeof(*st);
-    }
-    case ZIP_SOURCE_ERROR:
-        return zip_error_to_data(&io->err, data, len);
-    case ZIP_SOURCE_SEEK:
-        at = zip_source_seek_compute_offset(io->pos, size, data, len, &io->err);
-        if (at < 0)
-            return -1;
-        io->pos = (uint64_t)at;
-        return 0;
-    case ZIP_SOURCE_TELL:
-        return (zip_int64_t)io->pos;
-    case ZIP_SOURCE_SUPPORTS:
-        return ZIP_SOURCE_SUPPORTS_SEEKABLE;
-    default:
-        zip_error_set(&io->err, ZIP_ER_OPNOTSUPP, 0);
-        return -1;
-    }
-}
-
-static int
-zipc_open_archive(struct r2d_ctx *ctx, struct zipc_io *io, zip_t **za)
-{
-    zip_error_t err;
-    zip_source_t *src;
-
-    zip_error_init(&err);
-    zip_error_init(&io->err);
-    src = zip_source_function_create(zipc_io_cb, io, &err);
-    *za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err) : NULL;
-    if (!*za) {
-        const int rc =
-            r2d_err(ctx, zip_error_code_zip(&err) == ZIP_ER_MEMORY ? R2D_ENOMEM : R2D_EFORMAT,
-                    "%s: not a readable ZIP archive: %s", r2d_bytesrc_name(io->bs), zip_error_strerror(&err));
-
-        zip_source_free(src);
-        zip_error_fini(&err);
-        return rc;
-    }
-    zip_error_fini(&err);
-    return 0;
-}
-
 /* --- choosing the member --- */
-
-static int
-zipc_stat_member(struct r2d_ctx *ctx, zip_t *za, const char *file, zip_uint64_t i, struct zipc_member *m)
-{
-    zip_stat_t st;
-
-    R2D_CHECK(zip_stat_index(za, i, 0, &st) != 0, ctx, R2D_EFORMAT, "%s: member %" PRIu64 ": %s", file,
-              (uint64_t)i, zip_strerror(za));
-    *m = (struct zipc_member){.index = i,
-                              .name = st.name,
-                              .size = st.size,
-                              .comp_size = st.comp_size,
-                              .method = st.comp_method,
-                              .crc = st.crc};
-    R2D_CHECK(st.encryption_method != ZIP_EM_NONE, ctx, R2D_EUNSUPPORTED,
-              "%s: member %s is encrypted: not supported", file, st.name);
-    return 0;
-}
 
 /* "memory.raw (1024 MiB), notes.txt (0 MiB)" for messages: the first few file members. */
 static void
@@ -168,8 +58,10 @@ zipc_list(zip_t *za, zip_int64_t n, uint64_t min, char *buf, size_t len)
 
 /* The member --member names, or the one member of at least ZIP_CANDIDATE_MIN, or the only file member. */
 static int
-zipc_choose(struct r2d_ctx *ctx, zip_t *za, const char *file, const char *want, struct zipc_member *m)
+zipc_choose(struct r2d_ctx *ctx, const struct r2d_zip *z, const char *file, const char *want,
+            struct r2d_zip_member *m)
 {
+    zip_t *za = r2d_zip_handle(z);
     const zip_int64_t n = zip_get_num_entries(za, 0);
     zip_int64_t big = -1, any = -1, nbig = 0, nany = 0;
     char list[600];
@@ -181,7 +73,7 @@ zipc_choose(struct r2d_ctx *ctx, zip_t *za, const char *file, const char *want, 
             zipc_list(za, n, 0, list, sizeof(list));
             return r2d_err(ctx, R2D_ENOTFOUND, "%s: no member named %s (members: %s)", file, want, list);
         }
-        return zipc_stat_member(ctx, za, file, (zip_uint64_t)i, m);
+        return r2d_zip_member_at(ctx, z, (uint64_t)i, m);
     }
     for (zip_int64_t i = 0; i < n; i++) {
         zip_stat_t st;
@@ -199,115 +91,7 @@ zipc_choose(struct r2d_ctx *ctx, zip_t *za, const char *file, const char *want, 
                        "%s: %" PRId64 " members could be the memory image: %s; choose one with --member NAME",
                        file, nbig ? nbig : nany, list);
     }
-    return zipc_stat_member(ctx, za, file, (zip_uint64_t)(nbig ? big : any), m);
-}
-
-/* --- where the member's data starts (APPNOTE 4.3.7, 4.3.12, 4.3.14-16, 4.5.3) --- */
-
-/* The central directory's offset and size, from the end record (or its ZIP64 form). */
-static int
-zipc_cd_bounds(struct r2d_ctx *ctx, const struct r2d_bytesrc *in, uint64_t *cd_off, uint64_t *cd_size)
-{
-    const uint64_t size = r2d_bytesrc_size(in);
-    const size_t n = size < ZIP_EOCD_SEARCH ? (size_t)size : ZIP_EOCD_SEARCH;
-    uint8_t *tail = malloc(n ? n : 1), z64[56];
-    int rc = tail ? r2d_bytesrc_read(ctx, in, size - n, tail, n, "ZIP end record") : R2D_ENOMEM;
-    size_t e = n >= ZIP_EOCD_SIZE ? n - ZIP_EOCD_SIZE + 1 : 0;
-
-    while (!rc && e-- > 0 && memcmp(tail + e, "PK\5\6", 4) != 0)
-        ;
-    if (!rc && (n < ZIP_EOCD_SIZE || memcmp(tail + e, "PK\5\6", 4) != 0))
-        rc = r2d_err(ctx, R2D_EFORMAT, "%s: no ZIP end of central directory record", r2d_bytesrc_name(in));
-    if (!rc) {
-        *cd_size = r2d_le32(tail + e + 12);
-        *cd_off = r2d_le32(tail + e + 16);
-    }
-    if (!rc && (*cd_off == 0xffffffffu || *cd_size == 0xffffffffu)) {
-        /* ZIP64: the locator just before the end record gives the ZIP64 end record's offset */
-        const uint64_t loc = size - n + e - 20;
-
-        rc = e < 20 || memcmp(tail + e - 20, "PK\6\7", 4) != 0
-                 ? r2d_err(ctx, R2D_EFORMAT, "%s: ZIP64 end locator missing", r2d_bytesrc_name(in))
-                 : r2d_bytesrc_read(ctx, in, r2d_le64(tail + e - 20 + 8), z64, sizeof(z64),
-                                    "ZIP64 end record");
-        if (!rc && memcmp(z64, "PK\6\6", 4) != 0)
-            rc = r2d_err(ctx, R2D_EFORMAT, "%s: offset 0x%" PRIx64 ": bad ZIP64 end record",
-                         r2d_bytesrc_name(in), loc);
-        if (!rc) {
-            *cd_size = r2d_le64(z64 + 40);
-            *cd_off = r2d_le64(z64 + 48);
-        }
-    }
-    free(tail);
-    return rc == R2D_ENOMEM && !tail ? r2d_err(ctx, R2D_ENOMEM, "out of memory") : rc;
-}
-
-/* The local header offset of central directory entry e (ZIP64 extra field when the 32-bit one is full). */
-static uint64_t
-zipc_cd_lho(const uint8_t *e, const uint8_t *end)
-{
-    const uint16_t nlen = r2d_le16(e + 28), xlen = r2d_le16(e + 30);
-    const uint8_t *x = e + ZIP_CDH_SIZE + nlen, *xend = x + xlen;
-    uint64_t lho = r2d_le32(e + 42);
-
-    if (lho != 0xffffffffu || xend > end)
-        return lho;
-    while (xend - x >= 4) {
-        const uint16_t id = r2d_le16(x), len = r2d_le16(x + 2);
-        const uint8_t *v = x + 4;
-
-        if (len > xend - v)
-            break;
-        if (id == 0x0001) {
-            /* in order, each present only when its 32-bit field is full: size, compressed size, offset */
-            v += (r2d_le32(e + 24) == 0xffffffffu ? 8 : 0) + (r2d_le32(e + 20) == 0xffffffffu ? 8 : 0);
-            return v + 8 <= x + 4 + len ? r2d_le64(v) : lho;
-        }
-        x = v + len;
-    }
-    return lho;
-}
-
-static int
-zipc_data_offset(struct r2d_ctx *ctx, const struct r2d_bytesrc *in, struct zipc_member *m)
-{
-    const char *file = r2d_bytesrc_name(in);
-    uint64_t cd_off = 0, cd_size = 0, lho = UINT64_MAX;
-    uint8_t *cd = NULL, lfh[ZIP_LFH_SIZE];
-    const uint8_t *e;
-    int rc = zipc_cd_bounds(ctx, in, &cd_off, &cd_size);
-
-    R2D_CHECK(!rc && cd_size > ZIP_CD_MAX, ctx, R2D_EUNSUPPORTED, "%s: ZIP central directory over %u MiB",
-              file, ZIP_CD_MAX >> 20);
-    if (!rc && !(cd = malloc(cd_size ? cd_size : 1)))
-        rc = r2d_err(ctx, R2D_ENOMEM, "out of memory");
-    if (!rc)
-        rc = r2d_bytesrc_read(ctx, in, cd_off, cd, (size_t)cd_size, "ZIP central directory");
-    e = cd;
-    for (zip_uint64_t i = 0; !rc; i++) {
-        if (cd + cd_size - e < ZIP_CDH_SIZE || memcmp(e, "PK\1\2", 4) != 0) {
-            rc = r2d_err(ctx, R2D_EFORMAT, "%s: member %s is not in the central directory", file, m->name);
-            break;
-        }
-        if (i == m->index) {
-            lho = zipc_cd_lho(e, cd + cd_size);
-            break;
-        }
-        e += ZIP_CDH_SIZE + r2d_le16(e + 28) + r2d_le16(e + 30) + r2d_le16(e + 32);
-    }
-    free(cd);
-    if (!rc)
-        rc = r2d_bytesrc_read(ctx, in, lho, lfh, sizeof(lfh), "ZIP local header");
-    R2D_CHECK(!rc && memcmp(lfh, "PK\3\4", 4) != 0, ctx, R2D_EFORMAT,
-              "%s: offset 0x%" PRIx64 ": no local header for member %s", file, lho, m->name);
-    if (rc)
-        return rc;
-    m->data_off = lho + ZIP_LFH_SIZE + r2d_le16(lfh + 26) + r2d_le16(lfh + 28);
-    R2D_CHECK(m->data_off > r2d_bytesrc_size(in) || m->comp_size > r2d_bytesrc_size(in) - m->data_off, ctx,
-              R2D_ETRUNC,
-              "%s: member %s: 0x%" PRIx64 " compressed bytes at offset 0x%" PRIx64 " run past end of file",
-              file, m->name, m->comp_size, m->data_off);
-    return 0;
+    return r2d_zip_member_at(ctx, z, (uint64_t)(nbig ? big : any), m);
 }
 
 /* --- the member's bytes --- */
@@ -339,7 +123,7 @@ static const struct r2d_bytesrc_ops zipc_ops = {
 
 /* Sizes first: a stored member is its compressed bytes; deflate cannot beat 1032:1. */
 static int
-zipc_check_sizes(struct r2d_ctx *ctx, const char *file, const struct zipc_member *m)
+zipc_check_sizes(struct r2d_ctx *ctx, const char *file, const struct r2d_zip_member *m)
 {
     R2D_CHECK(m->method != ZIP_CM_STORE && m->method != ZIP_CM_DEFLATE, ctx, R2D_EUNSUPPORTED,
               "%s: member %s uses compression method %u: only stored (0) and deflate (8) are supported", file,
@@ -357,7 +141,7 @@ zipc_check_sizes(struct r2d_ctx *ctx, const char *file, const struct zipc_member
 
 /* Inflate the member once: its CRC-32 and exact size checked, restart points saved. */
 static int
-zipc_open_deflate(struct r2d_ctx *ctx, struct zipc_src *s, const char *file, const struct zipc_member *m)
+zipc_open_deflate(struct r2d_ctx *ctx, struct zipc_src *s, const char *file, const struct r2d_zip_member *m)
 {
     char what[300];
     struct r2d_inflate_params p = {.in = s->in,
@@ -388,7 +172,7 @@ zipc_open_deflate(struct r2d_ctx *ctx, struct zipc_src *s, const char *file, con
 /* The CRC-32 of a stored member, read through once. */
 static int
 zipc_verify_stored(struct r2d_ctx *ctx, const struct zipc_src *s, const char *file,
-                   const struct zipc_member *m)
+                   const struct r2d_zip_member *m)
 {
     uint8_t *buf = malloc(ZIP_CHUNK);
     uLong crc = crc32(0, Z_NULL, 0);
@@ -412,7 +196,7 @@ zipc_verify_stored(struct r2d_ctx *ctx, const struct zipc_src *s, const char *fi
 
 static int
 zipc_describe(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const struct zipc_src *s,
-              const struct zipc_member *m, zip_int64_t members, int verified)
+              const struct r2d_zip_member *m, zip_int64_t members, int verified)
 {
     struct r2d_bytesrc_digest d = {.alg = "crc32"};
     const uint8_t crc[4] = {(uint8_t)(m->crc >> 24), (uint8_t)(m->crc >> 16), (uint8_t)(m->crc >> 8),
@@ -449,16 +233,14 @@ zipc_describe(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const struct zipc_src
 
 /* Choose, locate and check the member; on success *name is the layer's name. */
 static int
-zipc_setup(struct r2d_ctx *ctx, zip_t *za, struct zipc_src *s, const struct r2d_container_opts *opts,
-           struct zipc_member *m, char **name)
+zipc_setup(struct r2d_ctx *ctx, const struct r2d_zip *z, struct zipc_src *s,
+           const struct r2d_container_opts *opts, struct r2d_zip_member *m, char **name)
 {
     const char *file = r2d_bytesrc_name(s->in);
-    int rc = zipc_choose(ctx, za, file, opts->member, m);
+    int rc = zipc_choose(ctx, z, file, opts->member, m);
 
     if (!rc)
         rc = zipc_check_sizes(ctx, file, m);
-    if (!rc)
-        rc = zipc_data_offset(ctx, s->in, m);
     if (!rc) {
         s->data_off = m->data_off;
         rc = m->method == ZIP_CM_DEFLATE ? zipc_open_deflate(ctx, s, file, m)
@@ -474,20 +256,19 @@ static int
 zipc_open(struct r2d_ctx *ctx, struct r2d_bytesrc *below, const struct r2d_container_opts *opts,
           struct r2d_bytesrc **out)
 {
-    struct zipc_io io = {.ctx = ctx, .bs = below};
     struct zipc_src *s = calloc(1, sizeof(*s));
-    struct zipc_member m = {0};
+    struct r2d_zip_member m = {0};
     zip_int64_t members = 0;
     char *name = NULL;
-    zip_t *za = NULL;
-    int rc = s ? zipc_open_archive(ctx, &io, &za) : r2d_err(ctx, R2D_ENOMEM, "out of memory");
+    struct r2d_zip *z = NULL;
+    int rc = s ? r2d_zip_open(ctx, below, &z) : r2d_err(ctx, R2D_ENOMEM, "out of memory");
 
     *out = NULL;
     if (s)
         s->in = below;
     if (!rc) {
-        members = zip_get_num_entries(za, 0);
-        rc = zipc_setup(ctx, za, s, opts, &m, &name);
+        members = zip_get_num_entries(r2d_zip_handle(z), 0);
+        rc = zipc_setup(ctx, z, s, opts, &m, &name);
     }
     if (!rc) {
         rc = r2d_bytesrc_new_layer(ctx, &zipc_ops, s, below, name, m.size, out);
@@ -496,8 +277,7 @@ zipc_open(struct r2d_ctx *ctx, struct r2d_bytesrc *below, const struct r2d_conta
     }
     if (!rc)
         rc = zipc_describe(ctx, *out, r2d_bytesrc_priv(*out), &m, members, opts->verify);
-    if (za)
-        zip_discard(za); /* m.name lives in it: after the layer copied it */
+    r2d_zip_close(z); /* m.name lives in it: after the layer copied it */
     free(name);
     if (s)
         r2d_inflate_free(s->z);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "aff4_probe.h"
 #include "bytes.h"
 #include "container.h"
 #include "container_kinds.h"
@@ -95,9 +96,13 @@ r2d_probe_lz4(const uint8_t *head, size_t len, uint64_t size, const char **why)
 int
 r2d_probe_zip(const uint8_t *head, size_t len, uint64_t size, const char **why)
 {
+    const char *aff4_why;
+
     (void)size;
     if (len < 4 || memcmp(head, "PK\3\4", 4) != 0)
         return 0;
+    if (r2d_aff4_probe_head(head, len, &aff4_why))
+        return 0; /* an AFF4 volume: the aff4 format reads the whole ZIP (formats/aff4.c) */
     *why = "ZIP local file header PK 03 04";
     return 1;
 }

@@ -45,6 +45,10 @@ struct r2d_image_props {
     /* A 32-bit dump (PAGEDUMP, MachineImageType 0x14c): its PaeEnabled byte names the paging mode. */
     int dump_is32;
     int dump_pae;
+    /* What the acquisition tool recorded about the system (WinPmem's CR3 and kernel base in an AFF4
+     * volume): candidates the engine tries first and still validates; 0 when none. */
+    uint64_t hint_dtb;
+    uint64_t hint_kernel_base;
 };
 
 /* A segment register or descriptor-table register as QEMU records it. */

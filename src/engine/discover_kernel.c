@@ -156,8 +156,12 @@ static int
 discover_kernel_here(struct r2d_analysis *a)
 {
     struct discover_scan_budget budget = {.pages = SCAN_DOWN_MAX_PAGES};
+    const uint64_t hint = r2d_image_props(a->img)->hint_kernel_base;
     int rc;
 
+    /* What the acquisition tool recorded (WinPmem's KernBase) is tried first, and still validated. */
+    if (hint && discover_mz_at(a, hint) && discover_try_kernel(a, hint, "the kernel base the input records"))
+        return 1;
     for (size_t i = 0; i < r2d_image_cpu_count(a->img); i++) {
         const struct r2d_cpu_state *cpu = r2d_image_cpu(a->img, i);
         uint8_t gate[16];

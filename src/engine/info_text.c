@@ -170,6 +170,24 @@ it_hiber(struct it *t)
     it_line(t, "", "processor state: %s", it_str(t, "input/notes/hiber.cpu_state"));
 }
 
+/* An AFF4 volume: its memory map and stream, WinPmem's recorded registers (the notes stay for -v). */
+static void
+it_aff4(struct it *t)
+{
+    const char *mem = json_string_value(it_walk(t, "input/notes/aff4.memory", 0));
+    const char *stream = json_string_value(it_walk(t, "input/notes/aff4.stream0", 0));
+    const char *cr3 = json_string_value(it_walk(t, "input/notes/aff4.cr3", 0));
+    const char *base = json_string_value(it_walk(t, "input/notes/aff4.kernel_base", 0));
+
+    if (!mem)
+        return;
+    it_line(t, "AFF4", "%s", mem);
+    if (stream)
+        it_line(t, "", "%s", stream);
+    if (cr3 || base)
+        it_line(t, "", "WinPmem recorded CR3 %s, kernel base %s", cr3 ? cr3 : "(none)", base ? base : "(none)");
+}
+
 static void
 it_input(struct it *t)
 {
@@ -194,6 +212,7 @@ it_input(struct it *t)
         it_line(t, "Containers", "stack: %s", it_str(t, "input/stack"));
     else
         it_take(t, "input/stack");
+    it_aff4(t);
 }
 
 static void

@@ -108,6 +108,7 @@ if t.check(p.returncode == 0 and head > 0, "--list-formats lists formats, then f
     formats, features = lines[:conts], lines[head + 1:]
     names = [l.split()[0] for l in formats]
     t.check(names == ["elf", "vbox", "xen", "lime", "crashdump", "kdump", "savevm", "libvirt-save", "vmware", "hiberfil",
+                     "aff4",
                      "raw"],
             "every format: %s" % names)
     cols = {len(l) - len(l[len(l.split()[0]):].lstrip()) for l in formats + features}
