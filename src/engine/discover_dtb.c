@@ -534,7 +534,7 @@ r2d_discover_dtb(struct r2d_analysis *a)
         return 0;
     /* What the acquisition tool recorded (WinPmem's CR3), validated like a register's */
     if (r2d_image_props(a->img)->hint_dtb &&
-        discover_try_dtb(a, r2d_image_props(a->img)->hint_dtb, "the CR3 the input records"))
+        discover_try_dtb(a, NULL, r2d_image_props(a->img)->hint_dtb, "the CR3 the input records"))
         return 0;
     rc = discover_scan(a);
     if (rc)

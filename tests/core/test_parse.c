@@ -121,7 +121,7 @@ test_whitespace_signs_and_junk_are_refused(void **state)
 {
     static const char *const junk[] = {
         "", " 10", "10 ", "\t10", "1 0", "+10", "-10", "-0", "0x", "0X", "x10", "0xx10", "10h", "0x10g",
-        "g", "1.5", "1k", "4G", "10\n", "0x-1", "0x+1", "\xc3\xa9" "10",
+        "g", "1.5", "1k", "4G", "10\n", "0x-1", "0x+1", "\303\25110" /* e-acute, then 10 */,
     };
 
     (void)state;
