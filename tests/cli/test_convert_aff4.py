@@ -177,7 +177,9 @@ def info(work, truth, src):
     t.check(re.search(r"aff4\.stream0: <aff4://[^>]+/PhysicalMemory/data>: 0x[0-9a-f]+ bytes, zlib chunks", out)
             is not None, "--info -v: the ImageStream, its size and codec")
     t.check("category memory/physical" in out, "--info -v: the map and its category")
-    t.check("DTB 0x%x from the CR3 the input records" % truth["dtb"] in p.stderr, "-v: the DTB comes from WinPmem's CR3")
+    # "DTB 0x... (paging mode and why) from the CR3 the input records; ..."
+    t.check(re.search(r"^.*DTB 0x%x \(.*\) from the CR3 the input records" % truth["dtb"], p.stderr, re.M) is not None,
+            "-v: the DTB comes from WinPmem's CR3")
     t.check("kernel base 0x%x from the kernel base the input records" % truth["kernel_base"] in p.stderr,
             "-v: the kernel base comes from WinPmem's KernBase")
 
