@@ -159,9 +159,9 @@ lockfile_break(const char *path, const struct r2d_lock_info *me, const struct r2
         unlink(aside);
 }
 
-/* Create path exclusively with my record. 0, 1 when it exists, -1 with errno otherwise. */
+/* Write my record into a new file at path (O_EXCL). 0, or -1 with errno (EEXIST when it exists). */
 static int
-lockfile_create(const char *path, const struct r2d_lock_info *me)
+lockfile_write_new(const char *path, const struct r2d_lock_info *me)
 {
     char text[R2D_LOCK_MAX_BYTES];
     const int n =
@@ -172,12 +172,51 @@ lockfile_create(const char *path, const struct r2d_lock_info *me)
     int err;
 
     if (fd < 0)
-        return errno == EEXIST ? 1 : -1;
+        return -1;
     if (n > 0 && n < (int)sizeof(text) && write(fd, text, (size_t)n) == n && close(fd) == 0)
         return 0;
     err = errno ? errno : EIO;
     close(fd);
     unlink(path);
+    errno = err;
+    return -1;
+}
+
+/*
+ * Create the lock at path with my record. 0, 1 when it exists, -1 with errno otherwise. The record is
+ * written to a private name first and hard-linked into place, so a lock is never visible without its holder
+ * (a reader of an O_EXCL file caught between create and write could only say "holder unknown"). link() is
+ * atomic on NFS too; its reply can be lost, hence the link count check. File systems without hard links fall
+ * back to a direct O_EXCL create.
+ */
+static int
+lockfile_create(const char *path, const struct r2d_lock_info *me)
+{
+    char tmp[4200];
+    struct stat st;
+    int rc, err;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.new.%" PRId64 ".%016" PRIx64, path, me->pid, me->token) >=
+        (int)sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (lockfile_write_new(tmp, me) != 0)
+        return -1;
+    rc = link(tmp, path);
+    err = errno;
+    if (rc != 0 && err != EEXIST && stat(tmp, &st) == 0 && st.st_nlink == 2)
+        rc = 0;
+    unlink(tmp);
+    if (rc == 0)
+        return 0;
+    if (err == EEXIST)
+        return 1;
+    if (err == EPERM || err == EOPNOTSUPP || err == ENOSYS) {
+        if (lockfile_write_new(path, me) == 0)
+            return 0;
+        return errno == EEXIST ? 1 : -1;
+    }
     errno = err;
     return -1;
 }
