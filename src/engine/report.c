@@ -362,17 +362,31 @@ r2d_report_plan_lists(const struct r2d_plan *plan, int lists)
     return o;
 }
 
+/* json_dump_callback's sink: the report's output (small writes are gathered there). */
+struct report_sink {
+    struct r2d_ctx *ctx;
+    struct r2d_output *out;
+    int rc;
+};
+
+static int
+report_sink_write(const char *buf, size_t len, void *data)
+{
+    struct report_sink *k = data;
+
+    if (!k->rc)
+        k->rc = r2d_output_write(k->ctx, k->out, buf, len);
+    return k->rc ? -1 : 0;
+}
+
 int
 r2d_report_stage(struct r2d_ctx *ctx, json_t *obj, const char *path, unsigned flags,
                  struct r2d_output **staged)
 {
-    struct r2d_output *out = NULL;
-    char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    struct report_sink sink = {.ctx = ctx};
     struct stat st;
     int rc;
 
-    if (!text)
-        return r2d_err(ctx, R2D_ENOMEM, "%s: cannot serialise the report", path);
     /*
      * r2d_convert checked the target before any work. Again here, for what took its place since, in the
      * report's words (the output layer's messages say "output").
@@ -381,19 +395,19 @@ r2d_report_stage(struct r2d_ctx *ctx, json_t *obj, const char *path, unsigned fl
     if (!rc && !(flags & R2D_OUTPUT_FORCE) && lstat(path, &st) == 0)
         rc = r2d_err(ctx, R2D_EEXIST, "%s: report exists (use --force to replace it)", path);
     if (!rc)
-        rc = r2d_output_open(ctx, path, flags, R2D_HASH_NONE, &out);
+        rc = r2d_output_open(ctx, path, flags, R2D_HASH_NONE, &sink.out);
+    /* Streamed, not built as one string: a report listing a million runs is hundreds of MiB of text. */
+    if (!rc && json_dump_callback(obj, report_sink_write, &sink, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+        rc = sink.rc ? sink.rc : r2d_err(ctx, R2D_ENOMEM, "%s: cannot serialise the report", path);
     if (!rc)
-        rc = r2d_output_write(ctx, out, text, strlen(text));
+        rc = r2d_output_write(ctx, sink.out, "\n", 1);
     if (!rc)
-        rc = r2d_output_write(ctx, out, "\n", 1);
-    if (!rc)
-        rc = r2d_output_finish(ctx, out, NULL);
-    free(text);
+        rc = r2d_output_finish(ctx, sink.out, NULL);
     if (rc) {
-        r2d_output_abort(out);
+        r2d_output_abort(sink.out);
         return rc;
     }
-    *staged = out;
+    *staged = sink.out;
     return 0;
 }
 
