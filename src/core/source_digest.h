@@ -25,6 +25,8 @@ struct source_digest {
     uint64_t next; /* [0, next) is hashed */
     struct r2d_digests md;
     uint8_t *buf;  /* for the bytes read here */
+    uint64_t ext_lo, ext_hi; /* [ext_lo, ext_hi) of the file is all data (ext_data) or all hole */
+    int ext_data;
     int err;       /* errno of a failed read, or one of the SOURCE_DIGEST_E* below */
     uint64_t err_off;
     int done;      /* finished: hex or err is final */
