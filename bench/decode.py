@@ -6,8 +6,9 @@
 Makes once, cached under --work: a synthetic memory image shaped like a live machine (a quarter zero pages,
 a quarter random, half text-like); that image as kdump files with zlib, LZO and snappy pages (mkkdump), as
 `gzip -1` and `lzop -1` files, as a zlib-compressed LiME file (LiME's compress=1: one deflate stream with
-a 2 KiB window, indexed at open, then inflated again by the writer), and as a real QEMU migration stream (a paused `-machine pc` guest whose RAM
-is the image, put there with `-device loader`, saved with `migrate exec:cat`). Every kdump and the stream
+a 2 KiB window, indexed at open, then inflated again by the writer), and as a real QEMU migration stream
+(a paused `-machine pc` guest whose RAM is the image, put there with `-device loader`, saved with
+`migrate exec:cat`). Every kdump and the stream
 are checked to read back as the image. Then, warm page cache, --runs rounds in rotating order:
 
   imgcmp --time FILE                our reader, every page in 1 MiB requests (two decoding threads for

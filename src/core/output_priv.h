@@ -94,13 +94,13 @@ struct output_gather {
     int fd;       /* the window holds [off, off + len) of fd; -1: empty */
     uint64_t off;
     size_t len;
-    int next_fd;   /* the previous small piece ended at next of next_fd (-1: none yet) */
+    int next_fd; /* the previous small piece ended at next of next_fd (-1: none yet) */
     uint64_t next;
     uint8_t *stage; /* OUTPUT_STAGE_SIZE bytes, allocated on first use; stage_used of them pending */
     size_t stage_used;
     struct iovec iov[OUTPUT_GATHER_IOV];
-    int n;        /* pieces pending */
-    uint64_t at;  /* output offset of the first */
+    int n;       /* pieces pending */
+    uint64_t at; /* output offset of the first */
     uint64_t bytes;
 };
 
@@ -123,7 +123,7 @@ struct r2d_output {
     uint64_t wb_start; /* output offset from which writeback has not been started yet */
     int hashing;       /* at least one digest is computed over what is written */
     struct r2d_digests md;
-    struct output_extent ext;   /* input holes, asked once per extent rather than once per copy */
+    struct output_extent ext;    /* input holes, asked once per extent rather than once per copy */
     struct output_gather gather; /* small copies without a hash */
 
     /* The hashing ring. Without a hash, or without a thread, only slot 0 is used, synchronously. */

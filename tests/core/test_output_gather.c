@@ -32,9 +32,9 @@
 struct fixture {
     char *dir, *in_path, *out_path;
     int in_fd;
-    uint8_t *in;       /* the input file's bytes (zeros in its hole) */
+    uint8_t *in; /* the input file's bytes (zeros in its hole) */
     uint64_t in_size;
-    uint8_t *expect;   /* what the output must hold */
+    uint8_t *expect; /* what the output must hold */
     uint64_t expect_len;
     struct r2d_ctx *ctx;
 };
@@ -205,9 +205,8 @@ truncated_input_is_an_error(void **state)
     assert_int_equal(ftruncate(wfd, (off_t)(2 * (REC_HDR + REC_DATA))), 0);
     close(wfd);
     /* Forward pieces past the new end: the window cannot be read. */
-    assert_int_not_equal(r2d_output_copy(f->ctx, o, f->in_fd, f->in_path, 3 * (REC_HDR + REC_DATA) + REC_HDR,
-                                         REC_DATA),
-                         0);
+    assert_int_not_equal(
+        r2d_output_copy(f->ctx, o, f->in_fd, f->in_path, 3 * (REC_HDR + REC_DATA) + REC_HDR, REC_DATA), 0);
     assert_non_null(strstr(r2d_errmsg(f->ctx), "in.bin"));
     r2d_output_abort(o);
     assert_int_equal(access(f->out_path, F_OK), -1);
