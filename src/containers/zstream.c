@@ -47,6 +47,7 @@ struct r2d_zstream {
     uint64_t cur;
     uint64_t clock;
     uint64_t restarts;
+    uint64_t streamed; /* 1 + the last chunk decoded straight to the reader (0: none yet) */
     struct zstream_slot slot[R2D_ZSTREAM_SLOTS];
 };
 
@@ -255,11 +256,11 @@ zstream_cached(const struct r2d_zstream *zs, uint64_t c)
 }
 
 /*
- * A whole chunk was decoded straight to the caller: the reads are streaming (the writer), and chunks the
- * cache has not served for a while (the analysis's working set) will not be asked for again. Each streamed
- * chunk ages the cache by R2D_ZSTREAM_STREAM_AGE uses, so a few MiB into the stream the old chunks are
- * released, before the writer's ring and buffer have grown: the peak is the analysis's cache or the
- * writer's buffers, not both.
+ * Whole chunks were decoded straight to the caller, one after the other: the reads are streaming (the
+ * writer), and chunks the cache has not served for a while (the analysis's working set) will not be asked
+ * for again. Each streamed chunk ages the cache by R2D_ZSTREAM_STREAM_AGE uses, so a few MiB into the stream
+ * the old chunks are released, before the writer's ring and buffer have grown: the peak is the analysis's
+ * cache or the writer's buffers, not both.
  */
 static void
 zstream_release_stale(struct r2d_zstream *zs)
@@ -295,7 +296,10 @@ r2d_zstream_read(struct r2d_ctx *ctx, struct r2d_zstream *zs, uint64_t off, void
         if (at == 0 && n == R2D_ZSTREAM_CHUNK && !zstream_cached(zs, c)) {
             /* A whole chunk nobody has read (the writer's stream): decoded straight into the caller's buffer. */
             rc = zstream_decode_at(ctx, zs, off, dst, n);
-            zstream_release_stale(zs);
+            /* Two neighbours in a row is the writer streaming, not a scan's 2 MiB reads at page offsets. */
+            if (zs->streamed == c)
+                zstream_release_stale(zs);
+            zs->streamed = c + 1;
         } else if (!(rc = zstream_chunk(ctx, zs, c, &data))) {
             memcpy(dst, data + at, n);
         }
