@@ -5,8 +5,10 @@
 
 Makes once, cached under --work: a synthetic memory image shaped like a live machine (a quarter zero pages,
 a quarter random, half text-like); that image as kdump files with zlib, LZO and snappy pages (mkkdump), as
-`gzip -1` and `lzop -1` files, and as a real QEMU migration stream (a paused `-machine pc` guest whose RAM
-is the image, put there with `-device loader`, saved with `migrate exec:cat`). Every kdump and the stream
+`gzip -1` and `lzop -1` files, as a zlib-compressed LiME file (LiME's compress=1: one deflate stream with
+a 2 KiB window, indexed at open, then inflated again by the writer), and as a real QEMU migration stream
+(a paused `-machine pc` guest whose RAM is the image, put there with `-device loader`, saved with
+`migrate exec:cat`). Every kdump and the stream
 are checked to read back as the image. Then, warm page cache, --runs rounds in rotating order:
 
   imgcmp --time FILE                our reader, every page in 1 MiB requests (two decoding threads for
@@ -39,9 +41,11 @@ import os
 import platform
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import time
+import zlib
 
 # The memory image and the QEMU driver are the libvirt tests' own (tests/formats/libvirt/).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'formats', 'libvirt'))
@@ -92,6 +96,21 @@ def gzip_1(raw, out):
     else:
         with open(raw, 'rb') as f, gzip.open(out, 'wb', compresslevel=1) as g:
             shutil.copyfileobj(f, g, MIB)
+
+
+def lime_z(raw, out):
+    """The image as one LiME range, deflated as a zlib stream the way LiME's compress=1 writes it (the
+    kernel's deflate at level 6 with a 2 KiB window and memLevel 5, as the fixture factory's writer)."""
+    size = os.path.getsize(raw)
+    z = zlib.compressobj(6, zlib.DEFLATED, 11, 5)
+    with open(raw, 'rb') as src, open(out, 'wb') as f:
+        f.write(z.compress(struct.pack('<IIQQQ', 0x4C694D45, 1, 0, size - 1, 0)))
+        while True:
+            chunk = src.read(16 * MIB)
+            if not chunk:
+                break
+            f.write(z.compress(chunk))
+        f.write(z.flush())
 
 
 def qemu_stream(raw, mib, out):
@@ -154,6 +173,8 @@ def inputs(args):
             lambda t: subprocess.run([args.mkkdump, '-a', 'raw', '--codec', codec, raw, t], check=True,
                                      stdout=subprocess.DEVNULL),
             'mkkdump --codec ' + codec, same_memory(args.imgcmp, raw))
+    made['lime-z'] = cached(pre + '.lime.z', lambda t: lime_z(raw, t), 'zlib-compressed LiME',
+                            same_memory(args.imgcmp, raw))
     made['gzip'] = cached(pre + '.gz', lambda t: gzip_1(raw, t), 'gzip -1')
     if not shutil.which('gzip'):
         notes.append('gzip not installed: no zcat reference')
@@ -183,11 +204,12 @@ def cases(args, made, nothread):
     """Groups of (input, label, argv, output to /dev/null, role) per input. Roles: 'ours', 'single' (our
     reader decoding alone), 'onecpu' (our reader on one CPU), 'ref' (the zcat-style tool), 'extra'."""
     ref = {'kdump-zlib': ('gzip', 'gzip -dc (zcat) of the .gz', ['gzip', '-dc']),
+           'lime-z': ('gzip', 'gzip -dc (zcat) of the .gz', ['gzip', '-dc']),
            'kdump-lzo': ('lzop', 'lzop -dc of the .lzo', ['lzop', '-dc']),
            'savevm': ('savevm', 'cat of the stream', ['cat']),
            'raw': ('raw', 'cat of the raw file', ['cat'])}
     groups = []
-    for name in ('kdump-zlib', 'kdump-lzo', 'kdump-snappy', 'savevm', 'raw'):
+    for name in ('kdump-zlib', 'kdump-lzo', 'kdump-snappy', 'lime-z', 'savevm', 'raw'):
         if name not in made:
             continue
         ours = [args.imgcmp, '--time'] + (['-a', 'raw'] if name == 'raw' else []) + [made[name]]
@@ -201,7 +223,7 @@ def cases(args, made, nothread):
         if name in ref and ref[name][0] in made and shutil.which(ref[name][2][0]):
             src, label, argv = ref[name]
             group.append((name, label, argv + [made[src]], True, 'ref'))
-        if name == 'kdump-zlib' and shutil.which('pigz'):
+        if name in ('kdump-zlib', 'lime-z') and shutil.which('pigz'):
             group.append((name, 'pigz -dc of the .gz', ['pigz', '-dc', made['gzip']], True, 'extra'))
         groups.append(group)
     return groups

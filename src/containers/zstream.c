@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "array.h"
 #include "zstream.h"
@@ -12,6 +13,25 @@ struct zstream_slot {
     uint64_t used;  /* clock value of the last use; 0: empty */
     uint8_t *buf;
 };
+
+/*
+ * Cached chunks live in their own mappings, so that a released one goes back to the system at once (glibc
+ * serves 1 MiB blocks from its heap once some have been freed, and keeps them).
+ */
+static uint8_t *
+zstream_buf_new(void)
+{
+    void *p = mmap(NULL, R2D_ZSTREAM_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void
+zstream_buf_free(uint8_t *buf)
+{
+    if (buf)
+        munmap(buf, R2D_ZSTREAM_CHUNK);
+}
 
 struct r2d_zstream {
     char *name;
@@ -27,6 +47,7 @@ struct r2d_zstream {
     uint64_t cur;
     uint64_t clock;
     uint64_t restarts;
+    uint64_t streamed; /* 1 + the last chunk decoded straight to the reader (0: none yet) */
     struct zstream_slot slot[R2D_ZSTREAM_SLOTS];
 };
 
@@ -56,7 +77,7 @@ r2d_zstream_free(struct r2d_zstream *zs)
     for (size_t i = 0; i < zs->npts; i++)
         free(zs->pts[i].data);
     for (size_t i = 0; i < R2D_ZSTREAM_SLOTS; i++)
-        free(zs->slot[i].buf);
+        zstream_buf_free(zs->slot[i].buf);
     free(zs->pts);
     free(zs->name);
     free(zs);
@@ -212,7 +233,7 @@ zstream_chunk(struct r2d_ctx *ctx, struct r2d_zstream *zs, uint64_t c, const uin
         if (s->used < victim->used)
             victim = s;
     }
-    if (!victim->buf && !(victim->buf = malloc(R2D_ZSTREAM_CHUNK)))
+    if (!victim->buf && !(victim->buf = zstream_buf_new()))
         return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for the decoded-chunk cache", zs->name);
     victim->used = 0; /* empty until it holds the whole chunk */
     rc = zstream_decode_at(ctx, zs, start, victim->buf, n);
@@ -234,6 +255,28 @@ zstream_cached(const struct r2d_zstream *zs, uint64_t c)
     return 0;
 }
 
+/*
+ * Whole chunks were decoded straight to the caller, one after the other: the reads are streaming (the
+ * writer), and chunks the cache has not served for a while (the analysis's working set) will not be asked
+ * for again. Each streamed chunk ages the cache by R2D_ZSTREAM_STREAM_AGE uses, so a few MiB into the stream
+ * the old chunks are released, before the writer's ring and buffer have grown: the peak is the analysis's
+ * cache or the writer's buffers, not both.
+ */
+static void
+zstream_release_stale(struct r2d_zstream *zs)
+{
+    zs->clock += R2D_ZSTREAM_STREAM_AGE;
+    for (size_t i = 0; i < R2D_ZSTREAM_SLOTS; i++) {
+        struct zstream_slot *s = &zs->slot[i];
+
+        if (s->buf && zs->clock - s->used > R2D_ZSTREAM_SLOTS) {
+            zstream_buf_free(s->buf);
+            s->buf = NULL;
+            s->used = 0;
+        }
+    }
+}
+
 int
 r2d_zstream_read(struct r2d_ctx *ctx, struct r2d_zstream *zs, uint64_t off, void *buf, size_t len)
 {
@@ -253,6 +296,10 @@ r2d_zstream_read(struct r2d_ctx *ctx, struct r2d_zstream *zs, uint64_t off, void
         if (at == 0 && n == R2D_ZSTREAM_CHUNK && !zstream_cached(zs, c)) {
             /* A whole chunk nobody has read (the writer's stream): decoded straight into the caller's buffer. */
             rc = zstream_decode_at(ctx, zs, off, dst, n);
+            /* Two neighbours in a row is the writer streaming, not a scan's 2 MiB reads at page offsets. */
+            if (zs->streamed == c)
+                zstream_release_stale(zs);
+            zs->streamed = c + 1;
         } else if (!(rc = zstream_chunk(ctx, zs, c, &data))) {
             memcpy(dst, data + at, n);
         }

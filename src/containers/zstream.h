@@ -7,8 +7,10 @@
  * cache of aligned chunks, so the scattered small reads of the analysis (page tables, the kernel's headers)
  * decode each chunk once while it stays cached. The cache is sized for the analysis's working set (page
  * tables, the kernel, its data structures): with 8 MiB a 32 MiB xz image of 3 MiB blocks restarted 41
- * times during the analysis, with 32 MiB 12 times. A stream with a single restart point (one xz block, one
- * zstd frame) can only decode forward: a read behind the decoder decodes everything before it again.
+ * times during the analysis, with 32 MiB 12 times. Once the reads stream (whole chunks decoded straight into
+ * the reader's buffer: the writer), chunks left unused for a while are released (docs/performance.md). A
+ * stream with a single restart point (one xz block, one zstd frame) can only decode forward: a read behind
+ * the decoder decodes everything before it again.
  *
  * The index is bounded: past R2D_ZSTREAM_INDEX_MAX bytes of points (mostly deflate windows), every other
  * point that is not pinned is dropped and the spacing the codec asks for doubles, so a read costs at most
@@ -24,6 +26,7 @@
 
 #define R2D_ZSTREAM_CHUNK (1u << 20)      /* cached decoded bytes per slot, aligned */
 #define R2D_ZSTREAM_SLOTS 32              /* 32 MiB of decoded chunks */
+#define R2D_ZSTREAM_STREAM_AGE 8          /* cache uses a chunk decoded straight to the reader counts as */
 #define R2D_ZSTREAM_INDEX_MAX (32u << 20) /* bytes of restart points before thinning */
 #define R2D_ZSTREAM_SPACING (4u << 20)    /* default decoded bytes between points */
 

@@ -41,6 +41,8 @@ output_free(struct r2d_output *o)
         r2d_source_digest_free(&o->src);
     for (int i = 0; i < OUTPUT_SLOTS; i++)
         free(o->slot[i].buf);
+    free(o->gather.win);
+    free(o->gather.stage);
     free(o->tmp_name);
     free(o->name);
     free(o->path);
@@ -152,6 +154,9 @@ r2d_output_open(struct r2d_ctx *ctx, const char *path, unsigned flags, unsigned 
     o->fd = -1;
     o->dirfd = -1;
     o->src_fd = -1;
+    o->ext.fd = -1;
+    o->gather.fd = -1;
+    o->gather.next_fd = -1;
     o->force = (flags & R2D_OUTPUT_FORCE) != 0;
     o->no_sync = (flags & R2D_OUTPUT_NO_SYNC) != 0;
     if (!(o->path = strdup(path))) {
@@ -179,11 +184,15 @@ r2d_output_open(struct r2d_ctx *ctx, const char *path, unsigned flags, unsigned 
 int
 r2d_output_pwrite(struct r2d_ctx *ctx, struct r2d_output *o, uint64_t off, const void *buf, size_t len)
 {
+    int rc;
+
     R2D_CHECK(o->hashing, ctx, R2D_EINVAL, "%s: cannot rewrite bytes already hashed", o->path);
     R2D_CHECK(off > o->size || len > o->size - off, ctx, R2D_EINVAL,
               "%s: offset 0x%" PRIx64 ": rewrite of 0x%zx bytes past what was written (0x%" PRIx64 ")",
               o->path, off, len, o->size);
-    return r2d_output_pwrite_all(ctx, o, off, buf, len);
+    /* Gathered pieces are written first: the rewrite may land on them. */
+    rc = r2d_output_gather_flush(ctx, o);
+    return rc ? rc : r2d_output_pwrite_all(ctx, o, off, buf, len);
 }
 
 uint64_t
@@ -241,7 +250,9 @@ r2d_output_finish(struct r2d_ctx *ctx, struct r2d_output *o, struct r2d_digest_h
     int rc = 0;
 
     if (!o->finished) {
-        rc = output_finish_hash(ctx, o);
+        rc = r2d_output_gather_flush(ctx, o);
+        if (!rc)
+            rc = output_finish_hash(ctx, o);
         /* A trailing hole has no bytes written yet: extend the file to its size. */
         if (!rc && o->tail_hole && ftruncate(o->fd, (off_t)o->size) != 0)
             rc = r2d_output_write_error(ctx, o, o->size);

@@ -58,7 +58,9 @@ int r2d_output_write(struct r2d_ctx *ctx, struct r2d_output *o, const void *buf,
  * Append len bytes read from in_fd at in_off. Holes of the input (SEEK_DATA/SEEK_HOLE) are not read: they
  * become holes of the output (and are hashed as zeros). Data is copied with copy_file_range when no hash is
  * computed (it never passes through user space), else read into buffers that a second thread hashes while
- * the next ones are read and written.
+ * the next ones are read and written. Small copies without a hash are gathered (read a window ahead, written
+ * later with one call): in_fd must stay open on the same file until the output is finished, as what was
+ * learnt of its holes and read of it is kept.
  */
 int r2d_output_copy(struct r2d_ctx *ctx, struct r2d_output *o, int in_fd, const char *in_path,
                             uint64_t in_off, uint64_t len);

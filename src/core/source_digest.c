@@ -49,10 +49,8 @@ source_digest_update(struct source_digest *sd, const uint8_t *data, uint64_t len
 static void
 source_digest_fill(struct source_digest *sd, uint64_t end)
 {
-    uint64_t ext_end = 0;
-    int is_data = 1;
-
     while (!sd->err && sd->next < end) {
+        uint64_t lim;
         size_t want;
         ssize_t n;
 
@@ -60,10 +58,14 @@ source_digest_fill(struct source_digest *sd, uint64_t end)
             sd->err = SOURCE_DIGEST_ESTOP;
             break;
         }
-        if (sd->next >= ext_end)
-            r2d_file_extent(sd->fd, sd->next, end, &is_data, &ext_end);
-        want = ext_end - sd->next < SOURCE_DIGEST_BUF ? (size_t)(ext_end - sd->next) : SOURCE_DIGEST_BUF;
-        if (!is_data) {
+        /* The extent is kept across calls: the gaps between many small runs (LiME headers) ask no lseek. */
+        if (sd->next < sd->ext_lo || sd->next >= sd->ext_hi) {
+            r2d_file_extent(sd->fd, sd->next, sd->size, &sd->ext_data, &sd->ext_hi);
+            sd->ext_lo = sd->next;
+        }
+        lim = sd->ext_hi < end ? sd->ext_hi : end;
+        want = lim - sd->next < SOURCE_DIGEST_BUF ? (size_t)(lim - sd->next) : SOURCE_DIGEST_BUF;
+        if (!sd->ext_data) {
             source_digest_update(sd, NULL, want);
             continue;
         }

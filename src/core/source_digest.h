@@ -24,16 +24,18 @@ struct source_digest {
     uint64_t size; /* the file's size when the conversion began: the digest covers exactly these bytes */
     uint64_t next; /* [0, next) is hashed */
     struct r2d_digests md;
-    uint8_t *buf;  /* for the bytes read here */
-    int err;       /* errno of a failed read, or one of the SOURCE_DIGEST_E* below */
+    uint8_t *buf;            /* for the bytes read here */
+    uint64_t ext_lo, ext_hi; /* [ext_lo, ext_hi) of the file is all data (ext_data) or all hole */
+    int ext_data;
+    int err; /* errno of a failed read, or one of the SOURCE_DIGEST_E* below */
     uint64_t err_off;
-    int done;      /* finished: hex or err is final */
+    int done; /* finished: hex or err is final */
     struct r2d_digest_hex hex;
 };
 
-#define SOURCE_DIGEST_ESHORT (-1)   /* the file ended before size */
-#define SOURCE_DIGEST_ESTOP (-2)    /* interrupted */
-#define SOURCE_DIGEST_ECRYPTO (-3)  /* OpenSSL or memory */
+#define SOURCE_DIGEST_ESHORT (-1)  /* the file ended before size */
+#define SOURCE_DIGEST_ESTOP (-2)   /* interrupted */
+#define SOURCE_DIGEST_ECRYPTO (-3) /* OpenSSL or memory */
 
 /*
  * Set up the digests kinds (R2D_HASH_* bits) of fd (size bytes). Returns 0, or -1 (out of memory, an

@@ -71,7 +71,8 @@ convert_check_targets(struct r2d_ctx *ctx, const struct r2d_options *opts, const
 static void
 convert_record_files(struct convert_run *r)
 {
-    json_t *in = r->img ? r2d_report_image(r->img) : json_pack("{s:s}", "path", r->input);
+    /* Without --report the report is only read back (KDBG verification): no per-run lists. */
+    json_t *in = r->img ? r2d_report_image_lists(r->img, r->opts->report_path != NULL) : json_pack("{s:s}", "path", r->input);
 
     r->in_json =
         r2d_report_input_custody(in, r->input, r->img ? r2d_bytesrc_fd(r2d_image_input(r->img)) : -1);
@@ -131,7 +132,7 @@ convert_plan(struct convert_run *r)
     r2d_report_symbols_file(r->ctx, r->a, analysis, r->opts->hash);
     json_object_set_new(r->report, "analysis", analysis);
     if (!rc)
-        json_object_set_new(r->report, "plan", r2d_report_plan(r->plan));
+        json_object_set_new(r->report, "plan", r2d_report_plan_lists(r->plan, r->opts->report_path != NULL));
     return rc;
 }
 

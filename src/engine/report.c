@@ -120,19 +120,12 @@ report_containers(json_t *o, const struct r2d_image *img)
                         json_pack("s++", stack, stack[0] ? " -> " : "", r2d_image_format_name(img)));
 }
 
-json_t *
-r2d_report_image(const struct r2d_image *img)
+/* The run table, one object per run (hundreds of bytes each: a million runs make hundreds of MiB). */
+static json_t *
+report_runs(const struct r2d_image *img)
 {
-    json_t *o = json_object(), *runs = json_array(), *cpus = json_array(), *notes = json_object();
-    const struct r2d_bytesrc *file = r2d_bytesrc_base(r2d_image_input(img));
+    json_t *runs = json_array();
 
-    /* The file on disk, whatever containers it holds: its digest is the input's. */
-    json_object_set_new(o, "path", json_string(r2d_bytesrc_name(file)));
-    json_object_set_new(o, "size", json_integer((json_int_t)r2d_bytesrc_size(file)));
-    json_object_set_new(o, "sha256", json_null()); /* filled in by r2d_convert when hashing */
-    report_containers(o, img);
-    json_object_set_new(o, "format", json_string(r2d_image_format_name(img)));
-    json_object_set_new(o, "format_reason", json_string(r2d_image_probe_reason(img)));
     for (size_t i = 0; i < r2d_image_run_count(img); i++) {
         const struct r2d_run *r = r2d_image_run(img, i);
         json_t *run = json_object();
@@ -147,7 +140,30 @@ r2d_report_image(const struct r2d_image *img)
             json_object_set_new(run, "file", json_string(r2d_bytesrc_name(r->bytes)));
         json_array_append_new(runs, run);
     }
-    json_object_set_new(o, "runs", runs);
+    return runs;
+}
+
+json_t *
+r2d_report_image(const struct r2d_image *img)
+{
+    return r2d_report_image_lists(img, 1);
+}
+
+json_t *
+r2d_report_image_lists(const struct r2d_image *img, int lists)
+{
+    json_t *o = json_object(), *cpus = json_array(), *notes = json_object();
+    const struct r2d_bytesrc *file = r2d_bytesrc_base(r2d_image_input(img));
+
+    /* The file on disk, whatever containers it holds: its digest is the input's. */
+    json_object_set_new(o, "path", json_string(r2d_bytesrc_name(file)));
+    json_object_set_new(o, "size", json_integer((json_int_t)r2d_bytesrc_size(file)));
+    json_object_set_new(o, "sha256", json_null()); /* filled in by r2d_convert when hashing */
+    report_containers(o, img);
+    json_object_set_new(o, "format", json_string(r2d_image_format_name(img)));
+    json_object_set_new(o, "format_reason", json_string(r2d_image_probe_reason(img)));
+    if (lists)
+        json_object_set_new(o, "runs", report_runs(img));
     json_object_set_new(o, "bytes_in_runs", json_integer((json_int_t)r2d_image_total_bytes(img)));
     for (size_t i = 0; i < r2d_image_cpu_count(img); i++)
         json_array_append_new(cpus, report_cpu(r2d_image_cpu(img, i)));
@@ -286,6 +302,12 @@ r2d_report_analysis(const struct r2d_analysis *a)
 json_t *
 r2d_report_plan(const struct r2d_plan *plan)
 {
+    return r2d_report_plan_lists(plan, 1);
+}
+
+json_t *
+r2d_report_plan_lists(const struct r2d_plan *plan, int lists)
+{
     const struct r2d_header_values *h = r2d_plan_header_const(plan);
     json_t *o = json_object(), *hdr = json_object(), *ranges = json_array(), *patches = json_array();
     json_t *warnings = json_array(), *facts = json_object();
@@ -307,7 +329,7 @@ r2d_report_plan(const struct r2d_plan *plan)
     json_object_set_new(hdr, "kd_secondary_version", json_integer(h->kd_secondary_version));
     json_object_set_new(hdr, "comment", json_string(h->comment));
     json_object_set_new(o, "header", hdr);
-    for (size_t i = 0; i < r2d_plan_range_count(plan); i++) {
+    for (size_t i = 0; lists && i < r2d_plan_range_count(plan); i++) {
         const struct r2d_page_range *r = r2d_plan_range(plan, i);
         json_t *j = json_object();
 
@@ -315,7 +337,10 @@ r2d_report_plan(const struct r2d_plan *plan)
         json_object_set_new(j, "page_count", r2d_json_hex(r->page_count));
         json_array_append_new(ranges, j);
     }
-    json_object_set_new(o, "ranges", ranges);
+    if (lists)
+        json_object_set_new(o, "ranges", ranges);
+    else
+        json_decref(ranges);
     json_object_set_new(o, "pages", json_integer((json_int_t)r2d_plan_page_count(plan)));
     for (size_t i = 0; i < r2d_plan_patch_count(plan); i++) {
         const struct r2d_patch *p = r2d_plan_patch(plan, i);
@@ -343,17 +368,31 @@ r2d_report_plan(const struct r2d_plan *plan)
     return o;
 }
 
+/* json_dump_callback's sink: the report's output (small writes are gathered there). */
+struct report_sink {
+    struct r2d_ctx *ctx;
+    struct r2d_output *out;
+    int rc;
+};
+
+static int
+report_sink_write(const char *buf, size_t len, void *data)
+{
+    struct report_sink *k = data;
+
+    if (!k->rc)
+        k->rc = r2d_output_write(k->ctx, k->out, buf, len);
+    return k->rc ? -1 : 0;
+}
+
 int
 r2d_report_stage(struct r2d_ctx *ctx, json_t *obj, const char *path, unsigned flags,
                  struct r2d_output **staged)
 {
-    struct r2d_output *out = NULL;
-    char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    struct report_sink sink = {.ctx = ctx};
     struct stat st;
     int rc;
 
-    if (!text)
-        return r2d_err(ctx, R2D_ENOMEM, "%s: cannot serialise the report", path);
     /*
      * r2d_convert checked the target before any work. Again here, for what took its place since, in the
      * report's words (the output layer's messages say "output").
@@ -362,19 +401,19 @@ r2d_report_stage(struct r2d_ctx *ctx, json_t *obj, const char *path, unsigned fl
     if (!rc && !(flags & R2D_OUTPUT_FORCE) && lstat(path, &st) == 0)
         rc = r2d_err(ctx, R2D_EEXIST, "%s: report exists (use --force to replace it)", path);
     if (!rc)
-        rc = r2d_output_open(ctx, path, flags, R2D_HASH_NONE, &out);
+        rc = r2d_output_open(ctx, path, flags, R2D_HASH_NONE, &sink.out);
+    /* Streamed, not built as one string: a report listing a million runs is hundreds of MiB of text. */
+    if (!rc && json_dump_callback(obj, report_sink_write, &sink, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+        rc = sink.rc ? sink.rc : r2d_err(ctx, R2D_ENOMEM, "%s: cannot serialise the report", path);
     if (!rc)
-        rc = r2d_output_write(ctx, out, text, strlen(text));
+        rc = r2d_output_write(ctx, sink.out, "\n", 1);
     if (!rc)
-        rc = r2d_output_write(ctx, out, "\n", 1);
-    if (!rc)
-        rc = r2d_output_finish(ctx, out, NULL);
-    free(text);
+        rc = r2d_output_finish(ctx, sink.out, NULL);
     if (rc) {
-        r2d_output_abort(out);
+        r2d_output_abort(sink.out);
         return rc;
     }
-    *staged = out;
+    *staged = sink.out;
     return 0;
 }
 

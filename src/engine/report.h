@@ -12,10 +12,14 @@
 
 /* The input: path, size, format and why, runs, CPU states, notes. */
 json_t *r2d_report_image(const struct r2d_image *img);
+/* The same; without lists, the run table is left out (a conversion without --report never shows it). */
+json_t *r2d_report_image_lists(const struct r2d_image *img, int lists);
 /* What the engine found so far (DTB, kernel, symbols, KDBG, processors); steps not reached are absent. */
 json_t *r2d_report_analysis(const struct r2d_analysis *a);
 /* The plan: header values, ranges, patches (with SHA-256 of before/after bytes), warnings. */
 json_t *r2d_report_plan(const struct r2d_plan *plan);
+/* The same; without lists, the page ranges are left out. */
+json_t *r2d_report_plan_lists(const struct r2d_plan *plan, int lists);
 /* Hex string of a 64-bit value ("0x..."), the form every address takes in reports. */
 json_t *r2d_json_hex(uint64_t v);
 /* Write obj to path atomically (temporary file, rename). */
