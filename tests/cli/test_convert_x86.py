@@ -160,7 +160,44 @@ def convert_case(name, isf, pae, cpus, seed, extra, more):
         t.check(dump.fields["required_dump_space"] == dump.size, "%s: bitmap RequiredDumpSpace" % name)
     if name == "w7-pae":
         convert_zipped(name, work, truth)
+    dump_as_input(name, work, truth)
     t.done(work)
+
+
+DH32_COMMENT, DH32_COMMENT_SIZE = 0x820, 128
+
+
+def dump_as_input(name, work, truth):
+    """Our own PAGEDUMP as input: its paging mode comes from the header's PaeEnabled (a CONTEXT has no CR0 or
+    CR4), and converting it again gives the same file apart from the comment (docs/formats/crashdump.md,
+    "32-bit dumps": the comment names the input format)."""
+    pdb = os.path.join(work, truth["pdb"]["path"])
+    first, second = os.path.join(work, "first.dmp"), os.path.join(work, "second.dmp")
+    p = t.raw2dmp("--pdb", pdb, os.path.join(work, truth["formats"]["elf"]), first, check_rc=0)
+    if not t.check(p.returncode == 0, "%s/dmp: first conversion" % name):
+        return
+    p = t.raw2dmp("--info", "--json", "--offline", "--pdb", pdb, first, check_rc=0)
+    if t.check(p.returncode == 0, "%s/dmp: --info on the dump" % name):
+        an = json.loads(p.stdout)["analysis"]
+        mode = "x86 PAE" if truth["pae"] else "x86"
+        t.check(an["paging"]["mode"] == mode and
+                an["paging"]["how"] == "%s: from the dump header's PaeEnabled (%d)" % (mode, truth["pae"]),
+                "%s/dmp: paging mode from the header's PaeEnabled: %r" % (name, an["paging"]))
+        t.check(int(an["dtb"], 16) == truth["dtb"], "%s/dmp: DTB 0x%x" % (name, truth["dtb"]))
+    p = t.raw2dmp("--pdb", pdb, first, second, check_rc=0)
+    if not t.check(p.returncode == 0, "%s/dmp: dmp -> dmp conversion" % name):
+        return
+    with open(first, "rb") as f:
+        a = f.read()
+    with open(second, "rb") as f:
+        b = f.read()
+    end = DH32_COMMENT + DH32_COMMENT_SIZE
+    t.check(len(a) == len(b) and a[:DH32_COMMENT] == b[:DH32_COMMENT] and a[end:] == b[end:],
+            "%s/dmp: the re-converted dump equals the first but for the comment" % name)
+    t.check(b"from crashdump" in b[DH32_COMMENT:DH32_COMMENT + DH32_COMMENT_SIZE],
+            "%s/dmp: the comment names the dump input" % name)
+    os.unlink(first)
+    os.unlink(second)
 
 
 def convert_zipped(name, work, truth):
