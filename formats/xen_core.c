@@ -322,8 +322,14 @@ xen_decode_cpu(const uint8_t *d, struct r2d_cpu_state *cpu)
     cpu->gs.base = (cpu->cs.selector & 3) == 0 ? gs_kernel : gs_user;
     cpu->kernel_gs_base = (cpu->cs.selector & 3) == 0 ? gs_user : gs_kernel;
     cpu->flags = R2D_CPU_HAVE_KGSBASE;
-    /* No EFER in the context: paging with PAE is what a 64-bit guest runs with (EFER.LMA is not recorded). */
-    if ((cpu->cr0 & XEN_CR0_PG) && (cpu->cr4 & XEN_CR4_PAE))
+    /*
+     * No EFER in the context (EFER.LMA is not recorded) and the 64-bit slots are used for every HVM guest: a
+     * 32-bit PAE guest also runs with CR0.PG and CR4.PAE. Only a 64-bit CPU can hold an instruction, stack or
+     * GS base address above 4 GiB (a 32-bit one's are zero-extended), and a 64-bit Windows kernel always has
+     * its KPCR, in GS or in the swapped GS base, up there.
+     */
+    if ((cpu->cr0 & XEN_CR0_PG) && (cpu->cr4 & XEN_CR4_PAE) &&
+        ((cpu->rip | cpu->rsp | cpu->gs.base | cpu->kernel_gs_base) >> 32))
         cpu->flags |= R2D_CPU_LONG_MODE;
 }
 

@@ -174,15 +174,26 @@ r2d_discover_use_candidate(struct r2d_analysis *a, unsigned i)
     snprintf(a->paging_how, sizeof(a->paging_how), "%s: %s", r2d_mmu_mode_name(&a->mmu), c->mode_how);
 }
 
-/* The modes to try for a CR3 or --dtb value, in order: the registers' mode alone when known, else all. */
+/*
+ * The modes to try for a CR3 or --dtb value, in order: the registers' mode alone when known, else a 32-bit
+ * crash dump's (a CONTEXT has no CR0/CR4, but the header's PaeEnabled is what the kernel ran with), else all.
+ */
 static unsigned
-discover_modes(const struct r2d_cpu_state *cpu, enum r2d_paging modes[3], char *why, size_t whylen)
+discover_modes(const struct r2d_analysis *a, const struct r2d_cpu_state *cpu, enum r2d_paging modes[3], char *why,
+               size_t whylen)
 {
     static const enum r2d_paging order[3] = {R2D_PAGING_X64, R2D_PAGING_X86_PAE, R2D_PAGING_X86};
+    const struct r2d_image_props *props = r2d_image_props(a->img);
     enum r2d_paging p;
 
     if (cpu && r2d_cpu_paging(cpu, &p, why, whylen)) {
         modes[0] = p;
+        return 1;
+    }
+    if (props->dump_is32) {
+        modes[0] = props->dump_pae ? R2D_PAGING_X86_PAE : R2D_PAGING_X86;
+        if (why)
+            snprintf(why, whylen, "from the dump header's PaeEnabled (%d)", props->dump_pae);
         return 1;
     }
     if (why)
@@ -199,7 +210,7 @@ discover_try_dtb(struct r2d_analysis *a, const struct r2d_cpu_state *cpu, uint64
 {
     enum r2d_paging modes[3];
     char why[512], how[384], mode_how[160];
-    const unsigned nmodes = discover_modes(cpu, modes, mode_how, sizeof(mode_how));
+    const unsigned nmodes = discover_modes(a, cpu, modes, mode_how, sizeof(mode_how));
 
     for (unsigned m = 0; m < nmodes; m++) {
         const uint64_t top = dtb & r2d_paging_dtb_mask(modes[m]);
@@ -531,6 +542,10 @@ r2d_discover_dtb(struct r2d_analysis *a)
                        "version data)", r2d_image_path(a->img), a->opts->dtb, R2D_KUSER_SHARED_DATA);
     }
     if (discover_dtb_registers(a))
+        return 0;
+    /* A crash dump whose CONTEXT is not usable as registers still names the DTB WinDbg will use. */
+    if (r2d_image_props(a->img)->have_dump_header && r2d_image_props(a->img)->dump_dtb &&
+        discover_try_dtb(a, NULL, r2d_image_props(a->img)->dump_dtb, "the dump header's DirectoryTableBase"))
         return 0;
     /* What the acquisition tool recorded (WinPmem's CR3), validated like a register's */
     if (r2d_image_props(a->img)->hint_dtb &&

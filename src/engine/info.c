@@ -50,9 +50,15 @@ info_dump_kdbg(struct r2d_ctx *ctx, const struct r2d_image *img, json_t *info)
         return;
     k = json_object();
     json_object_set_new(k, "va", r2d_json_hex(va));
-    /* The header does not name the paging mode: the first in which the block reads KDBG, else x64's. */
-    for (size_t i = 0; i <= sizeof(modes) / sizeof(modes[0]); i++) {
-        r2d_mmu_init(&mmu, ctx, img, i < sizeof(modes) / sizeof(modes[0]) ? modes[i] : R2D_PAGING_X64, dtb);
+    /*
+     * A 32-bit header names the paging mode (PaeEnabled); a 64-bit one does not: the first mode in which the
+     * block reads KDBG, else x64's.
+     */
+    const enum r2d_paging own = props->dump_pae ? R2D_PAGING_X86_PAE : R2D_PAGING_X86;
+    const size_t ntry = props->dump_is32 ? 1 : sizeof(modes) / sizeof(modes[0]);
+
+    for (size_t i = 0; i <= ntry; i++) {
+        r2d_mmu_init(&mmu, ctx, img, props->dump_is32 ? own : i < ntry ? modes[i] : R2D_PAGING_X64, dtb);
         rc = r2d_mmu_read(&mmu, va, hdr, sizeof(hdr));
         if (!rc && r2d_le32(hdr + R2D_KDBG_OFF_OWNER_TAG) == R2D_KDBG_TAG)
             break;

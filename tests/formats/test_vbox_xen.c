@@ -312,6 +312,7 @@ struct xen_spec {
     unsigned nvcpus;
     uint64_t pfn_size_cut; /* bytes taken off .xen_pfn's sh_size */
     int p2m;
+    int x86_32; /* a 32-bit PAE guest: registers zero-extended, no GS bases, CR0.PG and CR4.PAE set */
 };
 
 static const uint64_t xen_pfns[] = {5, 0, 1, 0x100000, UINT64_MAX, 2}; /* out of order, one padding entry */
@@ -334,7 +335,7 @@ put_xen_note(struct fmt_buf *b, size_t off, uint32_t type, uint32_t descsz)
 
 /* vCPU 0 in ring 0, vCPU 1 in ring 3 (user mode), vCPU 2 offline. */
 static void
-put_xen_vcpu(struct fmt_buf *b, size_t d, unsigned k)
+put_xen_vcpu(struct fmt_buf *b, size_t d, unsigned k, int x86_32)
 {
     uint8_t *c = fmt_buf_at(b, d, X_CTX_SIZE);
 
@@ -352,6 +353,16 @@ put_xen_vcpu(struct fmt_buf *b, size_t d, unsigned k)
     r2d_put_le64(c + X_FS_BASE, reg(k, X_FS_BASE));
     r2d_put_le64(c + X_GS_KERNEL, reg(k, X_GS_KERNEL));
     r2d_put_le64(c + X_GS_USER, reg(k, X_GS_USER));
+    if (x86_32) {
+        for (unsigned i = 0; i < 15; i++)
+            r2d_put_le64(c + X_R15 + 8 * i, (uint32_t)reg(k, X_R15 + 8 * i));
+        r2d_put_le64(c + X_RIP, (uint32_t)reg(k, X_RIP));
+        r2d_put_le64(c + X_RSP, (uint32_t)reg(k, X_RSP));
+        r2d_put_le16(c + X_CS, k == 1 ? 0x1B : 0x08);
+        r2d_put_le64(c + X_FS_BASE, (uint32_t)reg(k, X_FS_BASE));
+        r2d_put_le64(c + X_GS_KERNEL, 0);
+        r2d_put_le64(c + X_GS_USER, 0);
+    }
 }
 
 static void
@@ -389,7 +400,7 @@ build_xen(const struct xen_spec *s)
     r2d_put_le64(fmt_buf_at(&b, notes + 48, 8), s->npfns);
     r2d_put_le64(fmt_buf_at(&b, notes + 56, 8), s->page_size);
     for (unsigned k = 0; k < s->nvcpus; k++)
-        put_xen_vcpu(&b, prs + (size_t)k * X_CTX_SIZE, k);
+        put_xen_vcpu(&b, prs + (size_t)k * X_CTX_SIZE, k, s->x86_32);
     for (unsigned i = 0; i < s->npfns; i++) {
         r2d_put_le64(fmt_buf_at(&b, pfn + 8 * i, 8), s->pfns[i]);
         for (unsigned k = 0; s->pfns[i] != UINT64_MAX && k < PAGE; k++)
@@ -430,6 +441,34 @@ xen_hvm_core_maps_pages_by_the_pfn_table(void **state)
     assert_true((c0->flags & R2D_CPU_LONG_MODE) && (c0->flags & R2D_CPU_HAVE_KGSBASE));
     assert_non_null(strstr(note_value(img, "xen.pages"), "1 padding pages"));
     assert_non_null(strstr(note_value(img, "xen.vcpus"), "1 offline"));
+    r2d_image_free(img);
+    free(b.p);
+}
+
+/*
+ * An HVM context has no EFER and 64-bit slots for every guest: a 32-bit PAE guest runs with CR0.PG and CR4.PAE
+ * as a 64-bit one does, and only registers above 4 GiB tell them apart.
+ */
+static void
+xen_32bit_pae_guest_is_not_in_long_mode(void **state)
+{
+    struct fmt_test *t = *state;
+    struct xen_spec s = xen_default();
+    struct fmt_buf b;
+    struct r2d_image *img = NULL;
+
+    s.x86_32 = 1;
+    b = build_xen(&s);
+    if (r2d_format_open(t->ctx, fmt_test_write(t, "x32.core", b.p, b.len), "xen", &img))
+        fail_msg("%s", r2d_errmsg(t->ctx));
+    assert_int_equal(r2d_image_cpu_count(img), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const struct r2d_cpu_state *c = r2d_image_cpu(img, i);
+
+        assert_true((c->cr0 >> 31 & 1) && (c->cr4 & 0x20));
+        assert_true(c->rip == (uint32_t)reg((unsigned)i, X_RIP) && c->fs.base == (uint32_t)reg((unsigned)i, X_FS_BASE));
+        assert_false(c->flags & R2D_CPU_LONG_MODE);
+    }
     r2d_image_free(img);
     free(b.p);
 }
@@ -549,6 +588,7 @@ main(void)
         T(vbox_cpu_notes_of_other_format_versions_are_not_decoded),
         T(vbox_descriptor_and_cpu_note_problems_are_refused),
         T(xen_hvm_core_maps_pages_by_the_pfn_table),
+        T(xen_32bit_pae_guest_is_not_in_long_mode),
         T(xen_corrupt_and_pv_files_are_refused),
         T(each_elf_core_has_one_most_confident_reader),
         T(random_corruption_never_crashes),
