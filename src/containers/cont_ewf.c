@@ -21,6 +21,8 @@ struct ewf_src {
     libewf_handle_t *h;
     const char *name; /* the first segment's */
     uint32_t bad;     /* checksum errors libewf has recorded so far */
+    char **names;     /* the segment files opened, in order (libewf_glob's list), or NULL: only name */
+    int nnames;
 };
 
 /* libewf's message (the last line of its backtrace) into buf, and the error freed. */
@@ -53,6 +55,8 @@ ewf_free(struct ewf_src *e)
         libewf_handle_close(e->h, NULL);
         libewf_handle_free(&e->h, NULL);
     }
+    if (e->names)
+        libewf_glob_free(e->names, e->nnames, NULL);
     free(e);
 }
 
@@ -151,7 +155,9 @@ ewf_open_handle(struct r2d_ctx *ctx, struct ewf_src *e, int *segments)
     }
     rc = ewf_open_names(ctx, e, names, n);
     *segments = n;
-    libewf_glob_free(names, n, NULL);
+    /* Kept for the report and the evidence checks: every segment is a file the conversion reads. */
+    e->names = names;
+    e->nnames = n;
     return rc;
 }
 
@@ -233,6 +239,8 @@ ewf_describe(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, struct ewf_src *e, int
     snprintf(v, sizeof(v), "%d", segments);
     if (!rc)
         rc = r2d_bytesrc_add_note(ctx, bs, "segments", v);
+    for (int i = 0; !rc && i < (e->names ? e->nnames : 1); i++)
+        rc = r2d_bytesrc_add_file(ctx, bs, e->names ? e->names[i] : e->name);
     ewf_header_note(ctx, bs, e, "case_number", "case_number");
     ewf_header_note(ctx, bs, e, "evidence_number", "evidence_number");
     ewf_header_note(ctx, bs, e, "examiner_name", "examiner");
@@ -307,6 +315,27 @@ ewf_open(struct r2d_ctx *ctx, struct r2d_bytesrc *below, const struct r2d_contai
         *out = NULL;
     }
     return rc;
+}
+
+void
+r2d_container_segments(const char *path, char ***names, int *n)
+{
+    libewf_error_t *err = NULL;
+
+    *names = NULL;
+    *n = 0;
+    if (libewf_glob(path, strlen(path), LIBEWF_FORMAT_UNKNOWN, names, n, &err) != 1) {
+        libewf_error_free(&err);
+        *names = NULL;
+        *n = 0;
+    }
+}
+
+void
+r2d_container_segments_free(char **names, int n)
+{
+    if (names)
+        libewf_glob_free(names, n, NULL);
 }
 
 const struct r2d_container_kind r2d_container_ewf = {

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* EWF (E01, Ex01) without libewf: the probe still claims the file, so the error says what this build lacks.
  */
+#include <stddef.h>
+
 #include "container_kinds.h"
 
 static int
@@ -18,3 +20,18 @@ const struct r2d_container_kind r2d_container_ewf = {
     .probe = r2d_probe_ewf,
     .open = ewf_unavailable,
 };
+
+void
+r2d_container_segments(const char *path, char ***names, int *n)
+{
+    (void)path;
+    *names = NULL;
+    *n = 0;
+}
+
+void
+r2d_container_segments_free(char **names, int n)
+{
+    (void)names;
+    (void)n;
+}

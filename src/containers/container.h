@@ -56,6 +56,15 @@ int r2d_container_unwrap(struct r2d_ctx *ctx, struct r2d_bytesrc **bs, const str
 /* "gzip -> zip" for the stack above the file (outermost first), into buf; "" for a plain file. */
 void r2d_container_stack(const struct r2d_bytesrc *top, char *buf, size_t len);
 
+/**
+ * The segment files of the split EWF image path would be (case.E01: case.E01, case.E02 ... as libewf finds
+ * them), before anything is opened, so that the evidence checks can protect each. *n = 0 and *names NULL
+ * when the name is not an EWF first segment, when libewf finds nothing, or in a build without libewf.
+ * Free with r2d_container_segments_free.
+ */
+void r2d_container_segments(const char *path, char ***names, int *n);
+void r2d_container_segments_free(char **names, int n);
+
 /* --- for the kinds --- */
 
 /** The decoded source's name: "<below's name>[<what>]", malloc'd; NULL when out of memory. */

@@ -30,6 +30,8 @@ struct r2d_bytesrc {
     size_t nnotes;
     struct r2d_bytesrc_digest *digests;
     size_t ndigests;
+    char **files; /* the files on disk a layer reads by name (EWF segments), in order */
+    size_t nfiles;
 };
 
 int
@@ -84,6 +86,9 @@ r2d_bytesrc_close(struct r2d_bytesrc *bs)
             free(bs->notes[i].value);
         }
         free(bs->notes);
+        for (size_t i = 0; i < bs->nfiles; i++)
+            free(bs->files[i]);
+        free(bs->files);
         free(bs->digests);
         free(bs->how);
         free(bs->name);
@@ -367,4 +372,40 @@ r2d_bytesrc_list_companions(struct r2d_ctx *ctx, const struct r2d_bytesrc *base,
     }
     closedir(d);
     return rc;
+}
+
+int
+r2d_bytesrc_add_file(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const char *path)
+{
+    char **p = realloc(bs->files, (bs->nfiles + 1) * sizeof(*p));
+
+    if (!p)
+        return r2d_err(ctx, R2D_ENOMEM, "out of memory");
+    bs->files = p;
+    if (!(p[bs->nfiles] = strdup(path)))
+        return r2d_err(ctx, R2D_ENOMEM, "out of memory");
+    bs->nfiles++;
+    return 0;
+}
+
+size_t
+r2d_bytesrc_file_count(const struct r2d_bytesrc *bs)
+{
+    return bs->nfiles;
+}
+
+const char *
+r2d_bytesrc_file(const struct r2d_bytesrc *bs, size_t i)
+{
+    return i < bs->nfiles ? bs->files[i] : NULL;
+}
+
+const struct r2d_bytesrc *
+r2d_bytesrc_files_owner(const struct r2d_bytesrc *bs)
+{
+    for (; bs; bs = bs->below) {
+        if (bs->nfiles)
+            return bs;
+    }
+    return NULL;
 }

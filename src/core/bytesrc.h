@@ -89,6 +89,20 @@ const struct r2d_bytesrc *r2d_bytesrc_below(const struct r2d_bytesrc *bs);
 /** The bottom of the stack: the file on disk whose digest is the input's (bs itself when plain). */
 const struct r2d_bytesrc *r2d_bytesrc_base(const struct r2d_bytesrc *bs);
 
+/*
+ * --- the files on disk a layer reads by name besides the one below it (a split EWF image's segments) ---
+ * The input's files are the list of the one layer of the stack that has one (its first entry is the base
+ * file itself), else just the base file: the report identifies and hashes each, and no output may be one.
+ */
+
+/** Append path (copied) to the layer's list of files read, in the order the layer reads them. */
+int r2d_bytesrc_add_file(struct r2d_ctx *ctx, struct r2d_bytesrc *bs, const char *path);
+size_t r2d_bytesrc_file_count(const struct r2d_bytesrc *bs);
+/** Entry i of the list, or NULL past its end. */
+const char *r2d_bytesrc_file(const struct r2d_bytesrc *bs, size_t i);
+/** The outermost layer of the stack from bs down that lists files, or NULL when none does. */
+const struct r2d_bytesrc *r2d_bytesrc_files_owner(const struct r2d_bytesrc *bs);
+
 /* --- what a container layer says about itself (--info and the report's "containers") --- */
 
 /* A digest the container stores of its decoded data (EWF's MD5, a ZIP member's CRC-32). */

@@ -11,6 +11,7 @@
 #include "crashdump.h"
 #include "file_identity.h"
 #include "format.h"
+#include "input_files.h"
 #include "plan_build.h"
 #include "report.h"
 #include "report_convert.h"
@@ -91,6 +92,8 @@ convert_open(struct convert_run *r)
     int rc = r2d_files_check_conversion(r->ctx, r->opts, r->input, r->output);
 
     if (!rc)
+        rc = r2d_input_files_precheck(r->ctx, r->opts, r->input, r->output);
+    if (!rc)
         rc = convert_check_targets(r->ctx, r->opts, r->output);
     r->refused = rc != 0;
     if (rc)
@@ -100,6 +103,11 @@ convert_open(struct convert_run *r)
                             json_pack("{s:s,s:o}", "path", r->opts->report_path, "absolute_path",
                                       r2d_report_target_path(r->opts->report_path)));
     rc = r2d_format_open_hints(r->ctx, r->input, r->opts->input_format, &hints, &r->img);
+    /* The segments of a split image are known only now: none may be an output either. */
+    if (!rc && (rc = r2d_input_files_check(r->ctx, r->opts, r2d_image_input(r->img), r->output)) != 0) {
+        r->refused = 1;
+        return rc;
+    }
     convert_record_files(r);
     if (rc)
         return rc;
@@ -146,8 +154,10 @@ convert_write(struct convert_run *r)
     if (rc)
         return rc;
     json_object_set_new(r->timings, "write_s", json_real(r2d_now() - r->t1));
-    if (r->opts->hash != R2D_HASH_NONE)
+    if (r->opts->hash != R2D_HASH_NONE) {
         r2d_report_input_digest(r->ctx, r->input, &r->res, r->in_json, r->timings);
+        r2d_report_input_files_digests(r->ctx, r->in_json, &r->res, r->opts->hash);
+    }
     json_object_set_new(r->report, "output", r2d_report_output(r->output, &r->res));
     if (!r->differences)
         return 0;

@@ -188,6 +188,35 @@ it_aff4(struct it *t)
         it_line(t, "", "WinPmem recorded CR3 %s, kernel base %s", cr3 ? cr3 : "(none)", base ? base : "(none)");
 }
 
+/* A split image's segments, in order: every file the conversion reads (one file needs no line). */
+static void
+it_files(struct it *t)
+{
+    const json_t *files = json_object_get(json_object_get(t->info, "input"), "files");
+    const size_t n = json_array_size(files);
+    char key[64], size[32];
+
+    if (n < 2) {
+        if (n == 1) {
+            it_take(t, "input/files/0/path");
+            it_take(t, "input/files/0/size");
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *path;
+        uint64_t bytes = 0;
+
+        snprintf(key, sizeof(key), "input/files/%zu/path", i);
+        path = it_str(t, key);
+        snprintf(key, sizeof(key), "input/files/%zu/size", i);
+        it_u64(t, key, &bytes);
+        it_size(bytes, size, sizeof(size));
+        it_line(t, i == 0 ? "Files" : "", "%zu/%zu: %s (%s, %" PRIu64 " bytes)", i + 1, n, path ? path : "?",
+                size, bytes);
+    }
+}
+
 static void
 it_input(struct it *t)
 {
@@ -207,6 +236,7 @@ it_input(struct it *t)
     else
         it_line(t, "Format", "%s, %s", format ? format : "?", reason ? reason : "");
     it_hiber(t);
+    it_files(t);
     /* Evidence containers around the format: the whole stack, outermost first ("zstd -> lime"). */
     if (json_array_size(json_object_get(json_object_get(t->info, "input"), "containers")) > 0)
         it_line(t, "Containers", "stack: %s", it_str(t, "input/stack"));

@@ -10,6 +10,7 @@
 #include "kdbg_fields.h"
 #include "bytes.h"
 #include "file_identity.h"
+#include "input_files.h"
 #include "container.h"
 #include "format.h"
 #include "hex.h"
@@ -159,6 +160,7 @@ r2d_report_image_lists(const struct r2d_image *img, int lists)
     json_object_set_new(o, "path", json_string(r2d_bytesrc_name(file)));
     json_object_set_new(o, "size", json_integer((json_int_t)r2d_bytesrc_size(file)));
     json_object_set_new(o, "sha256", json_null()); /* filled in by r2d_convert when hashing */
+    json_object_set_new(o, "files", r2d_report_input_files(r2d_image_input(img)));
     report_containers(o, img);
     json_object_set_new(o, "format", json_string(r2d_image_format_name(img)));
     json_object_set_new(o, "format_reason", json_string(r2d_image_probe_reason(img)));

@@ -82,6 +82,11 @@ def convert(work, truth, src, ref, stack, name, extra=()):
     t.check(inp["path"] == src and inp["size"] == os.path.getsize(src), "%s: path and size are the file's" % name)
     t.check(inp.get("sha256") == sha256(src), "%s: input SHA-256 is sha256sum of the container file" % name)
     t.check(all(c.get("read") for c in inp["containers"]), "%s: every layer says how it is read" % name)
+    if not src.endswith(".E01"):
+        files = inp.get("files", [])
+        t.check(len(files) == 1 and files[0]["path"] == src and files[0]["sha256"] == inp.get("sha256")
+                and files[0]["inode"] == os.stat(src).st_ino,
+                "%s: input.files is the one file, with the input's digest and inode: %r" % (name, files))
     t.check(rep["schema"] == 2, "%s: report schema 2" % name)
     os.unlink(out)
     return rep
@@ -255,6 +260,7 @@ def ewf(work, truth, refs):
         t.check(c["notes"].get("segments") == str(len(segments)) and c["notes"].get("case_number") == "42",
                 "case.E01: segments and case number noted: %r" % c["notes"])
     info_stack(e01, "ewf -> raw", "case.E01")
+    ewf_segments(work, truth, e01, [os.path.join(d, n) for n in segments])
     if have["ewfacquire"]:
         # LiME in E01: EWF keeps whole sectors, so the LiME file gets an all-zero terminator and zero padding.
         padded = os.path.join(work, "padded.lime")
@@ -286,6 +292,60 @@ def ewf(work, truth, refs):
     shutil.move(last, last + ".away")
     must_fail(work, e01, "a missing E01 segment", "a segment is missing")
     shutil.move(last + ".away", last)
+
+
+def sha256sum(path, tool="sha256sum"):
+    return subprocess.run([tool, path], check=True, capture_output=True, text=True).stdout.split()[0]
+
+
+def ewf_segments(work, truth, e01, segments):
+    """A split E01: every segment is identified and hashed in order (sha256sum, sha1sum, md5sum say
+    the same), --info lists them, and none may be written: a later segment named as OUTPUT or --report,
+    directly or through a link, is refused like the first, with --force too, and left unchanged."""
+    out, report = os.path.join(work, "seg.dmp"), os.path.join(work, "seg.json")
+    p = t.raw2dmp("--pdb", os.path.join(work, truth["pdb"]["path"]), "--report", report, "--hash",
+                  "md5,sha256,sha1", e01, out, check_rc=0)
+    if t.check(p.returncode == 0, "split E01 with three digests: conversion succeeds (%r)" % p.stderr[-300:]):
+        with open(report) as f:
+            inp = json.load(f)["input"]
+        files = inp.get("files", [])
+        t.check([f["path"] for f in files] == segments, "input.files are the segments in order: %r"
+                % [f["path"] for f in files])
+        for f in files:
+            st = os.stat(f["path"])
+            t.check(f["size"] == st.st_size and f["inode"] == st.st_ino and f["device"] == st.st_dev
+                    and f["absolute_path"] == os.path.realpath(f["path"]),
+                    "%s: size, device, inode and absolute path are the file's" % f["path"])
+            for alg in ("sha256", "sha1", "md5"):
+                t.check(f.get(alg) == sha256sum(f["path"], alg + "sum"),
+                        "%s: %s equals %ssum" % (f["path"], alg, alg))
+        t.check(inp.get("sha256") == sha256sum(e01) and inp.get("md5") == sha256sum(e01, "md5sum"),
+                "split E01: input.sha256 and input.md5 stay the first segment's")
+        os.unlink(out)
+    p = t.raw2dmp("--info", "--offline", e01)
+    for i, s in enumerate(segments):
+        t.check("%d/%d: %s (" % (i + 1, len(segments), s) in p.stdout, "--info lists segment %s" % s)
+    before = {s: sha256sum(s) for s in segments}
+    e02, e03 = segments[1], segments[2]
+    hard, sym = os.path.join(work, "hard-E03.dmp"), os.path.join(work, "sym-E02.dmp")
+    os.link(e03, hard)
+    os.symlink(e02, sym)
+    cases = [("a later segment as OUTPUT", [e01, e02], "OUTPUT '%s' is the same file as INPUT segment '%s'" % (e02, e02)),
+             ("a symbolic link to E02 as OUTPUT", [e01, sym], "OUTPUT '%s' is the same file as INPUT segment '%s'" % (sym, e02)),
+             ("a hard link to E03 as OUTPUT", [e01, hard], "OUTPUT '%s' is the same file as INPUT segment '%s'" % (hard, e03)),
+             ("a later segment as --report", ["--report", e03, e01, out],
+              "--report '%s' is the same file as INPUT segment '%s'" % (e03, e03))]
+    for name, args, needle in cases:
+        for force in ((), ("--force",)):
+            p = t.raw2dmp(*force, "--pdb", os.path.join(work, truth["pdb"]["path"]), *args, check_rc=0)
+            lines = [l for l in p.stderr.splitlines() if l.strip()]
+            label = name + (" --force" if force else "")
+            t.check(p.returncode == 2 and len(lines) == 1 and needle in lines[0],
+                    "%s: refused, exit 2, one line %r (got %d %r)" % (label, needle, p.returncode, lines))
+            t.check(not os.path.exists(out), "%s: no output" % label)
+            t.check(all(sha256sum(s) == before[s] for s in segments), "%s: every segment unchanged" % label)
+    os.unlink(hard)
+    os.unlink(sym)
 
 
 def hostile(work):
