@@ -7,7 +7,6 @@
  * chunks, half of a long read by a second thread. Facts: docs/formats/aff4.md A4-A6.
  */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,28 +14,14 @@
 #include "aff4.h"
 #include "bytes.h"
 #include "bytesrc.h"
+#include "decode_helper.h"
 #include "zip_archive.h"
 
 #define AFF4_CACHE_BYTES (8u << 20) /* decoded chunks kept */
 #define AFF4_CACHE_MIN 2u
 #define AFF4_CACHE_MAX 64u
 #define AFF4_INDEX_STD 12u   /* u64 offset, u32 length */
-#define AFF4_PARALLEL_MIN 8u /* whole chunks in one read before the worker takes half */
-
-enum { AFF4_WORKER_NONE, AFF4_WORKER_OFF, AFF4_WORKER_ON };
-
-/* The second decoding thread: whole chunks of long reads, into the caller's buffer (as kdump's). */
-struct aff4_worker {
-    int state;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake, done;
-    int busy, stop, rc;
-    uint64_t first, count;
-    uint8_t *dst;
-    uint8_t *cbuf;
-    struct r2d_ctx *ctx;
-};
+#define AFF4_PARALLEL_MIN 8u /* whole chunks in one read before the helper takes half */
 
 struct r2d_aff4_stream {
     const struct r2d_bytesrc *in;
@@ -51,7 +36,8 @@ struct r2d_aff4_stream {
     uint8_t *cache; /* nslots decoded chunks */
     uint64_t *slot_chunk;
     unsigned nslots;
-    struct aff4_worker worker;
+    uint8_t *wcbuf;                  /* the helper thread's compressed chunk */
+    struct r2d_decode_helper helper; /* decodes the second half of long reads (over a plain file) */
 };
 
 int
@@ -257,9 +243,9 @@ stream_chunk(struct r2d_ctx *ctx, struct r2d_aff4_stream *s, uint64_t k, const u
 
 /* Whole chunks [first, first + count) into dst, in order. */
 static int
-stream_decode_range(struct r2d_ctx *ctx, const struct r2d_aff4_stream *s, uint8_t *cbuf, uint64_t first,
-                    uint64_t count, uint8_t *dst)
+stream_decode_range(struct r2d_ctx *ctx, void *owner, void *cbuf, uint64_t first, uint64_t count, uint8_t *dst)
 {
+    const struct r2d_aff4_stream *s = owner;
     int rc = 0;
 
     for (uint64_t i = 0; !rc && i < count; i++)
@@ -267,83 +253,21 @@ stream_decode_range(struct r2d_ctx *ctx, const struct r2d_aff4_stream *s, uint8_
     return rc;
 }
 
-static void *
-stream_worker_main(void *arg)
-{
-    struct r2d_aff4_stream *s = arg;
-    struct aff4_worker *w = &s->worker;
-    int rc;
-
-    pthread_mutex_lock(&w->lock);
-    for (;;) {
-        while (!w->busy && !w->stop)
-            pthread_cond_wait(&w->wake, &w->lock);
-        if (w->stop)
-            break;
-        pthread_mutex_unlock(&w->lock);
-        rc = stream_decode_range(w->ctx, s, w->cbuf, w->first, w->count, w->dst);
-        pthread_mutex_lock(&w->lock);
-        w->rc = rc;
-        w->busy = 0;
-        pthread_cond_signal(&w->done);
-    }
-    pthread_mutex_unlock(&w->lock);
-    return NULL;
-}
-
 /*
- * Start the worker on first use. Only over a plain file, whose reads (pread) may run in two threads at once;
- * a decoding container below keeps caches. AFF4_WORKER_OFF (decode alone) when anything fails.
+ * Whole chunks: long ranges split between this thread (first half) and the helper (second half). Only over a
+ * plain file, whose reads (pread) may run in two threads at once; a decoding container below keeps caches.
  */
-static int
-stream_worker_ready(struct r2d_aff4_stream *s)
-{
-    struct aff4_worker *w = &s->worker;
-
-    if (w->state != AFF4_WORKER_NONE)
-        return w->state == AFF4_WORKER_ON;
-    w->state = AFF4_WORKER_OFF;
-    if (r2d_bytesrc_fd(s->in) < 0 || !(w->cbuf = malloc(s->cmax)) || !(w->ctx = r2d_ctx_new()))
-        return 0;
-    r2d_ctx_set_verbosity(w->ctx, R2D_LOG_ERROR);
-    if (pthread_mutex_init(&w->lock, NULL) != 0)
-        return 0;
-    if (pthread_cond_init(&w->wake, NULL) != 0 || pthread_cond_init(&w->done, NULL) != 0 ||
-        pthread_create(&w->thread, NULL, stream_worker_main, s) != 0) {
-        pthread_mutex_destroy(&w->lock); /* the conds are trivial on glibc: an init failure leaks nothing */
-        return 0;
-    }
-    w->state = AFF4_WORKER_ON;
-    return 1;
-}
-
-/* Whole chunks: long ranges split between this thread (first half) and the worker (second half). */
 static int
 stream_decode_chunks(struct r2d_ctx *ctx, struct r2d_aff4_stream *s, uint64_t first, uint64_t count,
                      uint8_t *dst)
 {
-    struct aff4_worker *w = &s->worker;
     const uint64_t mine = count / 2;
-    int rc, wrc;
 
-    if (count < AFF4_PARALLEL_MIN || !stream_worker_ready(s))
+    if (count < AFF4_PARALLEL_MIN || r2d_bytesrc_fd(s->in) < 0 || (!s->wcbuf && !(s->wcbuf = malloc(s->cmax))))
         return stream_decode_range(ctx, s, s->cbuf, first, count, dst);
-    pthread_mutex_lock(&w->lock);
-    w->first = first + mine;
-    w->count = count - mine;
-    w->dst = dst + mine * s->chunk_size;
-    w->busy = 1;
-    pthread_cond_signal(&w->wake);
-    pthread_mutex_unlock(&w->lock);
-    rc = stream_decode_range(ctx, s, s->cbuf, first, mine, dst);
-    pthread_mutex_lock(&w->lock); /* the worker writes into dst: always wait for it */
-    while (w->busy)
-        pthread_cond_wait(&w->done, &w->lock);
-    wrc = w->rc;
-    pthread_mutex_unlock(&w->lock);
-    if (!rc && wrc)
-        rc = r2d_err(ctx, wrc, "%s", r2d_errmsg(w->ctx));
-    return rc;
+    if (!s->helper.decode)
+        r2d_decode_helper_init(&s->helper, stream_decode_range, s, s->wcbuf);
+    return r2d_decode_helper_split(ctx, &s->helper, s->cbuf, first, count, mine, dst, dst + mine * s->chunk_size);
 }
 
 int
@@ -405,23 +329,10 @@ r2d_aff4_stream_index_kind(const struct r2d_aff4_stream *s)
 void
 r2d_aff4_stream_free(struct r2d_aff4_stream *s)
 {
-    struct aff4_worker *w;
-
     if (!s)
         return;
-    w = &s->worker;
-    if (w->state == AFF4_WORKER_ON) {
-        pthread_mutex_lock(&w->lock);
-        w->stop = 1;
-        pthread_cond_signal(&w->wake);
-        pthread_mutex_unlock(&w->lock);
-        pthread_join(w->thread, NULL);
-        pthread_cond_destroy(&w->wake);
-        pthread_cond_destroy(&w->done);
-        pthread_mutex_destroy(&w->lock);
-    }
-    r2d_ctx_free(w->ctx);
-    free(w->cbuf);
+    r2d_decode_helper_stop(&s->helper);
+    free(s->wcbuf);
     free(s->urn);
     free(s->coff);
     free(s->clen);

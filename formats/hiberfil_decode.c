@@ -5,7 +5,6 @@
  * every long read straight into the caller's buffer, so both cores work on a conversion's sequential pass.
  */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +12,6 @@
 #include "array.h"
 #include "hiberfil_priv.h"
 #include "xpress.h"
-
-#define HIB_WORKER_NONE 0
-#define HIB_WORKER_ON 1
-#define HIB_WORKER_OFF 2
 
 int
 r2d_hib_decode_set(struct r2d_ctx *ctx, const struct hib_file *h, struct hib_decoder *dec, size_t i, uint8_t *dst)
@@ -83,93 +78,31 @@ hib_cached(struct r2d_ctx *ctx, struct hib_file *h, size_t i, const uint8_t **ou
 
 /* Whole sets [first, first + count) into dst, in order. */
 static int
-hib_decode_range(struct r2d_ctx *ctx, const struct hib_file *h, struct hib_decoder *dec, size_t first,
-                 size_t count, uint8_t *dst)
+hib_decode_range(struct r2d_ctx *ctx, void *owner, void *state, uint64_t first, uint64_t count, uint8_t *dst)
 {
+    const struct hib_file *h = owner;
+    struct hib_decoder *dec = state;
     int rc = 0;
 
-    for (size_t i = first; !rc && i < first + count; i++) {
+    for (uint64_t i = first; !rc && i < first + count; i++) {
         rc = r2d_hib_decode_set(ctx, h, dec, i, dst);
         dst += (size_t)h->sets[i].pages * HIB_PAGE;
     }
     return rc;
 }
 
-static void *
-hib_worker_main(void *arg)
-{
-    struct hib_file *h = arg;
-    struct hib_worker *w = &h->worker;
-    int rc;
-
-    pthread_mutex_lock(&w->lock);
-    for (;;) {
-        while (!w->busy && !w->stop)
-            pthread_cond_wait(&w->wake, &w->lock);
-        if (w->stop)
-            break;
-        pthread_mutex_unlock(&w->lock);
-        rc = hib_decode_range(w->ctx, h, &w->dec, w->first, w->count, w->dst);
-        pthread_mutex_lock(&w->lock);
-        w->rc = rc;
-        w->busy = 0;
-        pthread_cond_signal(&w->done);
-    }
-    pthread_mutex_unlock(&w->lock);
-    return NULL;
-}
-
-/* Start the worker on first use; HIB_WORKER_OFF (decode alone) when anything fails. */
-static int
-hib_worker_ready(struct hib_file *h)
-{
-    struct hib_worker *w = &h->worker;
-
-    if (w->state != HIB_WORKER_NONE)
-        return w->state == HIB_WORKER_ON;
-    w->state = HIB_WORKER_OFF;
-    if (!(w->ctx = r2d_ctx_new()))
-        return 0;
-    r2d_ctx_set_verbosity(w->ctx, R2D_LOG_ERROR);
-    if (pthread_mutex_init(&w->lock, NULL) != 0)
-        return 0;
-    if (pthread_cond_init(&w->wake, NULL) != 0 || pthread_cond_init(&w->done, NULL) != 0 ||
-        pthread_create(&w->thread, NULL, hib_worker_main, h) != 0) {
-        pthread_mutex_destroy(&w->lock);
-        return 0;
-    }
-    w->state = HIB_WORKER_ON;
-    return 1;
-}
-
-/* Whole sets [first, first + count) into dst: the second half by the worker while this thread does the first. */
+/* Whole sets [first, first + count) into dst: the second half by the helper while this thread does the first. */
 static int
 hib_decode_sets(struct r2d_ctx *ctx, struct hib_file *h, size_t first, size_t count, uint8_t *dst)
 {
-    struct hib_worker *w = &h->worker;
     const size_t mine = count / 2;
-    uint64_t mine_pages;
-    int rc, wrc;
+    const uint64_t mine_pages = h->sets[first + mine].first - h->sets[first].first;
 
-    if (count < HIB_PARALLEL_MIN || !hib_worker_ready(h))
+    if (count < HIB_PARALLEL_MIN)
         return hib_decode_range(ctx, h, &h->dec, first, count, dst);
-    mine_pages = h->sets[first + mine].first - h->sets[first].first;
-    pthread_mutex_lock(&w->lock);
-    w->first = first + mine;
-    w->count = count - mine;
-    w->dst = dst + mine_pages * HIB_PAGE;
-    w->busy = 1;
-    pthread_cond_signal(&w->wake);
-    pthread_mutex_unlock(&w->lock);
-    rc = hib_decode_range(ctx, h, &h->dec, first, mine, dst);
-    pthread_mutex_lock(&w->lock); /* the worker writes into dst: always wait for it */
-    while (w->busy)
-        pthread_cond_wait(&w->done, &w->lock);
-    wrc = w->rc;
-    pthread_mutex_unlock(&w->lock);
-    if (!rc && wrc)
-        rc = r2d_err(ctx, wrc, "%s", r2d_errmsg(w->ctx));
-    return rc;
+    if (!h->helper.decode)
+        r2d_decode_helper_init(&h->helper, hib_decode_range, h, &h->wdec);
+    return r2d_decode_helper_split(ctx, &h->helper, &h->dec, first, count, mine, dst, dst + mine_pages * HIB_PAGE);
 }
 
 /* How many sets from i on lie whole inside [off, off + len) of the source (off at set i's start). */
@@ -227,23 +160,11 @@ static void
 hib_src_free(void *src)
 {
     struct hib_file *h = src;
-    struct hib_worker *w;
 
     if (!h)
         return;
-    w = &h->worker;
-    if (w->state == HIB_WORKER_ON) {
-        pthread_mutex_lock(&w->lock);
-        w->stop = 1;
-        pthread_cond_signal(&w->wake);
-        pthread_mutex_unlock(&w->lock);
-        pthread_join(w->thread, NULL);
-        pthread_cond_destroy(&w->wake);
-        pthread_cond_destroy(&w->done);
-        pthread_mutex_destroy(&w->lock);
-    }
-    r2d_ctx_free(w->ctx);
-    free(w->dec.cbuf);
+    r2d_decode_helper_stop(&h->helper);
+    free(h->wdec.cbuf);
     free(h->dec.cbuf);
     free(h->sets);
     free(h->cache);

@@ -8,9 +8,9 @@
 #ifndef R2D_FORMATS_HIBERFIL_PRIV_H
 #define R2D_FORMATS_HIBERFIL_PRIV_H
 
-#include <pthread.h>
 #include <stdint.h>
 
+#include "decode_helper.h"
 #include "format.h"
 
 #define HIB_PAGE 4096u
@@ -75,23 +75,10 @@ struct hib_decoder {
     size_t ccap;
 };
 
-/* The second decoding thread (as kdump's): a long read's whole sets are shared between it and the caller. */
-struct hib_worker {
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake, done;
-    int state; /* 0 not started, 1 running, 2 unavailable */
-    int busy, stop, rc;
-    size_t first, count; /* sets */
-    uint8_t *dst;
-    struct r2d_ctx *ctx;
-    struct hib_decoder dec;
-};
-
 /*
  * The open file and the decoding source. The source's address space is the stored pages in file order:
  * source offset = source page x 4096; a run's src_off is its first page's source offset. Everything but the
- * decoders, the cache and the worker is read-only once the file is open.
+ * decoders, the cache and the helper is read-only once the file is open.
  */
 struct hib_file {
     const struct r2d_bytesrc *in;
@@ -111,7 +98,8 @@ struct hib_file {
     uint8_t *cache; /* HIB_CACHE_SETS x HIB_MAX_SET_PAGES pages */
     size_t cache_set[HIB_CACHE_SETS];
     unsigned cache_next;
-    struct hib_worker worker;
+    struct hib_decoder wdec;          /* the helper thread's */
+    struct r2d_decode_helper helper; /* decodes the second half of long reads */
 };
 
 /* hiberfil.c: a run of pfn..pfn+pages at source page src (merged with the previous one when contiguous). */

@@ -4,7 +4,6 @@
  * and a second thread that decodes half of every long read so both cores work on zlib.
  */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,9 +122,10 @@ r2d_kdump_decoder_free(struct kdump_decoder *dec)
 
 /* Pages [first, first + count) into dst, in order. */
 static int
-kdump_decode_range(struct r2d_ctx *ctx, const struct kdump_file *k, struct kdump_decoder *dec, uint64_t first,
-                   uint64_t count, uint8_t *dst)
+kdump_decode_range(struct r2d_ctx *ctx, void *owner, void *state, uint64_t first, uint64_t count, uint8_t *dst)
 {
+    const struct kdump_file *k = owner;
+    struct kdump_decoder *dec = state;
     int rc = 0;
 
     for (uint64_t i = 0; !rc && i < count; i++)
@@ -133,82 +133,20 @@ kdump_decode_range(struct r2d_ctx *ctx, const struct kdump_file *k, struct kdump
     return rc;
 }
 
-static void *
-kdump_worker_main(void *arg)
-{
-    struct kdump_file *k = arg;
-    struct kdump_worker *w = &k->worker;
-    int rc;
-
-    pthread_mutex_lock(&w->lock);
-    for (;;) {
-        while (!w->busy && !w->stop)
-            pthread_cond_wait(&w->wake, &w->lock);
-        if (w->stop)
-            break;
-        pthread_mutex_unlock(&w->lock);
-        rc = kdump_decode_range(w->ctx, k, &w->dec, w->first, w->count, w->dst);
-        pthread_mutex_lock(&w->lock);
-        w->rc = rc;
-        w->busy = 0;
-        pthread_cond_signal(&w->done);
-    }
-    pthread_mutex_unlock(&w->lock);
-    return NULL;
-}
-
-/* Start the worker on first use; KDUMP_WORKER_OFF (no thread, decode alone) when anything fails. */
-static int
-kdump_worker_ready(struct kdump_file *k)
-{
-    struct kdump_worker *w = &k->worker;
-
-    if (w->state != KDUMP_WORKER_NONE)
-        return w->state == KDUMP_WORKER_ON;
-    w->state = KDUMP_WORKER_OFF;
-    if (!(w->ctx = r2d_ctx_new()))
-        return 0;
-    r2d_ctx_set_verbosity(w->ctx, R2D_LOG_ERROR);
-    if (pthread_mutex_init(&w->lock, NULL) != 0)
-        return 0;
-    if (pthread_cond_init(&w->wake, NULL) != 0 || pthread_cond_init(&w->done, NULL) != 0 ||
-        pthread_create(&w->thread, NULL, kdump_worker_main, k) != 0) {
-        pthread_mutex_destroy(&w->lock); /* the conds are trivial on glibc; an init failure leaks nothing */
-        return 0;
-    }
-    w->state = KDUMP_WORKER_ON;
-    return 1;
-}
-
 /*
  * Whole pages [first, first + count) into dst: long ranges are split between this thread (first half) and
- * the worker (second half), so zlib keeps two cores busy; short ones are decoded here.
+ * the helper (second half), so zlib keeps two cores busy; short ones are decoded here.
  */
 static int
 kdump_decode_pages(struct r2d_ctx *ctx, struct kdump_file *k, uint64_t first, uint64_t count, uint8_t *dst)
 {
-    struct kdump_worker *w = &k->worker;
     const uint64_t mine = count / 2;
-    int rc, wrc;
 
-    if (count < KDUMP_PARALLEL_MIN || !kdump_worker_ready(k))
+    if (count < KDUMP_PARALLEL_MIN)
         return kdump_decode_range(ctx, k, &k->dec, first, count, dst);
-    pthread_mutex_lock(&w->lock);
-    w->first = first + mine;
-    w->count = count - mine;
-    w->dst = dst + mine * k->bs;
-    w->busy = 1;
-    pthread_cond_signal(&w->wake);
-    pthread_mutex_unlock(&w->lock);
-    rc = kdump_decode_range(ctx, k, &k->dec, first, mine, dst);
-    pthread_mutex_lock(&w->lock); /* the worker writes into dst: always wait for it */
-    while (w->busy)
-        pthread_cond_wait(&w->done, &w->lock);
-    wrc = w->rc;
-    pthread_mutex_unlock(&w->lock);
-    if (!rc && wrc)
-        rc = r2d_err(ctx, wrc, "%s", r2d_errmsg(w->ctx));
-    return rc;
+    if (!k->helper.decode)
+        r2d_decode_helper_init(&k->helper, kdump_decode_range, k, &k->wdec);
+    return r2d_decode_helper_split(ctx, &k->helper, &k->dec, first, count, mine, dst, dst + mine * k->bs);
 }
 
 static int
@@ -252,23 +190,11 @@ static void
 kdump_src_free(void *src)
 {
     struct kdump_file *k = src;
-    struct kdump_worker *w;
 
     if (!k)
         return;
-    w = &k->worker;
-    if (w->state == KDUMP_WORKER_ON) {
-        pthread_mutex_lock(&w->lock);
-        w->stop = 1;
-        pthread_cond_signal(&w->wake);
-        pthread_mutex_unlock(&w->lock);
-        pthread_join(w->thread, NULL);
-        pthread_cond_destroy(&w->wake);
-        pthread_cond_destroy(&w->done);
-        pthread_mutex_destroy(&w->lock);
-    }
-    r2d_ctx_free(w->ctx);
-    r2d_kdump_decoder_free(&w->dec);
+    r2d_decode_helper_stop(&k->helper);
+    r2d_kdump_decoder_free(&k->wdec);
     r2d_kdump_decoder_free(&k->dec);
     free(k->recs);
     free(k->cache);

@@ -7,11 +7,11 @@
 #ifndef R2D_FORMATS_KDUMP_PRIV_H
 #define R2D_FORMATS_KDUMP_PRIV_H
 
-#include <pthread.h>
 #include <stdint.h>
 
 #include <zlib.h>
 
+#include "decode_helper.h"
 #include "format.h"
 
 /* Flattened stream (makedumpfile -F, QEMU -z/-l/-s): a 4096-byte header, then {i64 BE offset, i64 BE size}.
@@ -70,9 +70,6 @@
 #define KDUMP_WINDOW (1u << 20) /* read-ahead window for descriptors and page data */
 #define KDUMP_CACHE_PAGES 16    /* decoded pages kept, direct-mapped by descriptor index */
 #define KDUMP_PARALLEL_MIN 16   /* reads of at least this many whole pages are decoded by two threads */
-#define KDUMP_WORKER_NONE 0     /* worker states: not started yet, running, unavailable */
-#define KDUMP_WORKER_ON 1
-#define KDUMP_WORKER_OFF 2
 
 /* One record of the flattened stream: real [real_off, real_off + len) is at flat_off of the input. */
 struct kdump_rec {
@@ -94,26 +91,9 @@ struct kdump_decoder {
 };
 
 /*
- * The second decoding thread: a long read is split in two halves, this thread decodes the second one into
- * the caller's buffer while the caller decodes the first (two cores busy on zlib). It has its own decoder
- * and its own context (a context is not shared between threads); its error is copied to the caller's.
- */
-struct kdump_worker {
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake, done;
-    int state; /* KDUMP_WORKER_* */
-    int busy, stop, rc;
-    uint64_t first, count;
-    uint8_t *dst;
-    struct r2d_ctx *ctx;
-    struct kdump_decoder dec;
-};
-
-/*
  * The open file and the decoding source. The source's address space is the dumped pages in descriptor order:
  * source offset = descriptor index x block_size, so a run's src_off is its first page's descriptor index
- * times the block size and no per-page table is needed. Everything but the decoders, the cache and the worker
+ * times the block size and no per-page table is needed. Everything but the decoders, the cache and the helper
  * is read-only once the file is open, so two threads can decode pages at the same time.
  */
 struct kdump_file {
@@ -128,7 +108,8 @@ struct kdump_file {
     struct kdump_decoder dec; /* the caller's thread */
     uint8_t *cache;           /* KDUMP_CACHE_PAGES decoded pages, caller's thread only */
     uint64_t cache_idx[KDUMP_CACHE_PAGES];
-    struct kdump_worker worker;
+    struct kdump_decoder wdec;          /* the helper thread's */
+    struct r2d_decode_helper helper; /* decodes the second half of long reads (zlib on two cores) */
 };
 
 /* kdump_flat.c: the assembled file. */

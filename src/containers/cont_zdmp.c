@@ -148,7 +148,7 @@ zdmp_walk(struct r2d_ctx *ctx, struct zdmp_src *z)
 
     for (uint64_t i = 0; !rc && i < z->nblocks; i++) {
         const uint64_t out = i * z->bsize;
-        uint32_t csize, crc;
+        uint32_t csize = 0, crc = 0;
 
         if ((i & 0xfff) == 0 && r2d_cancelled(ctx))
             return r2d_err(ctx, R2D_ECANCELED, "%s: cancelled while indexing", z->name);
@@ -193,7 +193,7 @@ static int
 zdmp_load(struct r2d_ctx *ctx, struct zdmp_src *z, uint8_t *out)
 {
     const uint64_t off = z->next_in, i = z->blk;
-    uint32_t csize, crc, got;
+    uint32_t csize = 0, crc = 0, got;
     uint8_t *payload;
     int rc;
 

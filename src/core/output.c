@@ -80,6 +80,28 @@ output_split_path(struct r2d_ctx *ctx, struct r2d_output *o)
     return 0;
 }
 
+/*
+ * The file --force will replace leaves the page cache now rather than when the rename frees it. Its clean
+ * pages go back to the free lists, where the new dump's page cache finds them: otherwise the new dump takes
+ * pages the kernel has not used for a while, which in a virtual machine with free page reporting (virtio
+ * balloon) the host has reclaimed and must fault in again, one by one (docs/performance.md, "Replacing an
+ * output"). Read-only and advisory: the old file is not changed, and stays complete until the rename. Its
+ * dirty pages (an old output written with --no-sync moments ago) are only queued for writeback, which the
+ * kernel does within half a minute anyway.
+ */
+static void
+output_release_old(const struct r2d_output *o)
+{
+    const int fd = openat(o->dirfd, o->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(fd);
+}
+
 /* Refuse an existing target without force, and anything but a file (or symlink) to replace with force. */
 static int
 output_check_target(struct r2d_ctx *ctx, const struct r2d_output *o)
@@ -93,6 +115,8 @@ output_check_target(struct r2d_ctx *ctx, const struct r2d_output *o)
     }
     R2D_CHECK(!o->force, ctx, R2D_EEXIST, "%s: output exists (use --force to replace it)", o->path);
     R2D_CHECK(S_ISDIR(st.st_mode), ctx, R2D_EINVAL, "%s: output is a directory", o->path);
+    if (S_ISREG(st.st_mode))
+        output_release_old(o);
     return 0;
 }
 

@@ -184,7 +184,7 @@ discover_modes(const struct r2d_analysis *a, const struct r2d_cpu_state *cpu, en
 {
     static const enum r2d_paging order[3] = {R2D_PAGING_X64, R2D_PAGING_X86_PAE, R2D_PAGING_X86};
     const struct r2d_image_props *props = r2d_image_props(a->img);
-    enum r2d_paging p;
+    enum r2d_paging p = R2D_PAGING_X64;
 
     if (cpu && r2d_cpu_paging(cpu, &p, why, whylen)) {
         modes[0] = p;
