@@ -60,7 +60,7 @@ run_fuzz() {
         seeds="$top/fuzz/corpus/$t"
         [ -d "$seeds" ] || seeds=""
         # shellcheck disable=SC2086
-        if "$exe" -max_total_time="${R2D_FUZZ_SECONDS:-12}" -rss_limit_mb=2048 -timeout=30 -max_len=131072 \
+        if "$exe" -max_total_time="${R2D_FUZZ_SECONDS:-6}" -rss_limit_mb=2048 -timeout=30 -max_len=131072 \
             -artifact_prefix="$work/" "$work/corpus" $seeds >"$work/log" 2>&1; then
             echo "[fuzz] $t OK $(grep -E '^#[0-9]+[[:space:]]+DONE' "$work/log" | tail -1)"; passed=$((passed + 1))
         else
