@@ -312,7 +312,8 @@ def hashes(work, truth, ref):
     for d in got or []:
         block = d["statement"] == "aff4:blockMapHash"
         t.check(d["state"] == ("unchecked" if block else "matched") and
-                d.get("checked") == (None if block else "--verify-container") and (not block or "note" in d),
+                d.get("checked") == (None if block else "--verify-container") and
+                bool(d.get("note")) == block,
                 "hashes: --verify-container: %s %s of %s is %s" % (d["statement"], d["algorithm"], d["object"],
                                                                   d["state"]))
     os.unlink(path)
