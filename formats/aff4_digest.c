@@ -14,6 +14,8 @@
 #include "hex.h"
 
 #define AFF4_HASH_BUF (1u << 20)
+/* A hostile aff4:size could ask for exabytes of gap zeros: past this much, the map's hash is not computed. */
+#define AFF4_HASH_GAPS_MAX (UINT64_C(1) << 40)
 
 /* What one object's hashes are computed over, and the contexts of those that are. */
 struct aff4_hashing {
@@ -36,9 +38,16 @@ aff4_md(const char *alg)
     return NULL;
 }
 
-/* Why hash h cannot be computed over obj's bytes (NULL: it can); symbolic: the map reads constant streams. */
+/* What keeps a map's hashes from being computed, whatever their algorithm. */
+struct aff4_map_state {
+    int symbolic; /* it reads constant streams, which the image leaves out */
+    int sized;    /* it has an aff4:size */
+    int huge;     /* its gaps are more than AFF4_HASH_GAPS_MAX */
+};
+
+/* Why hash h cannot be computed over its object's bytes (NULL: it can). */
 static const char *
-aff4_why_not(const struct r2d_aff4_hash *h, int symbolic, int sized)
+aff4_why_not(const struct r2d_aff4_hash *h, const struct aff4_map_state *m)
 {
     if (h->cover == R2D_AFF4_HASH_BLOCKS)
         return "a hash of the chunks' block hashes (AFF4 block hashing), not computed";
@@ -48,10 +57,12 @@ aff4_why_not(const struct r2d_aff4_hash *h, int symbolic, int sized)
         return "an algorithm raw2dmp does not know: not computed";
     if (!aff4_md(h->alg))
         return "an algorithm this libcrypto lacks: not computed";
-    if (symbolic)
+    if (m->symbolic)
         return "the map reads symbolic streams (aff4:Zero ...), which the image leaves out: not computed";
-    if (!sized)
+    if (!m->sized)
         return "the map has no aff4:size, so its extent is unknown: not computed";
+    if (m->huge)
+        return "the map's aff4:size leaves more than 1 TiB of gaps to hash: not computed";
     return NULL;
 }
 
@@ -184,14 +195,20 @@ aff4_object(struct aff4_vol *v, const char *urn, size_t stream, const struct r2d
             struct aff4_hashing *hs)
 {
     const int verify = r2d_image_hint_verify(v->img);
-    uint64_t size = stream == SIZE_MAX ? 0 : v->src->size[stream];
-    int sized = 1, rc = r2d_aff4_hashes(v->ctx, v->file, &v->g, urn, hs->h, R2D_AFF4_HASHES_MAX, &hs->n);
+    struct aff4_map_state m = {.sized = 1};
+    uint64_t size = stream == SIZE_MAX ? 0 : v->src->size[stream], data = 0;
+    int rc = r2d_aff4_hashes(v->ctx, v->file, &v->g, urn, hs->h, R2D_AFF4_HASHES_MAX, &hs->n);
     size_t computed = 0;
 
-    if (!rc && stream == SIZE_MAX)
-        rc = aff4_map_size(v, urn, &size, &sized);
+    if (!rc && stream == SIZE_MAX) {
+        rc = aff4_map_size(v, urn, &size, &m.sized);
+        for (size_t i = 0; i < n; i++)
+            data += runs[i].len;
+        m.symbolic = v->symbolic != 0;
+        m.huge = m.sized && size > data && size - data > AFF4_HASH_GAPS_MAX;
+    }
     for (size_t i = 0; !rc && i < hs->n; i++) {
-        hs->note[i] = aff4_why_not(&hs->h[i], stream == SIZE_MAX && v->symbolic, sized);
+        hs->note[i] = aff4_why_not(&hs->h[i], &m);
         if (!verify || hs->note[i])
             continue;
         if (!(hs->md[i] = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(hs->md[i], aff4_md(hs->h[i].alg), NULL))
