@@ -28,8 +28,8 @@ aff4_probe(const uint8_t *head, size_t len, uint64_t file_size, const char **why
 
 /* --- the decoding source: the streams one after another --- */
 
-static int
-aff4_src_read(struct r2d_ctx *ctx, void *src, uint64_t off, void *buf, size_t len)
+int
+r2d_aff4_src_read(struct r2d_ctx *ctx, void *src, uint64_t off, void *buf, size_t len)
 {
     struct aff4_src *s = src;
     uint8_t *p = buf;
@@ -72,7 +72,7 @@ aff4_src_free(void *src)
 
 static const struct r2d_source_ops aff4_source_ops = {
     .name = "AFF4 ImageStream chunks",
-    .read = aff4_src_read,
+    .read = r2d_aff4_src_read,
     .free = aff4_src_free,
 };
 
@@ -374,6 +374,8 @@ aff4_build(struct aff4_vol *v)
         r2d_image_set_props(v->img, &props);
         rc = aff4_describe(v, urn, is_map, n, &pm);
     }
+    if (!rc)
+        rc = r2d_aff4_digests(v, urn, is_map, runs, n);
     free(runs);
     return rc;
 }

@@ -60,6 +60,32 @@ int r2d_aff4_graph_has(const struct r2d_aff4_graph *g, const char *s, const char
 int r2d_aff4_graph_u64(struct r2d_ctx *ctx, const char *where, const struct r2d_aff4_graph *g, const char *s,
                        const char *p, uint64_t *v, int *found);
 
+/* --- stored hashes (aff4_hash.c; docs/formats/aff4.md H1-H6) --- */
+
+#define R2D_AFF4_HASHES_MAX 32u /* stored hashes read per object */
+
+enum r2d_aff4_hash_cover {
+    R2D_AFF4_HASH_LINEAR,  /* aff4:hash: the object's bytes, 0 to aff4:size */
+    R2D_AFF4_HASH_BLOCKS,  /* a hash of per-chunk block hashes (blockMapHash, blockHashesHash) */
+    R2D_AFF4_HASH_MEMBERS, /* a hash of the map's own members (mapPointHash, mapIdxHash, ...) */
+};
+
+struct r2d_aff4_hash {
+    char pred[24]; /* "aff4:hash", "afflib:blockHashesHash" ... */
+    enum r2d_aff4_hash_cover cover;
+    char alg[16];  /* "md5", "sha1", "sha256", "sha512", "blake2b"; else the datatype's name, lowercase */
+    char hex[129]; /* lowercase */
+    int known;     /* alg is a message digest we know (its length was checked) */
+};
+
+/**
+ * The hashes the graph stores of urn, in the graph's order, into out (cap entries; *n of them). A value that
+ * is no hex digest, or whose length is not its algorithm's, is R2D_EFORMAT naming where, urn and the
+ * statement; more than cap of them R2D_EUNSUPPORTED.
+ */
+int r2d_aff4_hashes(struct r2d_ctx *ctx, const char *where, const struct r2d_aff4_graph *g, const char *urn,
+                    struct r2d_aff4_hash *out, size_t cap, size_t *n);
+
 #endif
 
 /* --- ImageStream (aff4_stream.c) and its chunk codecs (aff4_codec*.c) --- */

@@ -49,4 +49,14 @@ int r2d_aff4_stream_of(struct aff4_vol *v, const char *urn, uint32_t *index);
 int r2d_aff4_map_runs(struct aff4_vol *v, const char *urn, unsigned depth, const char **stack,
                       struct r2d_aff4_run **out, size_t *n);
 
+/** Read len bytes at off of the source's address space (the streams one after another). */
+int r2d_aff4_src_read(struct r2d_ctx *ctx, void *src, uint64_t off, void *buf, size_t len);
+/**
+ * Record the hashes the turtle stores of the memory object urn (a map, whose runs are given, or a stream) and
+ * of the streams read, in the image; when the caller asked (r2d_image_hint_verify), compute the linear ones
+ * over what they cover and fail with R2D_EFORMAT naming the file, object and algorithm on a mismatch.
+ */
+int r2d_aff4_digests(struct aff4_vol *v, const char *urn, int is_map, const struct r2d_aff4_run *runs,
+                     size_t n);
+
 #endif

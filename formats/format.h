@@ -50,14 +50,15 @@ const struct r2d_format *r2d_format_find(const char *name);
 
 /*
  * What the caller knows about an input beyond its path and format (from struct r2d_options). Container
- * hints steer the unwrapping; the companion is handed to the image before the format's open, which reads it
- * back (r2d_image_hint_companion). Formats that have no use for a hint ignore it.
+ * hints steer the unwrapping; the companion and verify_container are handed to the image before the format's
+ * open, which reads them back (r2d_image_hint_companion, r2d_image_hint_verify). Formats that have no use for
+ * a hint ignore it.
  */
 struct r2d_open_hints {
     const char *companion; /* the memory file of a state file (--vmem), relative to the working directory */
     const char *member;    /* --member: the ZIP member holding the image */
     int no_containers;     /* --container none: probe the formats on the file itself */
-    int verify_container;  /* --verify-container: check the containers' stored digests at open */
+    int verify_container;  /* --verify-container: check the containers' (and AFF4's) stored digests at open */
 };
 
 /**

@@ -144,6 +144,8 @@ format_open_list(struct r2d_ctx *ctx, const struct r2d_format *const *list, stru
         r2d_image_free(img);
         return rc;
     }
+    if (hints)
+        r2d_image_set_hint_verify(img, hints->verify_container);
     if (!format || strcasecmp(format, "auto") == 0) {
         hlen = r2d_image_file_size(img) < R2D_PROBE_MAX_BYTES ? (size_t)r2d_image_file_size(img)
                                                               : R2D_PROBE_MAX_BYTES;

@@ -33,6 +33,7 @@ struct r2d_image {
     char *format_name;
     char *probe_reason;
     char *hint_companion; /* the caller's name for the memory file, or NULL */
+    int hint_verify;      /* --verify-container: compare the format's stored digests at open */
     struct r2d_image_props props;
 
     struct r2d_run *runs;
@@ -41,10 +42,21 @@ struct r2d_image {
     size_t ncpus, cap_cpus;
     struct image_note *notes;
     size_t nnotes, cap_notes;
+    struct r2d_image_digest *digests; /* their strings are the image's own copies */
+    size_t ndigests, cap_digests;
 
     const struct r2d_source_ops *src_ops;
     void *src;
 };
+
+/* The strings of a digest entry are copies the image made (r2d_image_add_digest). */
+static void
+image_digest_free(struct r2d_image_digest *d)
+{
+    free((char *)d->object);
+    free((char *)d->kind);
+    free((char *)d->note);
+}
 
 void
 r2d_image_free(struct r2d_image *img)
@@ -64,6 +76,9 @@ r2d_image_free(struct r2d_image *img)
         free(img->notes[i].value);
     }
     free(img->notes);
+    for (size_t i = 0; i < img->ndigests; i++)
+        image_digest_free(&img->digests[i]);
+    free(img->digests);
     free(img->cpus);
     free(img->runs);
     free(img);
@@ -203,6 +218,48 @@ r2d_image_set_hint_companion(struct r2d_ctx *ctx, struct r2d_image *img, const c
     free(img->hint_companion);
     img->hint_companion = copy;
     return 0;
+}
+
+int
+r2d_image_hint_verify(const struct r2d_image *img)
+{
+    return img->hint_verify;
+}
+
+void
+r2d_image_set_hint_verify(struct r2d_image *img, int verify)
+{
+    img->hint_verify = verify != 0;
+}
+
+int
+r2d_image_add_digest(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_image_digest *d)
+{
+    struct r2d_image_digest c = *d;
+
+    if (r2d_grow(ctx, &img->digests, &img->cap_digests, img->ndigests + 1, sizeof(*img->digests), "digests"))
+        return r2d_err_prefix(ctx, R2D_ENOMEM, "%s", img->path);
+    c.object = strdup(d->object ? d->object : "");
+    c.kind = strdup(d->kind ? d->kind : "");
+    c.note = d->note ? strdup(d->note) : NULL;
+    if (!c.object || !c.kind || (d->note && !c.note)) {
+        image_digest_free(&c);
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for digests", img->path);
+    }
+    img->digests[img->ndigests++] = c;
+    return 0;
+}
+
+size_t
+r2d_image_digest_count(const struct r2d_image *img)
+{
+    return img->ndigests;
+}
+
+const struct r2d_image_digest *
+r2d_image_digest(const struct r2d_image *img, size_t i)
+{
+    return i < img->ndigests ? &img->digests[i] : NULL;
 }
 
 size_t

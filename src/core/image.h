@@ -150,6 +150,32 @@ int r2d_image_open_file_companion(struct r2d_ctx *ctx, struct r2d_image *img, co
 const char *r2d_image_hint_companion(const struct r2d_image *img);
 /** Record the caller's companion hint (copied; NULL clears it). */
 int r2d_image_set_hint_companion(struct r2d_ctx *ctx, struct r2d_image *img, const char *path);
+/**
+ * Whether the caller asked for stored digests to be checked at open (r2d_open_hints.verify_container): a
+ * format that stores digests of its own data (AFF4's aff4:hash) compares them then. Set before the open.
+ */
+int r2d_image_hint_verify(const struct r2d_image *img);
+void r2d_image_set_hint_verify(struct r2d_image *img, int verify);
+
+/*
+ * A digest the format's own metadata stores of part of its data (an AFF4 stream's aff4:hash): reported like a
+ * container's (struct r2d_bytesrc_digest), with the object it covers. A mismatch is an error, never a state.
+ */
+struct r2d_image_digest {
+    const char *object; /* what it covers, as the format names it ("aff4://.../PhysicalMemory") */
+    const char *kind;   /* the format's name for the statement ("aff4:hash", "aff4:blockMapHash") */
+    char alg[16];       /* "md5", "sha1", "sha256", "sha512", "blake2b" ... */
+    char hex[129];      /* as stored, lowercase hex */
+    enum r2d_digest_state state;
+    const char *how;  /* static: how it was checked ("--verify-container"), or NULL */
+    const char *note; /* why it is not checked, or NULL */
+};
+
+/** Record a stored digest (object, kind and note copied). */
+int r2d_image_add_digest(struct r2d_ctx *ctx, struct r2d_image *img, const struct r2d_image_digest *d);
+size_t r2d_image_digest_count(const struct r2d_image *img);
+/** Digest i, or NULL past the end. */
+const struct r2d_image_digest *r2d_image_digest(const struct r2d_image *img, size_t i);
 /** A slice of the input: physical [pa, pa + len) is at input offset off. Bounds are checked. */
 int r2d_image_add_file_run(struct r2d_ctx *ctx, struct r2d_image *img, uint64_t pa, uint64_t len,
                                    uint64_t off);

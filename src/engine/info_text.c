@@ -188,6 +188,28 @@ it_aff4(struct it *t)
         it_line(t, "", "WinPmem recorded CR3 %s, kernel base %s", cr3 ? cr3 : "(none)", base ? base : "(none)");
 }
 
+/* The hashes the format stores of its own data (an AFF4 volume's aff4:hash): each, and whether it matched. */
+static void
+it_format_digests(struct it *t)
+{
+    const size_t n = json_array_size(json_object_get(json_object_get(t->info, "input"), "format_digests"));
+
+    for (size_t i = 0; i < n; i++) {
+        const char *f[7] = {"object", "statement", "algorithm", "stored", "state", "checked", "note"};
+        const char *v[7];
+        char key[64];
+
+        for (size_t k = 0; k < 7; k++) {
+            snprintf(key, sizeof(key), "input/format_digests/%zu/%s", i, f[k]);
+            v[k] = it_str(t, key);
+        }
+        it_line(t, i == 0 ? "Stored hash" : "", "%s %s of <%s> (%s)", v[2] ? v[2] : "?", v[3] ? v[3] : "?",
+                v[0] ? v[0] : "?", v[1] ? v[1] : "?");
+        it_line(t, "", "  %s%s%s%s%s", v[4] ? v[4] : "?", v[5] ? " by " : "", v[5] ? v[5] : "",
+                v[6] ? ": " : "", v[6] ? v[6] : "");
+    }
+}
+
 /* A split image's segments, in order: every file the conversion reads (one file needs no line). */
 static void
 it_files(struct it *t)
@@ -243,6 +265,7 @@ it_input(struct it *t)
     else
         it_take(t, "input/stack");
     it_aff4(t);
+    it_format_digests(t);
 }
 
 static void

@@ -121,6 +121,23 @@ report_containers(json_t *o, const struct r2d_image *img)
                         json_pack("s++", stack, stack[0] ? " -> " : "", r2d_image_format_name(img)));
 }
 
+/* What the format stores of its own data (AFF4's aff4:hash): like a container's digests, with the object. */
+static json_t *
+report_format_digests(const struct r2d_image *img)
+{
+    json_t *list = json_array();
+
+    for (size_t i = 0; i < r2d_image_digest_count(img); i++) {
+        const struct r2d_image_digest *d = r2d_image_digest(img, i);
+        const char *state = d->state == R2D_DIGEST_MATCHED ? "matched" : "unchecked";
+
+        json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?,s:s?}", "object", d->object,
+                                              "statement", d->kind, "algorithm", d->alg, "stored", d->hex,
+                                              "state", state, "checked", d->how, "note", d->note));
+    }
+    return list;
+}
+
 /* The run table, one object per run (hundreds of bytes each: a million runs make hundreds of MiB). */
 static json_t *
 report_runs(const struct r2d_image *img)
@@ -164,6 +181,7 @@ r2d_report_image_lists(const struct r2d_image *img, int lists)
     report_containers(o, img);
     json_object_set_new(o, "format", json_string(r2d_image_format_name(img)));
     json_object_set_new(o, "format_reason", json_string(r2d_image_probe_reason(img)));
+    json_object_set_new(o, "format_digests", report_format_digests(img));
     if (lists)
         json_object_set_new(o, "runs", report_runs(img));
     json_object_set_new(o, "bytes_in_runs", json_integer((json_int_t)r2d_image_total_bytes(img)));

@@ -10,7 +10,10 @@ zlib (the fixture factory's), deflate in many small bevies, stored, the pre-stan
 names and a padded last chunk, the map's data as one stored member (pyaff4's uncompressed form), snappy and
 LZ4 (python3-snappy / python3-lz4). Hostile volumes (a corrupt
 chunk, a lying bevy index, a map cycle, overlapping or past-size map entries, a missing bevy, a blank node
-in the turtle, the volume cut at seven points) fail with one line, exit 1 and no output."""
+in the turtle, the volume cut at seven points) fail with one line, exit 1 and no output. Stored hashes
+(aff4:hash on the map and its stream, of each algorithm, and a block hash raw2dmp cannot check) are shown by
+--info and the report, match with --verify-container, and a wrong one fails it."""
+import hashlib
 import json
 import os
 import re
@@ -208,9 +211,9 @@ def variants(work, truth, ref):
         os.unlink(path)
 
 
-def must_fail(work, truth, src, name, needle):
+def must_fail(work, truth, src, name, needle, *args):
     out = os.path.join(work, "fail.dmp")
-    p = t.raw2dmp("--pdb", os.path.join(work, truth["pdb"]["path"]), src, out)
+    p = t.raw2dmp("--pdb", os.path.join(work, truth["pdb"]["path"]), *args, src, out)
     lines = [x for x in p.stderr.splitlines() if x.strip()]
     print("%s: %s" % (name, p.stderr.strip()))
     t.check(p.returncode == 1, "%s: exit code 1 (got %d)" % (name, p.returncode))
@@ -244,6 +247,91 @@ def hostile(work, truth):
         must_fail(work, truth, cut, "truncated at 0x%x" % n, "truncated.aff4")
 
 
+# ---- stored hashes ----
+
+HASHES = [("map", "sha1"), ("map", "md5"), ("map", "blake2b"), ("map", "blockMapHash"), ("stream", "sha256"),
+          ("stream", "sha512")]
+
+
+def map_sha1(path):
+    """The second reader's SHA-1 of the map's bytes: runs at their addresses, zeros between, up to aff4:size."""
+    with zipfile.ZipFile(path) as z:
+        objs = turtle_objects(z.read("information.turtle").decode())
+    size = int(next(o for o in objs.values() if AFF4_MAP in o.get("a", []))["size"][0])
+    h, at = hashlib.sha1(), 0
+    for pa, b in read_volume(path):
+        h.update(bytes(pa - at))
+        h.update(b)
+        at = pa + len(b)
+    h.update(bytes(size - at))
+    return h.hexdigest()
+
+
+def report_digests(work, truth, src, name, *args):
+    out, report = os.path.join(work, name + ".dmp"), os.path.join(work, name + ".json")
+    p = t.raw2dmp("--pdb", os.path.join(work, truth["pdb"]["path"]), "--report", report, *args, src, out,
+                  check_rc=0)
+    if not t.check(p.returncode == 0, "%s: conversion succeeds: %s" % (name, p.stderr.strip()[-300:])):
+        return None, None
+    with open(report) as f:
+        rep = json.load(f)
+    dump = masked(out)
+    os.unlink(out)
+    return rep["input"]["format_digests"], dump
+
+
+def hashes(work, truth, ref):
+    raw = os.path.join(work, truth["formats"]["raw"])
+    runs = [(r["pa"], r["len"]) for r in truth["runs"]]
+    path = os.path.join(work, "hashes.aff4")
+    sink = wa.from_raw(raw, runs, path, hashes=HASHES)
+    stored = {(o, a): v for o in ("map", "stream") for a, v in sink.stored_hashes(o)}
+    t.check(map_sha1(path) == stored[("map", "sha1")],
+            "hashes: the second reader's SHA-1 of the map's bytes is the one the writer stored")
+    want = {(sink.map_urn if o == "map" else sink.stream_urn, "aff4:blockMapHash" if a == "blockMapHash" else
+             "aff4:hash", "sha512" if a == "blockMapHash" else a, v) for (o, a), v in stored.items()}
+
+    # --info: every stored hash, as text and JSON
+    p = t.raw2dmp("--info", "--offline", "--pdb", os.path.join(work, truth["pdb"]["path"]), path)
+    for (o, a), v in stored.items():
+        t.check(re.search(r"^(Stored hash|)\s+\S+ %s of <[^>]+> \(aff4:\w+\)$" % v, p.stdout, re.M) is not None,
+                "--info: the %s's stored %s" % (o, a))
+    t.check(re.search(r"^\s+unchecked: a hash of the chunks' block hashes", p.stdout, re.M) is not None,
+            "--info: the block hash is unchecked, and why")
+    p = t.raw2dmp("--info", "--json", "--offline", "--pdb", os.path.join(work, truth["pdb"]["path"]), path)
+    got = json.loads(p.stdout)["input"]["format_digests"] if p.returncode == 0 else []
+    t.check({(d["object"], d["statement"], d["algorithm"], d["stored"]) for d in got} == want and
+            all(d["state"] == "unchecked" for d in got), "--info --json: the stored hashes, unchecked: %r" % got)
+
+    # a conversion without --verify-container reports them unchecked; with it, the linear ones match
+    got, dump = report_digests(work, truth, path, "hashes-unchecked")
+    t.check(got is not None and len(got) == len(HASHES) and all(d["state"] == "unchecked" for d in got),
+            "hashes: without --verify-container every stored hash is unchecked: %r" % got)
+    got, dump = report_digests(work, truth, path, "hashes-verified", "--verify-container")
+    t.check(dump == ref, "hashes: --verify-container: the dump equals the bare raw image's")
+    for d in got or []:
+        block = d["statement"] == "aff4:blockMapHash"
+        t.check(d["state"] == ("unchecked" if block else "matched") and
+                d.get("checked") == (None if block else "--verify-container") and
+                bool(d.get("note")) == block,
+                "hashes: --verify-container: %s %s of %s is %s" % (d["statement"], d["algorithm"], d["object"],
+                                                                  d["state"]))
+    os.unlink(path)
+
+    # one wrong stored hash: unchecked it converts; --verify-container fails with one line and no output
+    path = os.path.join(work, "wrong-hash.aff4")
+    wa.from_raw(raw, runs, path, hashes=HASHES, mutate="wrong_hash")
+    got, dump = report_digests(work, truth, path, "wrong-unchecked")
+    t.check(dump == ref, "wrong hash: without --verify-container the conversion is the same")
+    must_fail(work, truth, path, "wrong hash, --verify-container", "aff4:hash (sha1) of <%s> does not match its data"
+              % sink.map_urn, "--verify-container")
+    # the stream's hash alone wrong: the map's match, the stream's does not
+    wa.from_raw(raw, runs, path, hashes=[("stream", "md5"), ("map", "sha1")], mutate="wrong_hash")
+    must_fail(work, truth, path, "wrong stream hash, --verify-container",
+              "aff4:hash (md5) of <%s> does not match its data" % sink.stream_urn, "--verify-container")
+    os.unlink(path)
+
+
 def main():
     work = t.workdir("convert_aff4")
     truth = t.make_fixture(work, isf=t.ISF_19041, seed=16, cpus=2, formats="raw,aff4", extra=["--mem-mib", "16"])
@@ -254,6 +342,7 @@ def main():
         convert(work, truth, aff4, ref, "fixture-zlib")
         info(work, truth, aff4)
         variants(work, truth, ref)
+        hashes(work, truth, ref)
     hostile(work, truth)
     t.finish()
 

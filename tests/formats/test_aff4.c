@@ -342,6 +342,77 @@ probe_takes_aff4_volumes_from_the_zip_container(void **state)
     assert_int_equal(r2d_probe_zip(head, n, 1 << 20, &why), 1);
 }
 
+static const char hashes_ttl[] =
+    "@prefix aff4: <http://aff4.org/Schema#> .\n"
+    "@prefix afflib: <http://afflib.org/2009/aff4#> .\n"
+    "<aff4://v/m> a aff4:Map ;\n"
+    "  aff4:hash \"DA39A3EE5E6B4B0D3255BFEF95601890AFD80709\"^^aff4:SHA1, \"d41d8cd98f00b204e9800998ecf8427e\"^^aff4:MD5 ;\n"
+    "  aff4:blockMapHash \"00ff\"^^aff4:Whirlpool ;\n"
+    "  afflib:mapIdxHash \"abcd\"^^afflib:SHA1x ;\n"
+    "  aff4:size 4096 .\n"
+    "<aff4://v/s> aff4:hash \"0123\" .\n";
+
+static int
+hashes_of(struct fmt_test *t, const char *text, const char *urn, struct r2d_aff4_hash *h, size_t cap, size_t *n)
+{
+    struct r2d_aff4_graph g = {0};
+    int rc = r2d_aff4_turtle_parse(t->ctx, "t", text, strlen(text), &g);
+
+    if (!rc)
+        rc = r2d_aff4_hashes(t->ctx, "t", &g, urn, h, cap, n);
+    r2d_aff4_graph_free(&g);
+    return rc;
+}
+
+/* aff4:hash and the block-hashing statements: read with their algorithm, checked, bounded. */
+static void
+hashes_are_read_strictly(void **state)
+{
+    struct fmt_test *t = *state;
+    struct r2d_aff4_hash h[4];
+    size_t n = 0;
+    char text[1024];
+
+    assert_int_equal(hashes_of(t, hashes_ttl, "aff4://v/m", h, 4, &n), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(h[0].pred, "aff4:hash");
+    assert_string_equal(h[0].alg, "sha1");
+    assert_string_equal(h[0].hex, "da39a3ee5e6b4b0d3255bfef95601890afd80709"); /* lowercased */
+    assert_true(h[0].known && h[0].cover == R2D_AFF4_HASH_LINEAR);
+    assert_string_equal(h[1].alg, "md5");
+    assert_string_equal(h[2].pred, "aff4:blockMapHash");
+    assert_string_equal(h[2].alg, "whirlpool"); /* unknown: kept by name, not computed */
+    assert_true(!h[2].known && h[2].cover == R2D_AFF4_HASH_BLOCKS);
+    assert_string_equal(h[3].pred, "afflib:mapIdxHash");
+    assert_true(!h[3].known && h[3].cover == R2D_AFF4_HASH_MEMBERS);
+    assert_int_equal(hashes_of(t, hashes_ttl, "aff4://v/s", h, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(h[0].alg, "untyped");
+    assert_int_equal(hashes_of(t, hashes_ttl, "aff4://v/none", h, 4, &n), 0);
+    assert_int_equal(n, 0);
+    /* more than the caller's room */
+    assert_int_equal(hashes_of(t, hashes_ttl, "aff4://v/m", h, 3, &n), R2D_EUNSUPPORTED);
+    assert_non_null(strstr(r2d_errmsg(t->ctx), "more than 3 hashes"));
+    /* a value of the wrong length for its algorithm, not hex, empty, odd, an IRI: errors naming it */
+    static const char *const bad[][2] = {
+        {"\"abcd\"^^aff4:SHA1", "has 4 hex digits, not 40"},
+        {"\"da39a3ee5e6b4b0d3255bfef95601890afd8070g\"^^aff4:SHA1", "is not a hex digest"},
+        {"\"\"^^aff4:MD5", "has 0 hex digits"},
+        {"\"abc\"", "has 3 hex digits"},
+        {"<aff4://x>", "is an IRI"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), "@prefix aff4: <http://aff4.org/Schema#> .\n<aff4://v/m> aff4:hash %s .\n",
+                 bad[i][0]);
+        assert_int_equal(hashes_of(t, text, "aff4://v/m", h, 4, &n), R2D_EFORMAT);
+        assert_non_null(strstr(r2d_errmsg(t->ctx), bad[i][1]));
+        assert_non_null(strstr(r2d_errmsg(t->ctx), "<aff4://v/m> aff4:hash"));
+    }
+    /* a digest longer than any algorithm's */
+    snprintf(text, sizeof(text), "<aff4://v/m> <http://aff4.org/Schema#hash> \"%0130d\" .\n", 0);
+    assert_int_equal(hashes_of(t, text, "aff4://v/m", h, 4, &n), R2D_EFORMAT);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fmt_test_setup, fmt_test_teardown)
 
 int
@@ -357,6 +428,7 @@ main(void)
         T(map_entries_are_sorted_checked_and_composed),
         T(codecs_decode_and_refuse),
         T(probe_takes_aff4_volumes_from_the_zip_container),
+        T(hashes_are_read_strictly),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
