@@ -18,6 +18,7 @@
 
 #include "cli_batch.h"
 #include "cli_claim.h"
+#include "cli_manifest.h"
 #include "cli_options.h"
 #include "cli_results.h"
 #include "raw2dmp/files.h"
@@ -38,7 +39,7 @@ struct batch {
     const struct cli_batch_config *cfg;
     const char *name; /* the manifest as messages name it */
     struct batch_item *items;
-    size_t n;
+    size_t n, alloc;
     size_t total;         /* items in the whole manifest (n: this shard's) */
     char host[256];       /* gethostname, for the result lines */
     int results_fd;       /* --results file, or -1 */
@@ -56,12 +57,6 @@ enum batch_state {
     BATCH_FAIL, /* something is in the way; the reason says what */
     BATCH_BUSY, /* another process has claimed it */
 };
-
-static void
-batch_manifest_error(const char *name, size_t line, const char *why)
-{
-    fprintf(stderr, "raw2dmp: %s:%zu: %s\n", name, line, why);
-}
 
 /* Fill item from the line's object: input, output, report, then every other key as an option. */
 static int
@@ -115,59 +110,30 @@ batch_parse_item(struct batch *b, struct batch_item *it, char *why, size_t n)
 }
 
 /* Read every line first: a bad line anywhere rejects the whole manifest before anything is converted. */
+/* One manifest line as an item (cli_manifest_read's callback). */
 static int
-batch_read_manifest(struct batch *b)
+batch_take_item(void *arg, size_t line, json_t *doc, char *why, size_t whylen)
 {
-    FILE *f = strcmp(b->cfg->manifest, "-") == 0 ? stdin : fopen(b->cfg->manifest, "r");
-    char *buf = NULL, why[512];
-    size_t cap = 0, line = 0, alloc = 0;
-    ssize_t len;
-    int rc = 0;
+    struct batch *b = arg;
+    struct batch_item *it;
 
-    if (!f) {
-        fprintf(stderr, "raw2dmp: %s: cannot open the manifest: %s\n", b->name, strerror(errno));
-        return -1;
-    }
-    while (!rc && (len = getline(&buf, &cap, f)) >= 0) {
-        json_error_t jerr;
-        struct batch_item *it;
+    if (b->n == b->alloc) {
+        const size_t alloc = b->alloc ? 2 * b->alloc : 16;
+        struct batch_item *grown = realloc(b->items, alloc * sizeof(*grown));
 
-        line++;
-        if (strspn(buf, " \t\r\n") == (size_t)len)
-            continue; /* blank lines are allowed (a Slurm task may get one) */
-        if (b->n == alloc) {
-            struct batch_item *grown = realloc(b->items, (alloc ? 2 * alloc : 16) * sizeof(*grown));
-
-            if (!grown) {
-                batch_manifest_error(b->name, line, "out of memory");
-                rc = -1;
-                break;
-            }
-            b->items = grown;
-            alloc = alloc ? 2 * alloc : 16;
+        if (!grown) {
+            json_decref(doc);
+            snprintf(why, whylen, "out of memory");
+            return -1;
         }
-        it = &b->items[b->n];
-        memset(it, 0, sizeof(*it));
-        it->line = line;
-        it->doc = json_loadb(buf, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
-        b->n++;
-        if (!it->doc || !json_is_object(it->doc)) {
-            snprintf(why, sizeof(why), "not a JSON object: %s", it->doc ? "another JSON value" : jerr.text);
-            rc = -1;
-        } else if (batch_parse_item(b, it, why, sizeof(why))) {
-            rc = -1;
-        }
-        if (rc)
-            batch_manifest_error(b->name, line, why);
+        b->items = grown;
+        b->alloc = alloc;
     }
-    if (!rc && ferror(f)) {
-        fprintf(stderr, "raw2dmp: %s: cannot read the manifest: %s\n", b->name, strerror(errno));
-        rc = -1;
-    }
-    free(buf);
-    if (f != stdin)
-        fclose(f);
-    return rc;
+    it = &b->items[b->n++];
+    memset(it, 0, sizeof(*it));
+    it->line = line;
+    it->doc = doc;
+    return batch_parse_item(b, it, why, whylen);
 }
 
 /* The files of one item for r2d_files_distinct, named as the manifest names them ("line 3 output"). */
@@ -679,7 +645,7 @@ cli_batch_run(const struct cli_batch_config *cfg)
     int code;
 
     pthread_mutex_init(&b.lock, NULL);
-    if (batch_read_manifest(&b) || batch_check_files(&b)) {
+    if (cli_manifest_read(b.cfg->manifest, b.name, batch_take_item, &b) || batch_check_files(&b)) {
         batch_free(&b);
         return CLI_EXIT_USAGE;
     }

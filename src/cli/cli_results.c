@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_manifest.h"
 #include "cli_options.h"
 #include "cli_results.h"
 
@@ -87,57 +88,40 @@ struct status_item {
 struct status {
     const char *manifest;
     struct status_item *items;
-    size_t n;
+    size_t n, alloc;
     size_t bad_lines; /* result lines that are not records */
 };
 
-/* The manifest's items: line, input and output (the rest of each line is the conversion's business). */
+/* One manifest line: its line, input and output (the rest is the conversion's business). */
 static int
-status_read_manifest(struct status *st)
+status_take_item(void *arg, size_t line, json_t *doc, char *why, size_t whylen)
 {
-    FILE *f = fopen(st->manifest, "r");
-    char *buf = NULL;
-    size_t cap = 0, line = 0, alloc = 0;
-    ssize_t len;
-    int rc = 0;
+    struct status *st = arg;
+    struct status_item *it;
 
-    if (!f) {
-        fprintf(stderr, "raw2dmp: %s: cannot open the manifest: %s\n", st->manifest, strerror(errno));
+    if (st->n == st->alloc) {
+        const size_t alloc = st->alloc ? 2 * st->alloc : 16;
+        struct status_item *grown = realloc(st->items, alloc * sizeof(*grown));
+
+        if (!grown) {
+            json_decref(doc);
+            snprintf(why, whylen, "out of memory");
+            return -1;
+        }
+        st->items = grown;
+        st->alloc = alloc;
+    }
+    it = &st->items[st->n++];
+    memset(it, 0, sizeof(*it));
+    it->line = line;
+    it->doc = doc;
+    it->input = json_string_value(json_object_get(doc, "input"));
+    it->output = json_string_value(json_object_get(doc, "output"));
+    if (!it->input || !it->output) {
+        snprintf(why, whylen, "not a manifest item (an object with \"input\" and \"output\")");
         return -1;
     }
-    while (!rc && (len = getline(&buf, &cap, f)) >= 0) {
-        struct status_item *it;
-
-        line++;
-        if (strspn(buf, " \t\r\n") == (size_t)len)
-            continue;
-        if (st->n == alloc) {
-            struct status_item *grown = realloc(st->items, (alloc ? 2 * alloc : 16) * sizeof(*grown));
-
-            if (!grown) {
-                fprintf(stderr, "raw2dmp: out of memory\n");
-                rc = -1;
-                break;
-            }
-            st->items = grown;
-            alloc = alloc ? 2 * alloc : 16;
-        }
-        it = &st->items[st->n++];
-        memset(it, 0, sizeof(*it));
-        it->line = line;
-        it->doc = json_loadb(buf, (size_t)len, 0, NULL);
-        it->input = json_string_value(json_object_get(it->doc, "input"));
-        it->output = json_string_value(json_object_get(it->doc, "output"));
-        if (!it->input || !it->output) {
-            fprintf(stderr,
-                    "raw2dmp: %s:%zu: not a manifest item (an object with \"input\" and \"output\")\n",
-                    st->manifest, line);
-            rc = -1;
-        }
-    }
-    free(buf);
-    fclose(f);
-    return rc;
+    return 0;
 }
 
 static int
@@ -303,7 +287,7 @@ cli_batch_status(const char *manifest, const char *dir, int quiet)
     size_t count[3] = {0, 0, 0};
     int code = CLI_EXIT_USAGE;
 
-    if (status_read_manifest(&st) == 0 && status_read_dir(&st, dir) == 0) {
+    if (cli_manifest_read(st.manifest, st.manifest, status_take_item, &st) == 0 && status_read_dir(&st, dir) == 0) {
         for (size_t i = 0; i < st.n; i++) {
             char why[2048];
             const enum status_state s = status_judge(&st.items[i], why, sizeof(why));
