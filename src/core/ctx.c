@@ -134,6 +134,12 @@ r2d_cancelled(const struct r2d_ctx *ctx)
 }
 
 void
+r2d_ctx_share_cancel(struct r2d_ctx *helper, const struct r2d_ctx *ctx)
+{
+    helper->cancel = ctx->cancel;
+}
+
+void
 r2d_progress(struct r2d_ctx *ctx, uint64_t done, uint64_t total)
 {
     if (ctx->progress)

@@ -26,6 +26,8 @@ int r2d_err_prefix(struct r2d_ctx *ctx, int code, const char *fmt, ...) R2D_PRIN
 void r2d_log(struct r2d_ctx *ctx, int level, const char *fmt, ...) R2D_PRINTF(3, 4);
 /** True when the user asked to stop. */
 int r2d_cancelled(const struct r2d_ctx *ctx);
+/** Make helper's cancel flag ctx's (a worker thread's own context stops when the caller's is cancelled). */
+void r2d_ctx_share_cancel(struct r2d_ctx *helper, const struct r2d_ctx *ctx);
 /** Report progress to the sink, if any. */
 void r2d_progress(struct r2d_ctx *ctx, uint64_t done, uint64_t total);
 /** Hand a conversion's result to the sink, if any (r2d_ctx_set_result). */

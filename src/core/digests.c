@@ -157,44 +157,60 @@ r2d_digests_free(struct r2d_digests *d)
 }
 
 int
-r2d_digest_file(struct r2d_ctx *ctx, const char *path, unsigned kinds, struct r2d_digest_hex *out,
-                uint64_t *size)
+r2d_digest_fd(struct r2d_ctx *ctx, int fd, const char *path, unsigned kinds, const atomic_int *stop,
+              struct r2d_digest_hex *out, uint64_t *size)
 {
     struct r2d_digests d;
     uint8_t *buf = r2d_alloc_io(DIGESTS_FILE_BUF);
-    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     int rc = 0;
 
     *size = 0;
     r2d_digest_hex_clear(out);
-    if (fd < 0)
-        rc = r2d_err_errno(ctx, "%s: cannot open to hash it", path);
-    else if (!buf || r2d_digests_init(&d, kinds) != 0)
-        rc = r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for its digest", path);
-    else {
-        for (;;) {
-            const ssize_t n = read(fd, buf, DIGESTS_FILE_BUF);
-
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) {
-                rc = r2d_err_errno(ctx, "%s: offset 0x%" PRIx64 ": read failed while hashing", path, *size);
-                break;
-            }
-            if (n == 0)
-                break;
-            if (r2d_digests_update(&d, buf, (size_t)n) != 0) {
-                rc = r2d_err(ctx, R2D_EIO, "%s: digest update failed", path);
-                break;
-            }
-            *size += (uint64_t)n;
-        }
-        if (!rc && r2d_digests_final(&d, out) != 0)
-            rc = r2d_err(ctx, R2D_EIO, "%s: digest final failed", path);
-        r2d_digests_free(&d);
+    if (!buf || r2d_digests_init(&d, kinds) != 0) {
+        free(buf);
+        return r2d_err(ctx, R2D_ENOMEM, "%s: out of memory for its digest", path);
     }
-    if (fd >= 0)
-        close(fd);
+    for (;;) {
+        ssize_t n;
+
+        if (r2d_cancelled(ctx) || (stop && atomic_load(stop))) {
+            rc = r2d_err(ctx, R2D_ECANCELED, "%s: interrupted while hashing", path);
+            break;
+        }
+        n = read(fd, buf, DIGESTS_FILE_BUF);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = r2d_err_errno(ctx, "%s: offset 0x%" PRIx64 ": read failed while hashing", path, *size);
+            break;
+        }
+        if (n == 0)
+            break;
+        if (r2d_digests_update(&d, buf, (size_t)n) != 0) {
+            rc = r2d_err(ctx, R2D_EIO, "%s: digest update failed", path);
+            break;
+        }
+        *size += (uint64_t)n;
+    }
+    if (!rc && r2d_digests_final(&d, out) != 0)
+        rc = r2d_err(ctx, R2D_EIO, "%s: digest final failed", path);
+    r2d_digests_free(&d);
     free(buf);
+    return rc;
+}
+
+int
+r2d_digest_file(struct r2d_ctx *ctx, const char *path, unsigned kinds, struct r2d_digest_hex *out,
+                uint64_t *size)
+{
+    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int rc;
+
+    *size = 0;
+    r2d_digest_hex_clear(out);
+    if (fd < 0)
+        return r2d_err_errno(ctx, "%s: cannot open to hash it", path);
+    rc = r2d_digest_fd(ctx, fd, path, kinds, NULL, out, size);
+    close(fd);
     return rc;
 }

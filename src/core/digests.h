@@ -6,6 +6,7 @@
 #ifndef R2D_CORE_DIGESTS_H
 #define R2D_CORE_DIGESTS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,5 +54,11 @@ void r2d_digest_hex_clear(struct r2d_digest_hex *h);
  */
 int r2d_digest_file(struct r2d_ctx *ctx, const char *path, unsigned kinds, struct r2d_digest_hex *out,
                     uint64_t *size);
+/*
+ * The same over an open descriptor, read from where it stands to its end (path names it in messages). The
+ * context's cancel flag, and *stop when not NULL (set by another thread), end it with R2D_ECANCELED.
+ */
+int r2d_digest_fd(struct r2d_ctx *ctx, int fd, const char *path, unsigned kinds, const atomic_int *stop,
+                  struct r2d_digest_hex *out, uint64_t *size);
 
 #endif

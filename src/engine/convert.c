@@ -42,6 +42,7 @@ struct convert_run {
     struct r2d_analysis *a;
     struct r2d_plan *plan;
     struct r2d_output *staged; /* the complete dump, not yet in place */
+    struct r2d_input_hasher *later; /* hashes a split image's later segments while the dump is written */
     struct r2d_write_result res;
     json_t *report, *timings, *in_json;
     double t0, t1;
@@ -148,15 +149,17 @@ convert_plan(struct convert_run *r)
 static int
 convert_write(struct convert_run *r)
 {
-    const int rc = r2d_crashdump_stage(r->ctx, r->img, r->plan, r->output, convert_output_flags(r->opts),
-                                       r->opts->hash, &r->res, &r->staged);
+    int rc;
 
+    r->later = r2d_input_files_hash_start(r->ctx, r->in_json, r->opts->hash);
+    rc = r2d_crashdump_stage(r->ctx, r->img, r->plan, r->output, convert_output_flags(r->opts), r->opts->hash,
+                             &r->res, &r->staged);
     if (rc)
         return rc;
     json_object_set_new(r->timings, "write_s", json_real(r2d_now() - r->t1));
     if (r->opts->hash != R2D_HASH_NONE) {
         r2d_report_input_digest(r->ctx, r->input, &r->res, r->in_json, r->timings);
-        r2d_report_input_files_digests(r->ctx, r->in_json, &r->res, r->opts->hash);
+        r2d_report_input_files_digests(r->ctx, r->in_json, &r->res, r->later);
     }
     json_object_set_new(r->report, "output", r2d_report_output(r->output, &r->res));
     if (!r->differences)
@@ -232,6 +235,7 @@ convert_report_failure(struct convert_run *r, int rc)
 static void
 convert_free(struct convert_run *r)
 {
+    r2d_input_files_hash_stop(r->later);
     json_decref(r->report);
     if (r->a)
         r2d_analysis_free(r->a);

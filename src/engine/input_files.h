@@ -33,11 +33,20 @@ int r2d_input_files_check(struct r2d_ctx *ctx, const struct r2d_options *opts, c
 int r2d_input_files_precheck(struct r2d_ctx *ctx, const struct r2d_options *opts, const char *input,
                              const char *output);
 /*
+ * Start hashing the input's later files (a split image's segments after the first) on a thread of its own,
+ * while the dump is written; NULL when there are none or hash is R2D_HASH_NONE (or out of memory: they are
+ * then reported without digests). End with r2d_report_input_files_digests, or r2d_input_files_hash_stop
+ * when the conversion fails first.
+ */
+struct r2d_input_hasher;
+struct r2d_input_hasher *r2d_input_files_hash_start(struct r2d_ctx *ctx, const json_t *in_json, unsigned hash);
+void r2d_input_files_hash_stop(struct r2d_input_hasher *h);
+/*
  * Fill the digests of in_json's "files": the first file's are the input's (res, made while the dump was
- * written), every later one is read once here from its path. A file that cannot be read, or whose size is
- * no longer the one recorded, gets "digest_error" and a warning; the conversion does not fail.
+ * written), the later ones h's (waited for here). A file that could not be read, or whose size is no longer
+ * the one recorded, gets "digest_error" and a warning; the conversion does not fail.
  */
 void r2d_report_input_files_digests(struct r2d_ctx *ctx, json_t *in_json, const struct r2d_write_result *res,
-                                    unsigned hash);
+                                    struct r2d_input_hasher *h);
 
 #endif
